@@ -1,0 +1,57 @@
+//! `duoprov`: the command line front end. Every command renders a core result
+//! as human text or, with `--json`, as one JSON document on stdout. Errors go
+//! to stderr (and as `{"ok":false,"error":…}` on stdout with `--json`); any
+//! failure exits non-zero.
+
+mod dct_cmd;
+mod keys_cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use output::Ctx;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "duoprov",
+    version,
+    about = "Back up, restore, reset and cloud-provision the keys of RedBear Duo, Photon and P1 boards",
+    propagate_version = true
+)]
+struct Cli {
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    /// Which device to talk to: usb:VID:PID, usb:BUS-PORT, serial:STRING, sim:DIR.
+    #[arg(long, global = true, env = "DUOPROV_DEVICE", value_name = "SELECTOR")]
+    device: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read, explain and edit a DCT (Device Configuration Table).
+    #[command(subcommand)]
+    Dct(dct_cmd::DctCommand),
+    /// Make, inspect, back up, restore and reset device keys; write server keys.
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Ctx {
+        json: cli.json,
+        device: cli.device.clone(),
+    };
+    let result = match cli.command {
+        Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
+        Command::Keys(cmd) => keys_cmd::run(cmd, &ctx),
+    };
+    output::finish(&ctx, result)
+}

@@ -1,0 +1,68 @@
+//! Rendering: human text or `--json`, and the mapping of failures to exit codes.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+/// Global options every command sees.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub json: bool,
+    pub device: Option<String>,
+}
+
+/// A command's negative result that has already been reported to the user
+/// (e.g. `keys inspect` on a corrupt slot): exit non-zero, print nothing more.
+#[derive(Debug)]
+pub struct Reported;
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failure already reported")
+    }
+}
+
+impl std::error::Error for Reported {}
+
+impl Ctx {
+    /// Print a result: `value` as JSON with `--json`, else `human()`.
+    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("result serialises")
+            );
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+
+    /// A progress line on stderr (never on stdout, which belongs to results).
+    pub fn info(&self, line: impl AsRef<str>) {
+        if !self.json {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+}
+
+/// Turn a command's result into output and an exit code.
+pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
+        Err(e) => {
+            let message = format!("{e:#}");
+            if ctx.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": false, "error": message })
+                );
+            }
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! duo-provisioning: take a RedBear Duo (and Particle Photon / P1) through its
+//! key-and-cloud lifecycle: back up, restore and reset the device key in the
+//! DCT over USB DFU, and provision its public key with the Particle Cloud.
+//!
+//! Module map: see `docs/ARCHITECTURE.md`.
+
+pub mod dct;
+pub mod dfu;
+pub mod keys;
+pub mod platform;
+pub mod server_key;
+pub mod time;
+
+#[cfg(feature = "cloud")]
+pub mod cloud;
+
+#[cfg(feature = "sim")]
+pub mod sim;
+
+/// The factory DCT image RedBear ships (`fac-dct-r1.bin`, 32 KiB).
+pub const FACTORY_DCT_IMAGE: &[u8] = include_bytes!("../assets/fac-dct-r1.bin");
