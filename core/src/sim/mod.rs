@@ -1,2 +1,6 @@
-//! Simulators: the virtual Duo (DFU bootloader + firmware boot rule) and the
-//! local cloud. (Filled in by the DFU and cloud issues.)
+//! Simulators, so everything runs without hardware or internet:
+//! - [`duo`]: the virtual Duo (its DFU bootloader, DCT semantics and boot rule);
+//! - [`cloud`]: the local cloud (the provisioning API).
+
+pub mod cloud;
+pub mod duo;

@@ -1,0 +1,1 @@
+//! The virtual Duo. (DFU issue.)
