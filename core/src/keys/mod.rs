@@ -26,7 +26,7 @@
 //!   DER exceeds the 1216-byte slot. Keys larger than RSA-1024 are flagged by
 //!   [`device_key_notes`], because the firmware reads only 612 bytes.
 
-mod der;
+pub(crate) mod der;
 mod files;
 mod inspect;
 mod parse;
