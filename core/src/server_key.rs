@@ -55,8 +55,9 @@ const TLV_DOMAIN: u8 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerKeyError {
+    /// Messages are self-contained; no `source()` chain to print twice.
     #[error("server public key: {0}")]
-    Key(#[from] KeyError),
+    Key(KeyError),
     #[error(
         "the server public key's DER is {der_len} bytes; the block holds at most {limit} bytes \
          before the address at byte {limit} (an RSA-2048 key is 294 bytes)"
@@ -112,6 +113,12 @@ pub enum ServerKeyError {
     KeyBeyondBlock { der_len: usize },
     #[error("the address TLV at byte 384 needs {needed} bytes but the block ends at byte {len}")]
     TlvTruncated { needed: usize, len: usize },
+}
+
+impl From<KeyError> for ServerKeyError {
+    fn from(error: KeyError) -> Self {
+        ServerKeyError::Key(error)
+    }
 }
 
 /// Where the device connects.

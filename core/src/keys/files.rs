@@ -103,9 +103,9 @@ pub fn write_atomic(
     private: bool,
     overwrite: bool,
 ) -> Result<(), KeyError> {
-    let write_err = |source| KeyError::Write {
+    let write_err = |error| KeyError::Write {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -180,9 +180,9 @@ fn create_new(path: &Path, _private: bool) -> std::io::Result<fs::File> {
 
 /// Read a key file or slot dump; errors name the path.
 pub fn read_key_file(path: &Path) -> Result<Vec<u8>, KeyError> {
-    let read_err = |source| KeyError::Read {
+    let read_err = |error| KeyError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let meta = fs::metadata(path).map_err(read_err)?;
     if meta.is_file() && meta.len() > MAX_KEY_FILE_SIZE {

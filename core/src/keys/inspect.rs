@@ -109,11 +109,9 @@ pub fn device_key_notes(key: &RsaPrivateKey) -> Vec<String> {
 /// Only a parseable RSA key is `valid`; everything else gets a reason.
 pub fn inspect_key(bytes: &[u8]) -> KeyReport {
     if !is_pem(bytes) {
-        match super::classify_slot(bytes) {
-            state @ (SlotState::Erased | SlotState::ResetRequest) => {
-                return KeyReport::of_state(state)
-            }
-            _ => {}
+        let state = super::classify_slot(bytes);
+        if matches!(state, SlotState::Erased | SlotState::ResetRequest) {
+            return KeyReport::of_state(state);
         }
     }
     let private_err = match parse_private_key_with_format(bytes) {
@@ -153,7 +151,19 @@ pub fn inspect_key(bytes: &[u8]) -> KeyReport {
             _ => private_err.to_string(),
         },
     };
-    KeyReport::of_state(SlotState::Corrupt { reason })
+    let mut report = KeyReport::of_state(SlotState::Corrupt { reason });
+    if !is_pem(bytes) && bytes.len() <= PRIVATE_KEY_SLOT_SIZE {
+        report.notes.push(if super::firmware_regenerates(bytes) {
+            "as a device key slot: the first byte is 0xFF, so the firmware treats it as empty \
+             and generates a new key at boot"
+                .into()
+        } else {
+            "as a device key slot: the firmware keeps it (its first byte is not 0xFF) and the \
+             device fails the cloud handshake; write the reset request or a key backup over it"
+                .into()
+        });
+    }
+    report
 }
 
 /// A note when bytes after the DER are not 0xFF padding (left over from an

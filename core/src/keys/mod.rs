@@ -68,10 +68,10 @@ pub const GENERIC_PUBLIC_KEY_PEM: &str = include_str!("../../assets/generic_publ
 /// Everything that can go wrong reading, checking or writing a key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
+    #[error("cannot read key file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "{path} is {size} bytes, too large for a key file or key slot dump (limit {limit} bytes)"
@@ -81,24 +81,22 @@ pub enum KeyError {
         size: u64,
         limit: u64,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {error}")]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} already exists; use --force to overwrite it")]
     Exists { path: PathBuf },
-    /// A key file named in an error: wraps any other variant.
-    #[error("{path}: {source}")]
-    InFile {
-        path: PathBuf,
-        source: Box<KeyError>,
-    },
+    /// A key file named in an error: wraps any other variant. (Messages are
+    /// self-contained; variants carry no `source()` chain to print twice.)
+    #[error("{path}: {error}")]
+    InFile { path: PathBuf, error: Box<KeyError> },
     #[error("{algorithm} key given; the device key must be RSA (1024-bit)")]
     NotRsa { algorithm: String },
     #[error(
-        "{algorithm} public key given; Duo, Photon and P1 use RSA only \
-         (the device key is RSA-1024, the server key RSA-2048)"
+        "{algorithm} key given; keys for Duo, Photon and P1 must be RSA \
+         (the device key RSA-1024, the server key RSA-2048)"
     )]
     NotRsaPublic { algorithm: String },
     #[error(
@@ -152,7 +150,7 @@ impl KeyError {
             | KeyError::InFile { .. }) => e,
             e => KeyError::InFile {
                 path: path.into(),
-                source: Box::new(e),
+                error: Box::new(e),
             },
         }
     }

@@ -101,6 +101,15 @@ fn garbage_slot_is_corrupt_and_firmware_keeps_it() {
     let reason = corrupt_reason(&slot);
     assert!(reason.contains("first byte is 0x42"), "{reason}");
     assert!(!firmware_regenerates(&slot));
+    let report = inspect_key(&slot);
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.contains("fails the cloud handshake")),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[test]
@@ -231,7 +240,11 @@ fn ec_key_is_refused_with_rsa_required() {
         -----END PUBLIC KEY-----\n";
     let err = parse_public_key(spki_pem.as_bytes()).unwrap_err();
     assert!(matches!(err, KeyError::NotRsaPublic { .. }), "{err}");
-    assert!(err.to_string().contains("EC public key given"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("EC key given; keys for Duo, Photon and P1 must be RSA"),
+        "{err}"
+    );
     let report = inspect_key(EC_PEM.as_bytes());
     assert_eq!(
         report.state,
