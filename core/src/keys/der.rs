@@ -49,7 +49,7 @@ pub(crate) fn framing(bytes: &[u8]) -> Framing {
         .fold(0usize, |acc, &b| (acc << 8) | b as usize);
     Framing::Sequence {
         header: 2 + n,
-        total: 2 + n + content,
+        total: (2 + n).saturating_add(content),
     }
 }
 
