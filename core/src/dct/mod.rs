@@ -15,6 +15,8 @@ mod encode;
 pub mod image;
 mod value;
 
+#[cfg(test)]
+mod tests;
 
 pub use crate::platform::Field;
 pub use app::{AppDct, ALT1_DUMP_MAX, SYSTEM_FLAGS_HEADER};
