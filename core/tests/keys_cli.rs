@@ -5,45 +5,14 @@
 
 #![cfg(feature = "cli")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{duoprov, fixture, stderr, stdout_json};
 use duo_provisioning::server_key::{parse_server_key, ServerAddress, DEFAULT_SERVER_KEY_BLOCK};
 use serde_json::Value;
-
-fn duoprov(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_duoprov"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DUOPROV_DEVICE")
-        .output()
-        .expect("run duoprov")
-}
-
-fn stdout_json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A vendor file from the shared fixtures, or its embedded copy in core/assets.
-fn fixture(name: &str) -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared = manifest.join("../../shared/fixtures/duo").join(name);
-    if shared.exists() {
-        shared
-    } else {
-        manifest.join("assets").join(name)
-    }
-}
 
 fn openssl(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new("openssl")

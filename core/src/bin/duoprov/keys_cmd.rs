@@ -160,17 +160,7 @@ fn describe(file: &Path, report: &KeyReport) -> String {
                 text += &format!("\nsha256 fingerprint {fp}");
             }
         }
-        SlotState::Erased => {
-            text += "erased key slot (all 0xFF): no key. A factory device; the firmware \
-                     generates a key at boot";
-        }
-        SlotState::ResetRequest => {
-            text += "key slot reset request (FF FF FF FF then zeros): no key. The firmware \
-                     generates a new key at boot";
-        }
-        SlotState::Corrupt { reason } => {
-            text += &format!("corrupt: {reason}");
-        }
+        state => text += &describe_slot(state),
     }
     for note in &report.notes {
         text += &format!("\nnote: {note}");
@@ -223,4 +213,18 @@ fn server(
         )
     });
     Ok(())
+}
+
+/// One line saying what a key slot holds and what the firmware will do with it.
+pub fn describe_slot(state: &SlotState) -> String {
+    match state {
+        SlotState::Valid { bits } => format!("valid RSA-{bits} private key"),
+        SlotState::Erased => "erased key slot (all 0xFF): no key. A factory device; the firmware \
+                              generates a key at boot"
+            .to_string(),
+        SlotState::ResetRequest => "key slot reset request (FF FF FF FF then zeros): no key. The \
+                                    firmware generates a new key at boot"
+            .to_string(),
+        SlotState::Corrupt { reason } => format!("corrupt: {reason}"),
+    }
 }
