@@ -274,10 +274,11 @@ impl Memory {
     }
 
     /// `dct_write_app_data`: read-modify-write of the application DCT with
-    /// the copy-on-write partition swap (REFERENCE §2), applied whole.
+    /// the copy-on-write partition swap (REFERENCE §2), applied whole. Like
+    /// the device, it accepts any write that ends within the partition.
     pub fn app_dct_write(&mut self, offset: usize, data: &[u8]) -> Result<(), SimError> {
         let mut image = DctImage::from_bytes(self.platform, self.dct_region())?;
-        image.write_app(offset, data)?;
+        image.write_app_data(offset, data)?;
         let start = self.dct_region_range().start;
         self.internal.store(start, image.as_bytes())
     }

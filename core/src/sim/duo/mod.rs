@@ -181,6 +181,8 @@ impl VirtualDuo {
                 got: image.len(),
             });
         }
+        // The bootloader and firmware need a current partition to work with.
+        crate::dct::DctImage::from_bytes(platform, &image)?.current_partition()?;
         let device_id = match options.device_id {
             Some(id) => id,
             None => {

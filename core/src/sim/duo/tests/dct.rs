@@ -127,3 +127,24 @@ fn a_multi_block_write_swaps_once_per_block() {
     let image = DctImage::from_bytes(&DUO, b.t.device().dct_region()).unwrap();
     assert_eq!(image.current_partition().unwrap(), 0);
 }
+
+#[test]
+fn alt_1_writes_must_end_within_the_partition_and_reads_stop_at_0x4000() {
+    let mut b = bench(0.01);
+    b.alt(1);
+    let before = b.t.device().dct_region().to_vec();
+    // 0x3000 passes the address check, but 0x3000 + 16 runs past the
+    // 8836 bytes of partition left after the application DCT's start.
+    assert_eq!(
+        b.write(0x3000, &[0; 16]),
+        DfuStatus {
+            status: ERR_WRITE,
+            poll_ms: 0,
+            state: ERROR
+        }
+    );
+    assert_eq!(b.t.device().dct_region(), &before[..]);
+    b.recover();
+    // Reads run on through flash, and end (short) at the top of the map.
+    assert_eq!(b.read(0x3F00, 0x200).len(), 0x100);
+}

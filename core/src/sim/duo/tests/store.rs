@@ -173,3 +173,15 @@ fn mode_changes_are_seen_by_the_next_process() {
     drop(duo);
     assert_eq!(SimTransport::open(&path).unwrap().mode(), Mode::Dfu);
 }
+
+#[test]
+fn create_refuses_a_dct_image_without_a_current_partition() {
+    let dir = TempDir::new().unwrap();
+    let erased = CreateOptions {
+        dct_image: Some(vec![0xFF; 32768]),
+        ..CreateOptions::default()
+    };
+    let err = VirtualDuo::create(&dir.path().join("vd"), erased).unwrap_err();
+    assert!(matches!(err, SimError::Dct(_)), "{err}");
+    assert!(!dir.path().join("vd").exists());
+}
