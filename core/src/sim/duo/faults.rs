@@ -64,6 +64,76 @@ impl Fault {
     }
 }
 
+/// The command-line spelling, `KIND[:N[:LEN]]`: `stall:N`, `write-error:N`,
+/// `address-error:N`, `vanish:BYTES`, `stuck-busy[:N]`, `short-status:N[:LEN]`
+/// (N defaults to 1, LEN to 3).
+impl std::str::FromStr for Fault {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut parts = text.split(':');
+        let kind = parts.next().unwrap_or_default();
+        let mut number = |what: &str, default: Option<u64>| -> Result<u64, String> {
+            match parts.next() {
+                Some(n) => n
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{text:?}: {what} must be a whole number, got {n:?}")),
+                None => default.ok_or_else(|| format!("{text:?}: give the {what}, e.g. {kind}:1")),
+            }
+        };
+        let fault = match kind {
+            "stall" => Fault::Stall {
+                nth: number("request number", Some(1))?,
+            },
+            "write-error" => Fault::WriteError {
+                nth: number("block number", Some(1))?,
+            },
+            "address-error" => Fault::AddressError {
+                nth: number("block number", Some(1))?,
+            },
+            "vanish" => Fault::Vanish {
+                after_bytes: number("byte count", None)?,
+            },
+            "stuck-busy" => Fault::StuckBusy {
+                nth: number("block number", Some(1))?,
+            },
+            "short-status" => {
+                let nth = number("GETSTATUS number", Some(1))?;
+                let len = number("reply length", Some(3))?;
+                Fault::ShortStatus {
+                    nth,
+                    len: u8::try_from(len).unwrap_or(u8::MAX),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown fault {kind:?}: use stall, write-error, address-error, vanish, \
+                     stuck-busy or short-status"
+                ))
+            }
+        };
+        if parts.next().is_some() {
+            return Err(format!("{text:?}: too many ':' parts"));
+        }
+        fault.validate()?;
+        Ok(fault)
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Stall { nth } => write!(f, "stall:{nth}"),
+            Fault::WriteError { nth } => write!(f, "write-error:{nth}"),
+            Fault::AddressError { nth } => write!(f, "address-error:{nth}"),
+            Fault::Vanish { after_bytes } => write!(f, "vanish:{after_bytes}"),
+            Fault::StuckBusy { nth } => write!(f, "stuck-busy:{nth}"),
+            Fault::ShortStatus { nth, len } => write!(f, "short-status:{nth}:{len}"),
+        }
+    }
+}
+
 /// An armed fault and how many of its events it has seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Armed {
@@ -190,6 +260,35 @@ mod tests {
         plan.arm(Fault::Vanish { after_bytes: 100 }).unwrap();
         assert_eq!(plan.on_data_block(100), BlockFate::Normal);
         assert_eq!(plan.on_data_block(1), BlockFate::Vanish);
+    }
+
+    #[test]
+    fn faults_parse_from_their_command_line_spelling() {
+        for text in [
+            "stall:3",
+            "write-error:2",
+            "address-error:1",
+            "vanish:100",
+            "stuck-busy:1",
+            "short-status:2:4",
+        ] {
+            assert_eq!(text.parse::<Fault>().unwrap().to_string(), text);
+        }
+        assert_eq!("stall".parse::<Fault>(), Ok(Fault::Stall { nth: 1 }));
+        assert_eq!(
+            "short-status".parse::<Fault>(),
+            Ok(Fault::ShortStatus { nth: 1, len: 3 })
+        );
+        for bad in [
+            "vanish",
+            "stall:x",
+            "stall:0",
+            "short-status:1:6",
+            "melt:1",
+            "stall:1:2",
+        ] {
+            assert!(bad.parse::<Fault>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -185,3 +185,63 @@ fn create_refuses_a_dct_image_without_a_current_partition() {
     assert!(matches!(err, SimError::Dct(_)), "{err}");
     assert!(!dir.path().join("vd").exists());
 }
+
+/// Run this test's own binary as a second process, in `role`.
+fn child(role: &str, dir: &std::path::Path) -> std::process::ExitStatus {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sim::duo::tests::store::another_process_sees_the_same_device",
+            "--quiet",
+        ])
+        .env("VIRTUAL_DUO_CHILD", role)
+        .env("VIRTUAL_DUO_DIR", dir)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap()
+}
+
+#[test]
+fn another_process_sees_the_same_device() {
+    if let (Ok(role), Ok(dir)) = (
+        std::env::var("VIRTUAL_DUO_CHILD"),
+        std::env::var("VIRTUAL_DUO_DIR"),
+    ) {
+        let dir = std::path::Path::new(&dir);
+        match role.as_str() {
+            "busy" => assert!(matches!(VirtualDuo::open(dir), Err(SimError::Busy { .. }))),
+            _ => {
+                let clock = ManualClock::new();
+                let t = SimTransport::open_with_clock(dir, clock.clone()).unwrap();
+                let mut b = Bench {
+                    dir: TempDir::new().unwrap(),
+                    t,
+                    clock,
+                };
+                // The parent left the device in dfuDNLOAD_IDLE at 0x08020000.
+                assert_eq!(b.state(), DNLOAD_IDLE);
+                assert_eq!(b.download(3, &[0x5A; 4]).status, OK);
+            }
+        }
+        return;
+    }
+    let mut b = bench(0.01);
+    assert_eq!(b.write(0x0802_0000, &[0xA5; 4]).status, OK);
+    let path = b.path();
+    assert!(
+        child("busy", &path).success(),
+        "a second process finds the device claimed"
+    );
+    drop(b.t);
+    assert!(
+        child("write", &path).success(),
+        "a second process continues the download"
+    );
+    let duo = VirtualDuo::open(&path).unwrap();
+    assert_eq!(duo.internal_flash()[0x20000..0x20004], [0xA5; 4]);
+    assert_eq!(
+        duo.internal_flash()[0x21000..0x21004],
+        [0x5A; 4],
+        "block 3 = pointer + 4096"
+    );
+}
