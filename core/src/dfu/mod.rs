@@ -12,13 +12,22 @@
 //! - `usb` (feature `usb`): the rusb transport and device discovery.
 
 pub mod descriptor;
+mod engine;
 mod error;
 pub mod layout;
+mod ops;
 pub mod protocol;
 pub mod transport;
 
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
+
 pub use descriptor::{DeviceInfo, FunctionalDescriptor};
+pub use engine::{Dfu, DfuStats, DEFAULT_BUSY_LIMIT, MAX_BLOCKS_PER_RUN, MAX_POLL_SLEEP};
 pub use error::{DfuError, ENTER_DFU_HINT};
 pub use layout::{MemoryLayout, Perms, Sector, Segment};
+pub use ops::{ErasePolicy, LeaveOutcome, Progress, WriteSummary};
 pub use protocol::{DfuState, DfuStatus, Location, StatusReply, Step};
 pub use transport::{ControlTransport, Setup, TransportError};
