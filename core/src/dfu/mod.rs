@@ -17,7 +17,10 @@ mod error;
 pub mod layout;
 mod ops;
 pub mod protocol;
+pub mod selector;
 pub mod transport;
+#[cfg(feature = "usb")]
+pub mod usb;
 
 #[cfg(test)]
 mod testkit;
@@ -30,4 +33,5 @@ pub use error::{DfuError, ENTER_DFU_HINT};
 pub use layout::{MemoryLayout, Perms, Sector, Segment};
 pub use ops::{ErasePolicy, LeaveOutcome, Progress, WriteSummary};
 pub use protocol::{DfuState, DfuStatus, Location, StatusReply, Step};
+pub use selector::DeviceSelector;
 pub use transport::{ControlTransport, Setup, TransportError};
