@@ -22,6 +22,7 @@
 //! System V and AArch64 Linux ABIs a callee may ignore trailing arguments.
 
 #![allow(clippy::missing_safety_doc)] // the module doc states the contract
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use std::ffi::{c_char, c_int, c_uchar, c_uint, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -208,12 +209,13 @@ pub unsafe extern "C" fn libusb_get_device_descriptor(
 }
 
 /// Build configuration `index` (the device has one) into `*config`.
-fn config_descriptor(
+///
+/// SAFETY: `dev` and `config` as in the module contract.
+unsafe fn config_descriptor(
     dev: *const Device,
     index: u8,
     config: *mut *const libusb_config_descriptor,
 ) -> c_int {
-    // SAFETY: per the module contract.
     let Some(dev) = (unsafe { device(dev) }) else {
         return LIBUSB_ERROR_INVALID_PARAM;
     };
@@ -244,7 +246,7 @@ pub unsafe extern "C" fn libusb_get_config_descriptor(
     config_index: u8,
     config: *mut *const libusb_config_descriptor,
 ) -> c_int {
-    guard(LIBUSB_ERROR_OTHER, || {
+    guard(LIBUSB_ERROR_OTHER, || unsafe {
         config_descriptor(dev, config_index, config)
     })
 }
@@ -254,7 +256,9 @@ pub unsafe extern "C" fn libusb_get_active_config_descriptor(
     dev: *const Device,
     config: *mut *const libusb_config_descriptor,
 ) -> c_int {
-    guard(LIBUSB_ERROR_OTHER, || config_descriptor(dev, 0, config))
+    guard(LIBUSB_ERROR_OTHER, || unsafe {
+        config_descriptor(dev, 0, config)
+    })
 }
 
 #[no_mangle]
@@ -265,7 +269,7 @@ pub unsafe extern "C" fn libusb_get_config_descriptor_by_value(
 ) -> c_int {
     // bConfigurationValue 1 is configuration index 0, the only one.
     guard(LIBUSB_ERROR_OTHER, || match value {
-        1 => config_descriptor(dev, 0, config),
+        1 => unsafe { config_descriptor(dev, 0, config) },
         _ => LIBUSB_ERROR_NOT_FOUND,
     })
 }
@@ -335,13 +339,10 @@ unsafe fn handle<'a>(h: *mut Handle) -> Option<&'a Handle> {
 }
 
 /// Run `f` on the handle, INVALID_PARAM for NULL, OTHER after a panic.
-fn with_handle(h: *mut Handle, f: impl FnOnce(&Handle) -> c_int) -> c_int {
-    guard(LIBUSB_ERROR_OTHER, || {
-        // SAFETY: per the module contract.
-        match unsafe { handle(h) } {
-            Some(h) => f(h),
-            None => LIBUSB_ERROR_INVALID_PARAM,
-        }
+fn with_handle(h: Option<&Handle>, f: impl FnOnce(&Handle) -> c_int) -> c_int {
+    guard(LIBUSB_ERROR_OTHER, || match h {
+        Some(h) => f(h),
+        None => LIBUSB_ERROR_INVALID_PARAM,
     })
 }
 
@@ -418,7 +419,7 @@ pub unsafe extern "C" fn libusb_get_configuration(
     dev_handle: *mut Handle,
     config: *mut c_int,
 ) -> c_int {
-    with_handle(dev_handle, |h| {
+    with_handle(unsafe { handle(dev_handle) }, |h| {
         if config.is_null() {
             return LIBUSB_ERROR_INVALID_PARAM;
         }
@@ -438,7 +439,9 @@ pub unsafe extern "C" fn libusb_set_configuration(
     dev_handle: *mut Handle,
     configuration: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |h| code(h.set_configuration(configuration)))
+    with_handle(unsafe { handle(dev_handle) }, |h| {
+        code(h.set_configuration(configuration))
+    })
 }
 
 #[no_mangle]
@@ -446,7 +449,7 @@ pub unsafe extern "C" fn libusb_claim_interface(
     dev_handle: *mut Handle,
     interface_number: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |h| {
+    with_handle(unsafe { handle(dev_handle) }, |h| {
         let r = code(h.claim(interface_number));
         debug(format_args!(
             "libusb_claim_interface {interface_number} -> {r}"
@@ -460,7 +463,9 @@ pub unsafe extern "C" fn libusb_release_interface(
     dev_handle: *mut Handle,
     interface_number: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |h| code(h.release(interface_number)))
+    with_handle(unsafe { handle(dev_handle) }, |h| {
+        code(h.release(interface_number))
+    })
 }
 
 #[no_mangle]
@@ -469,7 +474,7 @@ pub unsafe extern "C" fn libusb_set_interface_alt_setting(
     interface_number: c_int,
     alternate_setting: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |h| {
+    with_handle(unsafe { handle(dev_handle) }, |h| {
         let r = code(h.set_alt_setting(interface_number, alternate_setting));
         debug(format_args!(
             "libusb_set_interface_alt_setting {interface_number} {alternate_setting} -> {r}"
@@ -480,7 +485,7 @@ pub unsafe extern "C" fn libusb_set_interface_alt_setting(
 
 #[no_mangle]
 pub unsafe extern "C" fn libusb_reset_device(dev_handle: *mut Handle) -> c_int {
-    with_handle(dev_handle, |h| {
+    with_handle(unsafe { handle(dev_handle) }, |h| {
         let r = code(h.reset());
         debug(format_args!("libusb_reset_device -> {r}"));
         r
@@ -490,7 +495,7 @@ pub unsafe extern "C" fn libusb_reset_device(dev_handle: *mut Handle) -> c_int {
 /// The DFU interface has no endpoints to halt.
 #[no_mangle]
 pub unsafe extern "C" fn libusb_clear_halt(dev_handle: *mut Handle, _endpoint: c_uchar) -> c_int {
-    with_handle(dev_handle, |_| LIBUSB_ERROR_NOT_FOUND)
+    with_handle(unsafe { handle(dev_handle) }, |_| LIBUSB_ERROR_NOT_FOUND)
 }
 
 /// No kernel driver binds to a DFU interface.
@@ -499,7 +504,7 @@ pub unsafe extern "C" fn libusb_kernel_driver_active(
     dev_handle: *mut Handle,
     _interface: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |_| 0)
+    with_handle(unsafe { handle(dev_handle) }, |_| 0)
 }
 
 #[no_mangle]
@@ -507,7 +512,7 @@ pub unsafe extern "C" fn libusb_detach_kernel_driver(
     dev_handle: *mut Handle,
     _interface: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |_| LIBUSB_ERROR_NOT_FOUND)
+    with_handle(unsafe { handle(dev_handle) }, |_| LIBUSB_ERROR_NOT_FOUND)
 }
 
 #[no_mangle]
@@ -515,7 +520,7 @@ pub unsafe extern "C" fn libusb_attach_kernel_driver(
     dev_handle: *mut Handle,
     _interface: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |_| LIBUSB_ERROR_NOT_FOUND)
+    with_handle(unsafe { handle(dev_handle) }, |_| LIBUSB_ERROR_NOT_FOUND)
 }
 
 #[no_mangle]
@@ -523,7 +528,7 @@ pub unsafe extern "C" fn libusb_set_auto_detach_kernel_driver(
     dev_handle: *mut Handle,
     _enable: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |_| LIBUSB_SUCCESS)
+    with_handle(unsafe { handle(dev_handle) }, |_| LIBUSB_SUCCESS)
 }
 
 /// Synchronous control transfer. The virtual device answers at once, so
@@ -539,7 +544,7 @@ pub unsafe extern "C" fn libusb_control_transfer(
     w_length: u16,
     _timeout: c_uint,
 ) -> c_int {
-    with_handle(dev_handle, |h| {
+    with_handle(unsafe { handle(dev_handle) }, |h| {
         let setup = Setup {
             request_type,
             request: b_request,
@@ -570,7 +575,7 @@ pub unsafe extern "C" fn libusb_get_string_descriptor_ascii(
     data: *mut c_uchar,
     length: c_int,
 ) -> c_int {
-    with_handle(dev_handle, |h| {
+    with_handle(unsafe { handle(dev_handle) }, |h| {
         if data.is_null() || length <= 0 {
             return LIBUSB_ERROR_INVALID_PARAM;
         }
@@ -593,7 +598,7 @@ pub unsafe extern "C" fn libusb_bulk_transfer(
     _transferred: *mut c_int,
     _timeout: c_uint,
 ) -> c_int {
-    with_handle(dev_handle, |_| LIBUSB_ERROR_NOT_FOUND)
+    with_handle(unsafe { handle(dev_handle) }, |_| LIBUSB_ERROR_NOT_FOUND)
 }
 
 #[no_mangle]
@@ -605,7 +610,7 @@ pub unsafe extern "C" fn libusb_interrupt_transfer(
     _transferred: *mut c_int,
     _timeout: c_uint,
 ) -> c_int {
-    with_handle(dev_handle, |_| LIBUSB_ERROR_NOT_FOUND)
+    with_handle(unsafe { handle(dev_handle) }, |_| LIBUSB_ERROR_NOT_FOUND)
 }
 
 // ---- events and hotplug: nothing is ever asynchronous here ----

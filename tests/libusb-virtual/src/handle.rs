@@ -31,6 +31,14 @@ pub struct Handle {
     claimed: Mutex<Option<VirtualDuo>>,
 }
 
+// C programs may share handles and devices between threads (libusb allows
+// it): both types must be Send + Sync, the claimed device behind a Mutex.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Handle>();
+    send_sync::<Device>();
+};
+
 /// What a failed libusb call returns.
 pub type Code = std::ffi::c_int;
 
