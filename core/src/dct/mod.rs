@@ -1,98 +1,133 @@
 //! The Device Configuration Table (REFERENCE §2).
 //!
 //! - [`AppDct`]: the application DCT as seen through DFU alt 1 (4290 bytes up
-//!   to a full 16 KiB alt-1 dump), with typed access to every field of
-//!   [`crate::platform::APP_DCT_FIELDS`].
+//!   to a full 16 KiB alt-1 dump), with typed access ([`AppDct::get`],
+//!   [`AppDct::set`]) to every field of [`crate::platform::APP_DCT_FIELDS`].
 //! - [`DctImage`]: the raw 32 KiB DCT region of internal flash (two WICED
 //!   partitions), written the way the device writes it: copy the current
 //!   partition to the standby one with the change applied, then flip the
-//!   "current" flag.
+//!   "current" flag (see [`image`] for the exact order and for how the
+//!   current partition is chosen).
 //! - [`DctFile`]: tells the two apart by size and content.
 
-use crate::platform::Platform;
+mod app;
+mod encode;
+pub mod image;
+mod value;
 
+#[cfg(test)]
+mod tests;
+
+pub use crate::platform::Field;
+pub use app::{AppDct, ALT1_DUMP_MAX, SYSTEM_FLAGS_HEADER};
+pub use image::{DctImage, WicedHeader, WriteStep, WICED_HEADER_LEN, WICED_MAGIC};
+pub use value::{FieldValue, FlashModule, IpConfig, SystemFlags, SYSTEM_FLAG_FIELDS};
+
+use crate::platform::{Platform, APP_DCT_FIELDS, APP_DCT_SIZE};
+
+/// Everything that can go wrong reading or editing a DCT. Each message names
+/// the value involved and the limit it broke.
 #[derive(Debug, thiserror::Error)]
 pub enum DctError {
-    #[error("placeholder")]
-    Todo,
+    #[error(
+        "an application DCT is {min} bytes (the table) up to {max} bytes (a full DFU alt-1 \
+         dump), but this one is {size} bytes; read it with `dfu-util -a 1 -s 0:{min} -U FILE`"
+    )]
+    AppSize { size: usize, min: usize, max: usize },
+
+    #[error(
+        "a DCT region image is exactly {expected} bytes (two {partition}-byte partitions), \
+         but this one is {size} bytes"
+    )]
+    ImageSize {
+        size: usize,
+        expected: usize,
+        partition: usize,
+    },
+
+    #[error(
+        "the file is {size} bytes (32 KiB, the size of a DCT region image) but has no WICED \
+         header: neither partition has the magic \"BRCM\" at byte 12. It is not a DCT image; \
+         read the region from internal flash at 0x08008000 (`dfu-util -a 0 -s 0x08008000:32768 -U FILE`)"
+    )]
+    NoWicedHeader { size: usize },
+
+    #[error(
+        "{size} bytes is neither an application DCT ({app_min}..={app_max} bytes, DFU alt 1) \
+         nor a DCT region image ({image} bytes, internal flash at 0x08008000)"
+    )]
+    UnrecognisedSize {
+        size: usize,
+        app_min: usize,
+        app_max: usize,
+        image: usize,
+    },
+
+    #[error("platform {platform}: {detail}")]
+    Geometry {
+        platform: &'static str,
+        detail: String,
+    },
+
+    #[error("unknown DCT field `{name}`; known fields: {known}")]
+    UnknownField { name: String, known: String },
+
+    #[error("{len} bytes do not fit DCT field `{field}`, which is {size} bytes")]
+    FieldTooLong {
+        field: &'static str,
+        len: usize,
+        size: usize,
+    },
+
+    #[error(
+        "a write of {len} bytes at offset {offset} runs past the end of the {what} ({limit} bytes)"
+    )]
+    OutOfBounds {
+        offset: usize,
+        len: usize,
+        limit: usize,
+        what: &'static str,
+    },
+
+    #[error("there is no DCT partition {index}; a DCT region has partitions 0 and 1")]
+    NoSuchPartition { index: usize },
+
+    #[error(
+        "no DCT partition is current ({detail}); at boot the device would re-initialise the \
+         DCT and lose its keys. Restore a known-good DCT image"
+    )]
+    NoCurrentPartition { detail: String },
+
+    #[error("invalid value {value:?} for DCT field `{field}`: {reason}")]
+    InvalidValue {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
-/// Application DCT bytes (alt-1 view).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppDct {
-    platform: &'static Platform,
-    bytes: Vec<u8>,
-}
-
-impl AppDct {
-    pub fn from_bytes(_platform: &'static Platform, _bytes: &[u8]) -> Result<Self, DctError> {
-        todo!()
-    }
-    pub fn platform(&self) -> &'static Platform {
-        self.platform
-    }
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-    /// Raw bytes of a named field.
-    pub fn field_bytes(&self, _name: &str) -> Result<&[u8], DctError> {
-        todo!()
-    }
-    /// Overwrite a named field with raw bytes (must be exactly the field's size
-    /// or shorter; shorter is padded with 0xFF).
-    pub fn set_field_bytes(&mut self, _name: &str, _value: &[u8]) -> Result<(), DctError> {
-        todo!()
-    }
-    /// Overwrite `data.len()` bytes at `offset` (alt-1 address semantics of
-    /// `dct_write_app_data`).
-    pub fn write_at(&mut self, _offset: usize, _data: &[u8]) -> Result<(), DctError> {
-        todo!()
-    }
-    pub fn private_key_slot(&self) -> &[u8] {
-        todo!()
-    }
-    pub fn public_key_slot(&self) -> &[u8] {
-        todo!()
-    }
-    pub fn server_key_block(&self) -> &[u8] {
-        todo!()
-    }
-    pub fn bootloader_version(&self) -> u16 {
-        todo!()
-    }
-    /// 24 lower-case hex digits, or `None` when unset (all 0xFF / all 0).
-    pub fn device_id(&self) -> Option<String> {
-        todo!()
-    }
-}
-
-/// The 32 KiB DCT region image (written at 0x08008000 on a Duo).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DctImage {
-    platform: &'static Platform,
-    bytes: Vec<u8>,
-}
-
-impl DctImage {
-    pub fn from_bytes(_platform: &'static Platform, _bytes: &[u8]) -> Result<Self, DctError> {
-        todo!()
-    }
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-    /// Index (0 or 1) of the current partition.
-    pub fn current_partition(&self) -> Result<usize, DctError> {
-        todo!()
-    }
-    /// The application DCT of the current partition.
-    pub fn app_dct(&self) -> Result<AppDct, DctError> {
-        todo!()
-    }
-    /// Apply `data` at application-DCT `offset` the way the device does:
-    /// copy-on-write into the standby partition, then make it current.
-    pub fn write_app(&mut self, _offset: usize, _data: &[u8]) -> Result<(), DctError> {
-        todo!()
-    }
+/// Look a field up by name. Accepts the table's names and the same with `-`
+/// or spaces for `_`, in any case (`device-private-key`, `Claim Code`).
+pub fn lookup(name: &str) -> Result<&'static Field, DctError> {
+    let wanted: String = name
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect();
+    APP_DCT_FIELDS
+        .iter()
+        .find(|f| f.name == wanted)
+        .ok_or_else(|| DctError::UnknownField {
+            name: name.to_string(),
+            known: APP_DCT_FIELDS
+                .iter()
+                .map(|f| f.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// A DCT file of either kind, told apart by size and content.
@@ -103,7 +138,90 @@ pub enum DctFile {
 }
 
 impl DctFile {
-    pub fn detect(_platform: &'static Platform, _bytes: &[u8]) -> Result<Self, DctError> {
-        todo!()
+    /// Tell an alt-1 dump from a 32 KiB region image.
+    ///
+    /// - exactly two partitions (32 KiB): a [`DctImage`], provided at least one
+    ///   partition carries the WICED magic `BRCM` (otherwise
+    ///   [`DctError::NoWicedHeader`]). Whether a partition is *current* is
+    ///   checked later, by [`DctImage::current_partition`].
+    /// - 4290..=16384 bytes: an [`AppDct`]. A file whose system-flags header
+    ///   is not `c0 ac de 1a` is still accepted (a DCT whose flags were never
+    ///   written reads that way too); [`DctFile::warnings`] reports it.
+    /// - anything else: [`DctError::UnrecognisedSize`].
+    pub fn detect(platform: &'static Platform, bytes: &[u8]) -> Result<Self, DctError> {
+        let image_len = 2 * platform.dct_partition_size;
+        if bytes.len() == image_len {
+            let image = DctImage::from_bytes(platform, bytes)?;
+            if !(0..2).any(|i| image.header(i).is_ok_and(|h| h.has_magic)) {
+                return Err(DctError::NoWicedHeader { size: bytes.len() });
+            }
+            return Ok(DctFile::Image(image));
+        }
+        if (APP_DCT_SIZE..=ALT1_DUMP_MAX).contains(&bytes.len()) {
+            return Ok(DctFile::App(AppDct::from_bytes(platform, bytes)?));
+        }
+        Err(DctError::UnrecognisedSize {
+            size: bytes.len(),
+            app_min: APP_DCT_SIZE,
+            app_max: ALT1_DUMP_MAX,
+            image: image_len,
+        })
+    }
+
+    /// Human name of the kind of file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DctFile::App(_) => "application DCT (DFU alt 1)",
+            DctFile::Image(_) => "DCT region image (internal flash 0x08008000)",
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            DctFile::App(app) => app.as_bytes(),
+            DctFile::Image(image) => image.as_bytes(),
+        }
+    }
+
+    /// The application DCT: the file itself, or the current partition's.
+    pub fn app_dct(&self) -> Result<AppDct, DctError> {
+        match self {
+            DctFile::App(app) => Ok(app.clone()),
+            DctFile::Image(image) => image.app_dct(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Result<FieldValue, DctError> {
+        self.app_dct()?.get(name)
+    }
+
+    /// Set a field from text (see [`AppDct::set`]). An alt-1 file is edited
+    /// in place; an image gets a device-style copy-on-write
+    /// ([`DctImage::set`]).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), DctError> {
+        match self {
+            DctFile::App(app) => app.set(name, value),
+            DctFile::Image(image) => image.set(name, value),
+        }
+    }
+
+    /// Things that are odd about the file but do not stop it being read.
+    pub fn warnings(&self) -> Vec<String> {
+        match self.app_dct() {
+            Ok(app) => app.warnings(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+}
+
+/// Shorten a user-supplied value for an error message: values can be key
+/// material (`hex:` of a private key), which has no place in a log.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 40;
+    if value.chars().count() <= MAX {
+        value.to_string()
+    } else {
+        let head: String = value.chars().take(MAX).collect();
+        format!("{head}… ({} characters)", value.chars().count())
     }
 }

@@ -2,19 +2,51 @@
 //! public halves, and particle-cli style key files (REFERENCE §2 "Key slot
 //! states", §3 "Keys").
 //!
-//! API surface (filled in by the foundation issue):
 //! - [`parse_private_key`]: DER or PEM, PKCS#1 or PKCS#8, or a raw key slot
-//!   (DER followed by 0xFF padding).
+//!   (DER followed by padding).
 //! - [`parse_public_key`]: DER or PEM, SPKI or PKCS#1; a private key is also
-//!   accepted and yields its public half.
-//! - [`classify_slot`]: erased / reset-request / valid / corrupt.
+//!   accepted and yields its public half, so a user can pass either file.
+//! - [`classify_slot`]: erased / reset-request / valid / corrupt, and
+//!   [`firmware_regenerates`], the firmware's own (coarser) rule.
+//! - [`inspect_key`]: what `duoprov keys inspect` reports about any file.
 //! - [`generate`], [`private_key_to_der`], [`public_key_to_pem`],
 //!   [`public_key_to_der`], [`slot_bytes`], [`fingerprint`], [`keys_match`],
-//!   [`write_key_files`].
+//!   [`write_key_files`] and the file helpers.
+//!
+//! Decisions where the firmware leaves room:
+//! - Bytes after the DER SEQUENCE are ignored whatever they hold. The firmware
+//!   parses the DER by its own length, and a real slot often carries leftovers:
+//!   after a reset request and regeneration, bytes 612..1216 stay zero; a
+//!   shorter key written over a longer one leaves the old key's tail.
+//!   [`inspect_key`] mentions non-0xFF leftovers as a note.
+//! - Public exponents other than 65537 are accepted (the firmware has no such
+//!   rule) and reported as a note by [`inspect_key`]; [`generate`] always
+//!   uses 65537.
+//! - RSA keys of any size load; only [`slot_bytes`] refuses keys whose PKCS#1
+//!   DER exceeds the 1216-byte slot. Keys larger than RSA-1024 are flagged by
+//!   [`device_key_notes`], because the firmware reads only 612 bytes.
 
-use std::path::{Path, PathBuf};
+pub(crate) mod der;
+mod files;
+mod inspect;
+mod parse;
+#[cfg(test)]
+mod tests;
 
+use std::path::PathBuf;
+
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{EncodePublicKey, LineEnding};
+use rsa::traits::PublicKeyParts;
 pub use rsa::{RsaPrivateKey, RsaPublicKey};
+use sha2::{Digest, Sha256};
+
+pub use files::{
+    load_private_key_file, load_public_key_file, read_key_file, write_atomic, write_key_files,
+    KeyFiles, MAX_KEY_FILE_SIZE,
+};
+pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};
+pub use parse::{classify_slot, firmware_regenerates, parse_private_key, parse_public_key};
 
 /// Size of the device private key slot (DCT offset 34).
 pub const PRIVATE_KEY_SLOT_SIZE: usize = 1216;
@@ -22,6 +54,8 @@ pub const PRIVATE_KEY_SLOT_SIZE: usize = 1216;
 pub const PUBLIC_KEY_SLOT_SIZE: usize = 384;
 /// Device keys are RSA-1024 with e = 65537.
 pub const DEVICE_KEY_BITS: usize = 1024;
+/// The public exponent of every device key the firmware or particle-cli makes.
+pub const DEVICE_KEY_EXPONENT: u32 = 65537;
 
 /// The reset request (`reset_device_private_key.bin`): `FF FF FF FF` then
 /// 1212 zero bytes. Firmware sees a first byte of 0xFF and regenerates.
@@ -31,10 +65,95 @@ pub const RESET_REQUEST: &[u8] = include_bytes!("../../assets/reset_device_priva
 /// key is given.
 pub const GENERIC_PUBLIC_KEY_PEM: &str = include_str!("../../assets/generic_public_key.pem");
 
+/// Everything that can go wrong reading, checking or writing a key.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("placeholder")]
-    Todo,
+    #[error("cannot read key file {path}: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "{path} is {size} bytes, too large for a key file or key slot dump (limit {limit} bytes)"
+    )]
+    FileTooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
+    #[error("cannot write {path}: {error}")]
+    Write {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{path} already exists; use --force to overwrite it")]
+    Exists { path: PathBuf },
+    /// A key file named in an error: wraps any other variant. (Messages are
+    /// self-contained; variants carry no `source()` chain to print twice.)
+    #[error("{path}: {error}")]
+    InFile { path: PathBuf, error: Box<KeyError> },
+    #[error("{algorithm} key given; the device key must be RSA (1024-bit)")]
+    NotRsa { algorithm: String },
+    #[error(
+        "{algorithm} key given; keys for Duo, Photon and P1 must be RSA \
+         (the device key RSA-1024, the server key RSA-2048)"
+    )]
+    NotRsaPublic { algorithm: String },
+    #[error(
+        "the private key is encrypted (password-protected); write an unencrypted copy first, \
+         e.g. `openssl rsa -in KEY -out plain.pem`"
+    )]
+    Encrypted,
+    #[error(
+        "this is a public key ({format}), but a private key is needed: \
+         pass NAME.der or NAME.pem, not NAME.pub.pem"
+    )]
+    PublicNotPrivate { format: &'static str },
+    #[error("{what}: it holds no key")]
+    NoKey { what: &'static str },
+    #[error("{label} in PEM: {hint}")]
+    UnsupportedPem { label: String, hint: String },
+    #[error("not a key: tried {tried}")]
+    Unrecognised { tried: String },
+    #[error(
+        "truncated DER: the SEQUENCE header declares {needed} bytes but only {have} are present"
+    )]
+    Truncated { needed: usize, have: usize },
+    #[error("{format} does not hold a usable RSA key: {detail}")]
+    InvalidKey {
+        format: &'static str,
+        detail: String,
+    },
+    #[error(
+        "the key's PKCS#1 DER is {der_len} bytes but the device private key slot holds at most \
+         {limit} bytes; device keys are RSA-1024 (about 610 bytes): make one with `duoprov keys new`"
+    )]
+    DoesNotFit { der_len: usize, limit: usize },
+    #[error("RSA key generation failed: {0}")]
+    Generate(rsa::Error),
+    #[error("cannot encode the key as {format}: {detail}")]
+    Encode {
+        format: &'static str,
+        detail: String,
+    },
+}
+
+impl KeyError {
+    /// Attach the file a key came from.
+    pub fn in_file(self, path: impl Into<PathBuf>) -> KeyError {
+        match self {
+            // Already names its path.
+            e @ (KeyError::Read { .. }
+            | KeyError::FileTooLarge { .. }
+            | KeyError::Write { .. }
+            | KeyError::Exists { .. }
+            | KeyError::InFile { .. }) => e,
+            e => KeyError::InFile {
+                path: path.into(),
+                error: Box::new(e),
+            },
+        }
+    }
 }
 
 /// What a private key slot holds, by the firmware's rule and ours.
@@ -52,66 +171,90 @@ pub enum SlotState {
     Corrupt { reason: String },
 }
 
-pub fn classify_slot(_slot: &[u8]) -> SlotState {
-    todo!()
+impl SlotState {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, SlotState::Valid { .. })
+    }
 }
 
-pub fn parse_private_key(_bytes: &[u8]) -> Result<RsaPrivateKey, KeyError> {
-    todo!()
-}
-
-pub fn parse_public_key(_bytes: &[u8]) -> Result<RsaPublicKey, KeyError> {
-    todo!()
-}
-
+/// A fresh device key: RSA-1024, e = 65537, as the firmware generates at boot.
 pub fn generate() -> Result<RsaPrivateKey, KeyError> {
-    todo!()
+    RsaPrivateKey::new(&mut rand_core::OsRng, DEVICE_KEY_BITS).map_err(KeyError::Generate)
 }
 
 /// PKCS#1 DER, what the firmware parses from the slot.
-pub fn private_key_to_der(_key: &RsaPrivateKey) -> Result<Vec<u8>, KeyError> {
-    todo!()
+pub fn private_key_to_der(key: &RsaPrivateKey) -> Result<Vec<u8>, KeyError> {
+    key.to_pkcs1_der()
+        .map(|doc| doc.as_bytes().to_vec())
+        .map_err(|e| KeyError::Encode {
+            format: "PKCS#1 DER",
+            detail: e.to_string(),
+        })
+}
+
+/// PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`), the "traditional" format
+/// particle-cli's `NAME.pem` holds (`openssl rsa -traditional` prints the same).
+pub fn private_key_to_pem(key: &RsaPrivateKey) -> Result<String, KeyError> {
+    key.to_pkcs1_pem(LineEnding::LF)
+        .map(|pem| pem.to_string())
+        .map_err(|e| KeyError::Encode {
+            format: "PKCS#1 PEM",
+            detail: e.to_string(),
+        })
 }
 
 /// PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`), what the cloud wants.
-pub fn public_key_to_pem(_key: &RsaPublicKey) -> Result<String, KeyError> {
-    todo!()
+pub fn public_key_to_pem(key: &RsaPublicKey) -> Result<String, KeyError> {
+    key.to_public_key_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Encode {
+            format: "SPKI PEM",
+            detail: e.to_string(),
+        })
 }
 
 /// DER SubjectPublicKeyInfo.
-pub fn public_key_to_der(_key: &RsaPublicKey) -> Result<Vec<u8>, KeyError> {
-    todo!()
+pub fn public_key_to_der(key: &RsaPublicKey) -> Result<Vec<u8>, KeyError> {
+    key.to_public_key_der()
+        .map(|doc| doc.into_vec())
+        .map_err(|e| KeyError::Encode {
+            format: "SPKI DER",
+            detail: e.to_string(),
+        })
 }
 
 /// The 1216-byte slot image: PKCS#1 DER padded with 0xFF. Errors if the DER
 /// does not fit.
-pub fn slot_bytes(_key: &RsaPrivateKey) -> Result<Vec<u8>, KeyError> {
-    todo!()
+pub fn slot_bytes(key: &RsaPrivateKey) -> Result<Vec<u8>, KeyError> {
+    let mut slot = private_key_to_der(key)?;
+    if slot.len() > PRIVATE_KEY_SLOT_SIZE {
+        return Err(KeyError::DoesNotFit {
+            der_len: slot.len(),
+            limit: PRIVATE_KEY_SLOT_SIZE,
+        });
+    }
+    slot.resize(PRIVATE_KEY_SLOT_SIZE, 0xFF);
+    Ok(slot)
 }
 
 /// Lower-case hex SHA-256 of the public key's SPKI DER.
-pub fn fingerprint(_key: &RsaPublicKey) -> String {
-    todo!()
+pub fn fingerprint(key: &RsaPublicKey) -> String {
+    // Encoding an RsaPublicKey that already exists cannot fail (its n and e
+    // are positive integers); fall back to hashing n and e just in case.
+    let der = public_key_to_der(key).unwrap_or_else(|_| {
+        let mut raw = key.n().to_bytes_be();
+        raw.extend(key.e().to_bytes_be());
+        raw
+    });
+    hex::encode(Sha256::digest(der))
 }
 
-pub fn keys_match(_private: &RsaPrivateKey, _public: &RsaPublicKey) -> bool {
-    todo!()
+/// Whether `public` is the public half of `private` (same modulus and exponent).
+pub fn keys_match(private: &RsaPrivateKey, public: &RsaPublicKey) -> bool {
+    private.n() == public.n() && private.e() == public.e()
 }
 
-/// Paths written by [`write_key_files`].
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct KeyFiles {
-    pub der: PathBuf,
-    pub pem: PathBuf,
-    pub public_pem: PathBuf,
-}
-
-/// Write `BASE.der` (PKCS#1 DER, 0600), `BASE.pem` (0600), `BASE.pub.pem`.
-/// Refuses to overwrite existing files unless `overwrite`.
-pub fn write_key_files(
-    _base: &Path,
-    _key: &RsaPrivateKey,
-    _overwrite: bool,
-) -> Result<KeyFiles, KeyError> {
-    todo!()
+/// Size of a key's modulus in bits.
+pub fn key_bits(key: &impl PublicKeyParts) -> usize {
+    // u64 -> usize: moduli are at most a few thousand bits.
+    key.n().bits()
 }

@@ -1,12 +1,204 @@
-//! `duoprov dct …`
+//! `duoprov dct …`: read, explain and edit a DCT file (or, with a device
+//! selector, the device's DCT).
 
-use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use duo_provisioning::dct::DctFile;
+use duo_provisioning::platform::{self, Platform};
+use duo_provisioning::report::{DctReport, PublicKeySlot, ServerReport};
 
 use crate::output::Ctx;
 
 #[derive(Subcommand, Debug)]
-pub enum DctCommand {}
+pub enum DctCommand {
+    /// Explain every field of a DCT: key slots classified, server address decoded.
+    Show {
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Print one field.
+    Get {
+        /// Field name, e.g. claim_code, device_id, server_public_key.
+        field: String,
+        #[command(flatten)]
+        source: Source,
+    },
+    /// Change one field in place (the old file is kept as PATH.bak). Typed text
+    /// for typed fields, `hex:…` for any field.
+    Set {
+        field: String,
+        value: String,
+        #[command(flatten)]
+        source: Source,
+    },
+}
 
-pub fn run(cmd: DctCommand, _ctx: &Ctx) -> anyhow::Result<()> {
-    match cmd {}
+#[derive(Args, Debug)]
+pub struct Source {
+    /// A DCT file: a 32 KiB DCT region image or an alt-1 dump (4290..16384 bytes).
+    #[arg(long, value_name = "PATH", conflicts_with = "factory")]
+    file: Option<PathBuf>,
+    /// Use the factory DCT image RedBear ships (embedded).
+    #[arg(long)]
+    factory: bool,
+    /// Board family of the file: duo, photon or p1.
+    #[arg(long, default_value = "duo", value_parser = parse_platform)]
+    platform: &'static Platform,
+}
+
+fn parse_platform(s: &str) -> Result<&'static Platform, String> {
+    platform::by_name(s).ok_or_else(|| format!("unknown platform {s:?}; use duo, photon or p1"))
+}
+
+impl Source {
+    fn load(&self) -> anyhow::Result<(DctFile, Option<&Path>)> {
+        let (bytes, path) = match (&self.file, self.factory) {
+            (Some(path), _) => (
+                std::fs::read(path)
+                    .with_context(|| format!("cannot read DCT file {}", path.display()))?,
+                Some(path.as_path()),
+            ),
+            (None, true) => (duo_provisioning::FACTORY_DCT_IMAGE.to_vec(), None),
+            (None, false) => anyhow::bail!(
+                "no DCT given: pass --file PATH (a DCT image or alt-1 dump) or --factory"
+            ),
+        };
+        let what = path.map_or("the factory image".to_string(), |p| p.display().to_string());
+        let file = DctFile::detect(self.platform, &bytes).with_context(|| what.clone())?;
+        Ok((file, path))
+    }
+}
+
+pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    match cmd {
+        DctCommand::Show { source } => {
+            let (file, _) = source.load()?;
+            let report = DctReport::from_file(&file)?;
+            ctx.emit(&report, || render(&report));
+        }
+        DctCommand::Get { field, source } => {
+            let (file, _) = source.load()?;
+            let value = file.get(&field)?;
+            ctx.emit(
+                &serde_json::json!({ "field": field, "value": value }),
+                || value.to_string(),
+            );
+        }
+        DctCommand::Set {
+            field,
+            value,
+            source,
+        } => {
+            let (mut file, path) = source.load()?;
+            let path = path.context("`dct set` edits a file: pass --file PATH")?;
+            file.set(&field, &value)?;
+            let backup = backup_path(path);
+            std::fs::copy(path, &backup)
+                .with_context(|| format!("cannot keep a backup at {}", backup.display()))?;
+            write_atomically(path, file.as_bytes())?;
+            let new_value = file.get(&field)?;
+            ctx.emit(
+                &serde_json::json!({
+                    "ok": true, "field": field, "value": new_value,
+                    "file": path, "backup": backup,
+                }),
+                || {
+                    format!(
+                        "{field} = {new_value}\nwrote {} (previous content in {})",
+                        path.display(),
+                        backup.display()
+                    )
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+fn backup_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".bak");
+    PathBuf::from(name)
+}
+
+/// Write through a temporary file and rename, so a failure never leaves a
+/// half-written DCT file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+}
+
+/// Human text for `dct show`.
+pub fn render(r: &DctReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "platform:            {}", r.platform);
+    let kind = if r.kind == "image" {
+        "DCT region image (two partitions)"
+    } else {
+        "application DCT (alt 1)"
+    };
+    let _ = writeln!(s, "file:                {kind}, {} bytes", r.size);
+    if let Some(p) = r.current_partition {
+        let _ = writeln!(s, "current partition:   {p}");
+    }
+    let _ = writeln!(s, "bootloader version:  {}", r.bootloader_version);
+    let _ = writeln!(
+        s,
+        "device id:           {}",
+        r.device_id.as_deref().unwrap_or("(not stored)")
+    );
+    let _ = writeln!(
+        s,
+        "device private key:  {}",
+        crate::keys_cmd::describe_slot(&r.device_private_key)
+    );
+    let public = match &r.device_public_key {
+        PublicKeySlot::Erased => "erased".to_string(),
+        PublicKeySlot::Valid {
+            bits,
+            fingerprint,
+            matches_private_key,
+        } => format!(
+            "RSA {bits} bits, sha256 {}{}",
+            &fingerprint[..16.min(fingerprint.len())],
+            match matches_private_key {
+                Some(true) => ", matches the private key",
+                Some(false) => ", does NOT match the private key",
+                None => "",
+            }
+        ),
+        PublicKeySlot::Corrupt { reason } => format!("corrupt: {reason}"),
+    };
+    let _ = writeln!(s, "device public key:   {public}");
+    let server = match &r.server {
+        ServerReport::Valid {
+            key_bits,
+            host,
+            port,
+            address_stored,
+            ..
+        } => {
+            format!(
+                "RSA {key_bits} bits, {host}:{port}{}",
+                if *address_stored { "" } else { " (default)" }
+            )
+        }
+        ServerReport::Erased => "erased (the device cannot reach a cloud)".to_string(),
+        ServerReport::Corrupt { reason } => format!("corrupt: {reason}"),
+    };
+    let _ = writeln!(s, "server key:          {server}");
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning:             {w}");
+    }
+    let _ = writeln!(s, "\nfields:");
+    for f in &r.fields {
+        let _ = writeln!(s, "  {:<24} @{:<5} {}", f.name, f.offset, f.value);
+    }
+    s
 }

@@ -47,7 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx {
         json: cli.json,
-        device: cli.device.clone(),
+        device: cli.device,
     };
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),

@@ -1,5 +1,6 @@
 //! Rendering: human text or `--json`, and the mapping of failures to exit codes.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -28,14 +29,11 @@ impl Ctx {
     /// Print a result: `value` as JSON with `--json`, else `human()`.
     pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("result serialises")
-            );
+            out(&serde_json::to_string_pretty(value).expect("result serialises"));
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{}", text.trim_end());
+                out(text.trim_end());
             }
         }
     }
@@ -56,13 +54,17 @@ pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
         Err(e) => {
             let message = format!("{e:#}");
             if ctx.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "ok": false, "error": message })
-                );
+                out(&serde_json::json!({ "ok": false, "error": message }).to_string());
             }
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// One line on stdout. A closed pipe (`duoprov … | head`) is not an error
+/// worth a panic: the reader has what it wanted.
+pub fn out(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }

@@ -1,0 +1,209 @@
+//! particle-cli style key files (REFERENCE §3): `NAME.der` (PKCS#1 DER, the
+//! bytes the firmware parses from the slot), `NAME.pem`, `NAME.pub.pem`.
+//! Private files are created with mode 0600 from the first byte on, and every
+//! file is written to a temporary name and renamed, so a crash never leaves a
+//! half-written key under the real name.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde::Serialize;
+
+use super::{
+    parse_private_key, parse_public_key, private_key_to_der, private_key_to_pem, public_key_to_pem,
+    KeyError,
+};
+
+/// Largest file accepted as a key or slot dump. Keys are a few KiB at most; a
+/// bigger file is a wrong path (a firmware image, a full flash dump).
+pub const MAX_KEY_FILE_SIZE: u64 = 1024 * 1024;
+
+/// Paths written by [`write_key_files`].
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyFiles {
+    pub der: PathBuf,
+    pub pem: PathBuf,
+    pub public_pem: PathBuf,
+}
+
+impl KeyFiles {
+    /// `BASE.der`, `BASE.pem`, `BASE.pub.pem` (the suffix is appended, so
+    /// `device.v2` gives `device.v2.der`).
+    pub fn for_base(base: &Path) -> KeyFiles {
+        let with = |suffix: &str| {
+            let mut name: OsString = base.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        KeyFiles {
+            der: with(".der"),
+            pem: with(".pem"),
+            public_pem: with(".pub.pem"),
+        }
+    }
+}
+
+/// Write `BASE.der` (PKCS#1 DER, 0600), `BASE.pem` (PKCS#1 PEM, 0600),
+/// `BASE.pub.pem` (SPKI PEM). Refuses to overwrite existing files unless
+/// `overwrite`; then nothing is written.
+pub fn write_key_files(
+    base: &Path,
+    key: &RsaPrivateKey,
+    overwrite: bool,
+) -> Result<KeyFiles, KeyError> {
+    let files = KeyFiles::for_base(base);
+    let plan: [(&Path, Vec<u8>, bool); 3] = [
+        (&files.der, private_key_to_der(key)?, true),
+        (&files.pem, private_key_to_pem(key)?.into_bytes(), true),
+        (
+            &files.public_pem,
+            public_key_to_pem(&key.to_public_key())?.into_bytes(),
+            false,
+        ),
+    ];
+    if !overwrite {
+        for (path, _, _) in &plan {
+            if fs::symlink_metadata(path).is_ok() {
+                return Err(KeyError::Exists {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+    }
+    let mut written: Vec<&Path> = Vec::new();
+    for (path, bytes, private) in &plan {
+        if let Err(e) = write_atomic(path, bytes, *private, overwrite) {
+            // Without overwrite, every file written so far is new: take them
+            // back so a failed run leaves no partial key set.
+            if !overwrite {
+                for done in &written {
+                    let _ = fs::remove_file(done);
+                }
+            }
+            return Err(e);
+        }
+        written.push(path);
+    }
+    Ok(files)
+}
+
+static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Write `bytes` to `path` through a temporary file in the same directory and
+/// a rename. `private` creates the file with mode 0600 (on Unix) before any
+/// byte is written. Without `overwrite`, an existing `path` is an error and is
+/// left untouched (the final step is a hard link, which fails if it exists).
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    private: bool,
+    overwrite: bool,
+) -> Result<(), KeyError> {
+    let write_err = |error| KeyError::Write {
+        path: path.to_path_buf(),
+        error,
+    };
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| write_err(std::io::Error::other("the path has no file name")))?;
+    let mut temp_name = OsString::from(".");
+    temp_name.push(file_name);
+    temp_name.push(format!(
+        ".tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let temp = dir.join(temp_name);
+
+    let result = (|| {
+        let mut file = create_new(&temp, private)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        if overwrite {
+            fs::rename(&temp, path)
+        } else {
+            match fs::hard_link(&temp, path) {
+                Ok(()) => fs::remove_file(&temp),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
+                // File systems without hard links: check, then rename.
+                Err(_) if fs::symlink_metadata(path).is_ok() => Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists",
+                )),
+                Err(_) => fs::rename(&temp, path),
+            }
+        }
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        if e.kind() == std::io::ErrorKind::AlreadyExists && !overwrite {
+            return Err(KeyError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        return Err(write_err(e));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn create_new(path: &Path, private: bool) -> std::io::Result<fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if private { 0o600 } else { 0o644 })
+        .open(path)?;
+    if private {
+        // The umask can only remove bits; make the mode exactly 0600.
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
+}
+
+#[cfg(not(unix))]
+fn create_new(path: &Path, _private: bool) -> std::io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// Read a key file or slot dump; errors name the path.
+pub fn read_key_file(path: &Path) -> Result<Vec<u8>, KeyError> {
+    let read_err = |error| KeyError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let meta = fs::metadata(path).map_err(read_err)?;
+    if meta.is_file() && meta.len() > MAX_KEY_FILE_SIZE {
+        return Err(KeyError::FileTooLarge {
+            path: path.to_path_buf(),
+            size: meta.len(),
+            limit: MAX_KEY_FILE_SIZE,
+        });
+    }
+    fs::read(path).map_err(read_err)
+}
+
+/// [`read_key_file`] + [`parse_private_key`]; errors name the path.
+pub fn load_private_key_file(path: &Path) -> Result<RsaPrivateKey, KeyError> {
+    let bytes = read_key_file(path)?;
+    parse_private_key(&bytes).map_err(|e| e.in_file(path))
+}
+
+/// [`read_key_file`] + [`parse_public_key`] (a private key file gives its
+/// public half); errors name the path.
+pub fn load_public_key_file(path: &Path) -> Result<RsaPublicKey, KeyError> {
+    let bytes = read_key_file(path)?;
+    parse_public_key(&bytes).map_err(|e| e.in_file(path))
+}
