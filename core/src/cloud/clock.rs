@@ -45,3 +45,29 @@ impl AsyncClock for TokioClock {
             .unwrap_or(0)
     }
 }
+
+/// Test clock: sleeps return at once and are recorded.
+#[cfg(test)]
+#[derive(Debug, Default)]
+pub(crate) struct RecordingClock(pub(crate) std::sync::Mutex<Vec<Duration>>);
+
+#[cfg(test)]
+impl RecordingClock {
+    pub(crate) fn sleeps(&self) -> Vec<Duration> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[cfg(test)]
+impl AsyncClock for RecordingClock {
+    fn sleep(&self, d: Duration) -> SleepFuture {
+        self.0.lock().unwrap().push(d);
+        Box::pin(async {})
+    }
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+    fn epoch_millis(&self) -> u64 {
+        1_700_000_000_000
+    }
+}

@@ -22,6 +22,17 @@ pub enum KeySource {
     PemText,
 }
 
+impl KeySource {
+    /// For messages: "generic public key", "key file /x.der", "PEM text".
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::Generic => "generic public key".into(),
+            KeySource::File { path } => format!("key file {}", path.display()),
+            KeySource::PemText => "PEM text".into(),
+        }
+    }
+}
+
 /// A parsed public key, ready to send.
 #[derive(Debug, Clone)]
 pub struct ProvisionKey {
@@ -41,12 +52,12 @@ impl ProvisionKey {
     /// A key file: PEM or DER, SPKI or PKCS#1 public key, or a private key
     /// (PKCS#1/PKCS#8, or a raw key slot) whose public half is used.
     pub fn from_file(path: &Path) -> Result<Self, CloudError> {
-        let bytes = std::fs::read(path).map_err(|e| CloudError::InvalidKey {
-            origin: format!("file {}", path.display()),
-            reason: format!("cannot read it: {e}"),
+        let public = keys::load_public_key_file(path).map_err(|e| CloudError::InvalidKey {
+            origin: "key file".into(),
+            reason: e.to_string(),
         })?;
-        Self::from_bytes(
-            &bytes,
+        Self::from_public(
+            &public,
             KeySource::File {
                 path: path.to_path_buf(),
             },
@@ -70,22 +81,21 @@ impl ProvisionKey {
 
     /// Parse `bytes` as any key [`keys::parse_public_key`] accepts.
     pub fn from_bytes(bytes: &[u8], source: KeySource) -> Result<Self, CloudError> {
-        let origin = || match &source {
-            KeySource::Generic => "generic public key".to_string(),
-            KeySource::File { path } => format!("file {}", path.display()),
-            KeySource::PemText => "PEM text".to_string(),
-        };
         let public = keys::parse_public_key(bytes).map_err(|e| CloudError::InvalidKey {
-            origin: origin(),
+            origin: source.describe(),
             reason: e.to_string(),
         })?;
-        let pem = keys::public_key_to_pem(&public).map_err(|e| CloudError::InvalidKey {
-            origin: origin(),
+        Self::from_public(&public, source)
+    }
+
+    fn from_public(public: &keys::RsaPublicKey, source: KeySource) -> Result<Self, CloudError> {
+        let pem = keys::public_key_to_pem(public).map_err(|e| CloudError::InvalidKey {
+            origin: source.describe(),
             reason: e.to_string(),
         })?;
         Ok(ProvisionKey {
             pem,
-            fingerprint: keys::fingerprint(&public),
+            fingerprint: keys::fingerprint(public),
             source,
         })
     }

@@ -17,11 +17,14 @@
 pub mod batch;
 pub mod blocking;
 mod client;
-mod clock;
+pub(crate) mod clock;
 pub mod config;
 mod key;
 mod retry;
 mod types;
+
+#[cfg(all(test, feature = "sim"))]
+mod local_tests;
 
 use std::time::Duration;
 
@@ -104,7 +107,10 @@ pub enum CloudError {
     InvalidDeviceId { value: String, reason: String },
 
     /// The public key (or key file) could not be used.
-    #[error("invalid key {origin}: {reason}; give a PEM or DER RSA public or private key")]
+    #[error(
+        "cannot provision with the {origin}: {reason}; give a PEM or DER RSA key \
+         (a public key, or a private key whose public half is sent)"
+    )]
     InvalidKey { origin: String, reason: String },
 
     /// A plain `http://` URL to a host that is not loopback.

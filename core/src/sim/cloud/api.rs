@@ -65,11 +65,20 @@ pub(crate) fn router(app: App) -> Router {
         .with_state(app)
 }
 
-fn reply(status: StatusCode, body: Value) -> Response {
-    (status, Json(body)).into_response()
+/// A JSON reply; small enough to be the error side of handler results.
+pub(crate) struct Reply(StatusCode, Value);
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        (self.0, Json(self.1)).into_response()
+    }
 }
 
-fn bad_request(error: impl Into<String>) -> Response {
+fn reply(status: StatusCode, body: Value) -> Reply {
+    Reply(status, body)
+}
+
+fn bad_request(error: impl Into<String>) -> Reply {
     reply(
         StatusCode::BAD_REQUEST,
         json!({ "ok": false, "error": error.into() }),
@@ -150,7 +159,7 @@ fn authorize(
     app: &App,
     headers: &HeaderMap,
     fields: &HashMap<String, String>,
-) -> Result<(), Response> {
+) -> Result<(), Reply> {
     match token_of(headers, fields) {
         None => Err(reply(
             StatusCode::UNAUTHORIZED,
@@ -170,33 +179,29 @@ async fn provision(
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let fields = match body_fields(&headers, &body) {
-        Ok(f) => f,
-        Err(e) => return bad_request(e),
-    };
-    if let Err(r) = authorize(&app, &headers, &fields) {
-        return r;
-    }
+) -> Result<Reply, Reply> {
+    let fields = body_fields(&headers, &body).map_err(bad_request)?;
+    authorize(&app, &headers, &fields)?;
     app.store().stats.provisioning_requests += 1;
     let outcome = check_provisioning(&app, &id, &fields);
     let mut store = app.store();
-    match outcome {
-        Ok(record) => {
-            let device_id = record.device_id.clone();
-            if let Err(e) = store.accept(record) {
-                store.stats.rejected += 1;
-                return reply(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    json!({"ok": false, "error": e.to_string()}),
-                );
-            }
+    let accepted = outcome.and_then(|record| {
+        let device_id = record.device_id.clone();
+        store.accept(record).map(|()| device_id).map_err(|e| {
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"ok": false, "error": e.to_string()}),
+            )
+        })
+    });
+    match accepted {
+        Ok(device_id) => {
             store.stats.accepted += 1;
-            reply(StatusCode::OK, json!({"ok": true, "id": device_id}))
+            Ok(reply(StatusCode::OK, json!({"ok": true, "id": device_id})))
         }
-        Err(response) => {
+        Err(rejection) => {
             store.stats.rejected += 1;
-            response
+            Err(rejection)
         }
     }
 }
@@ -207,7 +212,7 @@ fn check_provisioning(
     app: &App,
     id: &str,
     fields: &HashMap<String, String>,
-) -> Result<Record, Response> {
+) -> Result<Record, Reply> {
     let device_id = DeviceId::parse(id).map_err(|e| bad_request(e.to_string()))?;
     if let Some(body_id) = fields.get("deviceID") {
         let body_id = DeviceId::parse(body_id).map_err(|e| bad_request(e.to_string()))?;
@@ -268,26 +273,25 @@ fn check_provisioning(
 }
 
 /// `GET /v1/devices/{id}`: what the cloud knows of a seeded device.
-async fn device(State(app): State<App>, Path(id): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&app, &headers, &HashMap::new()) {
-        return r;
-    }
-    let device_id = match DeviceId::parse(&id) {
-        Ok(d) => d,
-        Err(e) => return bad_request(e.to_string()),
-    };
+async fn device(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Reply, Reply> {
+    authorize(&app, &headers, &HashMap::new())?;
+    let device_id = DeviceId::parse(&id).map_err(|e| bad_request(e.to_string()))?;
     let store = app.store();
-    let Some(info) = store.device(&device_id) else {
-        return reply(
+    let info = store.device(&device_id).ok_or_else(|| {
+        reply(
             StatusCode::NOT_FOUND,
             json!({"ok": false, "error": "Device not found."}),
-        );
-    };
+        )
+    })?;
     let product_id = store
         .records(Some(&device_id))
         .last()
         .and_then(|r| r.product_id);
-    reply(
+    Ok(reply(
         StatusCode::OK,
         json!({
             "id": info.device_id,
@@ -297,7 +301,7 @@ async fn device(State(app): State<App>, Path(id): Path<String>, headers: HeaderM
             "platform_id": product_id,
             "public_key_provisioned": info.public_key.is_some(),
         }),
-    )
+    ))
 }
 
 /// The admin surface answers loopback peers only.
@@ -313,7 +317,12 @@ async fn loopback_only(
             StatusCode::FORBIDDEN,
             json!({"ok": false, "error": "the admin surface answers loopback clients only"}),
         )
+        .into_response()
     }
+}
+
+fn ok() -> Reply {
+    reply(StatusCode::OK, json!({"ok": true}))
 }
 
 #[derive(Deserialize)]
@@ -321,12 +330,15 @@ struct TokenBody {
     token: String,
 }
 
-async fn admin_add_token(State(app): State<App>, Json(body): Json<TokenBody>) -> Response {
+async fn admin_add_token(
+    State(app): State<App>,
+    Json(body): Json<TokenBody>,
+) -> Result<Reply, Reply> {
     if body.token.is_empty() {
-        return bad_request("token must not be empty");
+        return Err(bad_request("token must not be empty"));
     }
     app.store().add_token(&body.token);
-    reply(StatusCode::OK, json!({"ok": true}))
+    Ok(ok())
 }
 
 #[derive(Deserialize)]
@@ -337,98 +349,93 @@ struct DevicesBody {
     device_ids: Vec<String>,
 }
 
-async fn admin_add_devices(State(app): State<App>, Json(body): Json<DevicesBody>) -> Response {
-    let mut ids = Vec::new();
-    for text in body.device_id.iter().chain(body.device_ids.iter()) {
-        match DeviceId::parse(text) {
-            Ok(id) => ids.push(id),
-            Err(e) => return bad_request(e.to_string()),
-        }
-    }
-    match app.store().add_devices(ids) {
-        Ok(added) => reply(StatusCode::OK, json!({"ok": true, "added": added})),
-        Err(e) => reply(
+async fn admin_add_devices(
+    State(app): State<App>,
+    Json(body): Json<DevicesBody>,
+) -> Result<Reply, Reply> {
+    let ids = body
+        .device_id
+        .iter()
+        .chain(body.device_ids.iter())
+        .map(|text| DeviceId::parse(text).map_err(|e| bad_request(e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let added = app.store().add_devices(ids).map_err(|e| {
+        reply(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"ok": false, "error": e.to_string()}),
-        ),
-    }
+        )
+    })?;
+    Ok(reply(StatusCode::OK, json!({"ok": true, "added": added})))
 }
 
-async fn admin_devices(State(app): State<App>) -> Response {
+async fn admin_devices(State(app): State<App>) -> Reply {
     reply(StatusCode::OK, json!(app.store().devices()))
 }
 
-fn parse_admin_id(id: &str) -> Result<DeviceId, Response> {
+fn parse_admin_id(id: &str) -> Result<DeviceId, Reply> {
     DeviceId::parse(id).map_err(|e| bad_request(e.to_string()))
 }
 
-fn unknown_device(id: &DeviceId) -> Response {
+fn unknown_device(id: &DeviceId) -> Reply {
     reply(
         StatusCode::NOT_FOUND,
         json!({"ok": false, "error": format!("device {id} is not seeded")}),
     )
 }
 
-async fn admin_device(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let id = match parse_admin_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    match app.store().device(&id) {
-        Some(info) => reply(StatusCode::OK, json!(info)),
-        None => unknown_device(&id),
-    }
+async fn admin_device(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, Reply> {
+    let id = parse_admin_id(&id)?;
+    let info = app.store().device(&id).ok_or_else(|| unknown_device(&id))?;
+    Ok(reply(StatusCode::OK, json!(info)))
 }
 
 /// The PEM the cloud holds for the device, as text.
-async fn admin_device_key(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let id = match parse_admin_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    match app.store().device(&id) {
-        Some(info) => match info.public_key {
-            Some(pem) => ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response(),
-            None => reply(
-                StatusCode::NOT_FOUND,
-                json!({"ok": false, "error": format!("device {id} has no key provisioned yet")}),
-            ),
-        },
-        None => unknown_device(&id),
-    }
+async fn admin_device_key(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Response, Reply> {
+    let id = parse_admin_id(&id)?;
+    let info = app.store().device(&id).ok_or_else(|| unknown_device(&id))?;
+    let pem = info.public_key.ok_or_else(|| {
+        reply(
+            StatusCode::NOT_FOUND,
+            json!({"ok": false, "error": format!("device {id} has no key provisioned yet")}),
+        )
+    })?;
+    Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response())
 }
 
-async fn admin_device_records(State(app): State<App>, Path(id): Path<String>) -> Response {
-    let id = match parse_admin_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    reply(StatusCode::OK, json!(app.store().records(Some(&id))))
+async fn admin_device_records(
+    State(app): State<App>,
+    Path(id): Path<String>,
+) -> Result<Reply, Reply> {
+    let id = parse_admin_id(&id)?;
+    Ok(reply(StatusCode::OK, json!(app.store().records(Some(&id)))))
 }
 
-async fn admin_records(State(app): State<App>) -> Response {
+async fn admin_records(State(app): State<App>) -> Reply {
     reply(StatusCode::OK, json!(app.store().records(None)))
 }
 
-async fn admin_stats(State(app): State<App>) -> Response {
+async fn admin_stats(State(app): State<App>) -> Reply {
     reply(StatusCode::OK, json!(app.store().stats))
 }
 
-async fn admin_reset_counters(State(app): State<App>) -> Response {
+async fn admin_reset_counters(State(app): State<App>) -> Reply {
     app.store().reset_counters();
-    reply(StatusCode::OK, json!({"ok": true}))
+    ok()
 }
 
-async fn admin_set_fault(State(app): State<App>, Json(fault): Json<Fault>) -> Response {
+async fn admin_set_fault(State(app): State<App>, Json(fault): Json<Fault>) -> Reply {
     app.store().fault.set(fault);
-    reply(StatusCode::OK, json!({"ok": true}))
+    ok()
 }
 
-async fn admin_get_fault(State(app): State<App>) -> Response {
+async fn admin_get_fault(State(app): State<App>) -> Reply {
     reply(StatusCode::OK, json!(app.store().fault.get()))
 }
 
-async fn admin_clear_fault(State(app): State<App>) -> Response {
+async fn admin_clear_fault(State(app): State<App>) -> Reply {
     app.store().fault.set(Fault::None);
-    reply(StatusCode::OK, json!({"ok": true}))
+    ok()
 }

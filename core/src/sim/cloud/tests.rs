@@ -1,34 +1,18 @@
 //! Local cloud behaviour, over real loopback HTTP.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::*;
-use crate::cloud::{AsyncClock, SleepFuture};
+use crate::cloud::clock::RecordingClock;
+use crate::cloud::AsyncClock;
 use crate::keys::GENERIC_PUBLIC_KEY_PEM;
 
 const TOKEN: &str = "local-test-token";
 const SEEDED: &str = "2fff27fffc473530fff23637";
 const UNSEEDED: &str = "0123456789abcdef01234567";
-
-/// Sleeps return at once; the requested durations are kept.
-#[derive(Debug, Default)]
-struct RecordingClock(Mutex<Vec<Duration>>);
-
-impl AsyncClock for RecordingClock {
-    fn sleep(&self, d: Duration) -> SleepFuture {
-        self.0.lock().unwrap().push(d);
-        Box::pin(async {})
-    }
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-    fn epoch_millis(&self) -> u64 {
-        1_700_000_000_000
-    }
-}
 
 fn start_with(clock: Arc<dyn AsyncClock>, state_dir: Option<std::path::PathBuf>) -> RunningCloud {
     LocalCloud::start(LocalCloudOptions {
