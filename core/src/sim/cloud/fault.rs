@@ -22,6 +22,8 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::cloud::AsyncClock;
+
 /// What the `/v1/…` endpoints do instead of (or before) answering normally.
 /// Set through [`super::RunningCloud::set_fault`] or `PUT /admin/fault`
 /// with this type as JSON, e.g. `{"kind":"status","status":500,"body":"html"}`.
@@ -208,7 +210,11 @@ impl Abort {
 }
 
 /// A TCP listener whose connections can be aborted by handlers.
-pub(crate) struct FaultListener(pub(crate) TcpListener);
+pub(crate) struct FaultListener {
+    pub(crate) listener: TcpListener,
+    /// For the pause after a failed accept.
+    pub(crate) clock: Arc<dyn AsyncClock>,
+}
 
 impl Listener for FaultListener {
     type Io = FaultIo;
@@ -216,7 +222,7 @@ impl Listener for FaultListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
-            match self.0.accept().await {
+            match self.listener.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
                     return (
@@ -227,15 +233,15 @@ impl Listener for FaultListener {
                         addr,
                     );
                 }
-                // Out of file descriptors and the like: back off briefly and
-                // keep serving (as axum's own TcpListener does).
-                Err(_) => tokio::task::yield_now().await,
+                // Out of file descriptors and the like: pause and keep
+                // serving (as axum's own TcpListener does).
+                Err(_) => self.clock.sleep(Duration::from_millis(100)).await,
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        self.listener.local_addr()
     }
 }
 

@@ -122,6 +122,7 @@ impl LocalCloud {
             clock: options.clock.clone(),
         };
         let clock = options.clock.clone();
+        let accept_clock = options.clock.clone();
         let (stop, stopped) = watch::channel(false);
         let thread = std::thread::Builder::new()
             .name("local-cloud".into())
@@ -131,11 +132,17 @@ impl LocalCloud {
                         api::router(app).into_make_service_with_connect_info::<ConnInfo>();
                     let mut graceful = stopped.clone();
                     let mut grace = stopped;
-                    let server = axum::serve(FaultListener(listener), service)
-                        .with_graceful_shutdown(async move {
-                            let _ = graceful.wait_for(|stop| *stop).await;
-                        })
-                        .into_future();
+                    let server = axum::serve(
+                        FaultListener {
+                            listener,
+                            clock: accept_clock,
+                        },
+                        service,
+                    )
+                    .with_graceful_shutdown(async move {
+                        let _ = graceful.wait_for(|stop| *stop).await;
+                    })
+                    .into_future();
                     tokio::select! {
                         _ = server => {}
                         _ = async move {
