@@ -1,1 +1,589 @@
-//! The virtual Duo. (DFU issue.)
+//! The virtual Duo: a board in a directory, behaving like the Duo's DFU
+//! bootloader and, for the key slot, like its firmware (REFERENCE §1–§2).
+//!
+//! - [`usb`]: descriptors and standard requests (what `dfu-util -l` sees);
+//! - [`dfu`]: the DFU 1.1 / DfuSe state machine of ST's DFU class;
+//! - `memory`, [`layout`]: internal flash and serial flash as NOR, alt 1 as the
+//!   application DCT with its copy-on-write;
+//! - `boot`: the firmware's key rule at boot;
+//! - [`faults`]: injected failures;
+//! - `store`: the state directory shared by processes;
+//! - [`SimTransport`]: the in-process [`ControlTransport`].
+//!
+//! A device is in DFU mode (it enumerates as 2b04:d058 and answers DFU) or
+//! runs firmware (it does not answer at all: [`TransportError::NoDevice`]).
+//! Leaving DFU and [`VirtualDuo::boot`] run the firmware; [`VirtualDuo::enter_dfu`]
+//! is the SETUP + RESET buttons.
+
+mod boot;
+mod clock;
+pub mod dfu;
+mod error;
+pub mod faults;
+pub mod layout;
+mod memory;
+mod store;
+mod transport;
+pub mod usb;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dfu::transport::{Setup, TransportError};
+use crate::platform::{self, Platform};
+use crate::time::Clock;
+
+pub use boot::BootReport;
+pub use clock::ManualClock;
+pub use dfu::{State, Status};
+pub use error::SimError;
+pub use faults::Fault;
+pub use store::STATE_FILE;
+pub use transport::SimTransport;
+
+use clock::DeviceClock;
+use dfu::{Dfu, DfuRegs, Outcome};
+use faults::FaultPlan;
+use memory::Memory;
+use usb::UsbRegs;
+
+/// What the board is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The bootloader's DFU mode (LED blinking yellow).
+    Dfu,
+    /// Running firmware: no DFU interface.
+    Firmware,
+}
+
+/// Counters, persisted with the device so a benchmark can read them after
+/// the host process ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// Control transfers the device answered (STALLs included).
+    pub control_transfers: u64,
+    /// Sum of the busy periods the device declared, once per executed
+    /// block, in ms (after time scaling): the protocol's floor for the
+    /// host's waiting. Repeated early GETSTATUS polls do not add to it.
+    pub poll_timeout_ms_total: u64,
+    pub data_blocks_downloaded: u64,
+    pub data_blocks_uploaded: u64,
+    pub stalls: u64,
+}
+
+/// How to make a new virtual device.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    pub platform: &'static Platform,
+    /// The 32 KiB DCT region (both partitions); default
+    /// [`crate::FACTORY_DCT_IMAGE`].
+    pub dct_image: Option<Vec<u8>>,
+    /// The MCU's 12-byte device id; default random.
+    pub device_id: Option<[u8; 12]>,
+    /// Scale of every declared busy time: 1.0 = real device timing.
+    pub time_factor: f64,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            platform: &platform::DUO,
+            dct_image: None,
+            device_id: None,
+            time_factor: 1.0,
+        }
+    }
+}
+
+/// What the state file says, readable without taking the device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceInfo {
+    pub platform: &'static Platform,
+    pub mode: Mode,
+    /// False after the vanish fault fired, until `enter_dfu`.
+    pub connected: bool,
+    pub device_id: [u8; 12],
+    pub time_factor: f64,
+}
+
+const STATE_FORMAT: u32 = 1;
+
+/// Everything of the device except the flash images.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct DeviceState {
+    format: u32,
+    platform: String,
+    #[serde(with = "hex_id")]
+    device_id: [u8; 12],
+    time_factor: f64,
+    mode: Mode,
+    disconnected: bool,
+    usb: UsbRegs,
+    dfu: DfuRegs,
+    faults: FaultPlan,
+    stats: Stats,
+    boots: u64,
+    last_boot: Option<BootReport>,
+    last_boot_error: Option<String>,
+}
+
+impl DeviceState {
+    fn platform(&self, dir: &Path) -> Result<&'static Platform, SimError> {
+        platform::by_name(&self.platform).ok_or_else(|| SimError::Corrupt {
+            path: dir.join(STATE_FILE),
+            detail: format!("unknown platform {:?}", self.platform),
+        })
+    }
+}
+
+/// An open virtual device. Holds the device's lock until dropped.
+#[derive(Debug)]
+pub struct VirtualDuo {
+    dir: PathBuf,
+    _lock: File,
+    clock: DeviceClock,
+    platform: &'static Platform,
+    state: DeviceState,
+    /// The state file's content as last written.
+    written: String,
+    mem: Memory,
+}
+
+impl VirtualDuo {
+    /// Make a new device in `dir` (absent or empty), in DFU mode, and open it.
+    pub fn create(dir: &Path, options: CreateOptions) -> Result<Self, SimError> {
+        Self::create_with_clock(dir, options, crate::time::system())
+    }
+
+    pub fn create_with_clock(
+        dir: &Path,
+        options: CreateOptions,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SimError> {
+        let platform = options.platform;
+        if !options.time_factor.is_finite() || options.time_factor < 0.0 {
+            return Err(SimError::TimeFactor(options.time_factor));
+        }
+        let image = options
+            .dct_image
+            .unwrap_or_else(|| crate::FACTORY_DCT_IMAGE.to_vec());
+        let expected = 2 * platform.dct_partition_size;
+        if image.len() != expected {
+            return Err(SimError::DctImageSize {
+                expected,
+                got: image.len(),
+            });
+        }
+        // The bootloader and firmware need a current partition to work with.
+        crate::dct::DctImage::from_bytes(platform, &image)?.current_partition()?;
+        let device_id = match options.device_id {
+            Some(id) => id,
+            None => {
+                let mut id = [0u8; 12];
+                rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut id);
+                id
+            }
+        };
+        store::check_creatable(dir)?;
+        let lock = store::lock(dir)?;
+        let mem = Memory::create(dir, platform, &image)?;
+        let state = DeviceState {
+            format: STATE_FORMAT,
+            platform: platform.name.to_string(),
+            device_id,
+            time_factor: options.time_factor,
+            mode: Mode::Dfu,
+            disconnected: false,
+            usb: UsbRegs::default(),
+            dfu: DfuRegs::default(),
+            faults: FaultPlan::default(),
+            stats: Stats::default(),
+            boots: 0,
+            last_boot: None,
+            last_boot_error: None,
+        };
+        let mut duo = VirtualDuo {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            clock: DeviceClock::new(clock),
+            platform,
+            state,
+            written: String::new(),
+            mem,
+        };
+        duo.persist()?;
+        Ok(duo)
+    }
+
+    /// Open the device in `dir`, in whatever mode it is.
+    pub fn open(dir: &Path) -> Result<Self, SimError> {
+        Self::open_with_clock(dir, crate::time::system())
+    }
+
+    pub fn open_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
+        let _: DeviceState = store::read_state(dir)?;
+        let lock = store::lock(dir)?;
+        // Re-read under the lock: the previous holder may have just written.
+        let state: DeviceState = store::read_state(dir)?;
+        if state.format != STATE_FORMAT {
+            return Err(SimError::Corrupt {
+                path: dir.join(STATE_FILE),
+                detail: format!(
+                    "state format {} (this build reads {STATE_FORMAT})",
+                    state.format
+                ),
+            });
+        }
+        let platform = state.platform(dir)?;
+        let mem = Memory::open(dir, platform)?;
+        let written = serde_json::to_string_pretty(&state).unwrap_or_default();
+        Ok(VirtualDuo {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            clock: DeviceClock::new(clock),
+            platform,
+            state,
+            written,
+            mem,
+        })
+    }
+
+    /// Read what the device is without taking it (for listing devices while
+    /// another program may hold one).
+    pub fn probe(dir: &Path) -> Result<DeviceInfo, SimError> {
+        let state: DeviceState = store::read_state(dir)?;
+        Ok(DeviceInfo {
+            platform: state.platform(dir)?,
+            mode: state.mode,
+            connected: !state.disconnected,
+            device_id: state.device_id,
+            time_factor: state.time_factor,
+        })
+    }
+
+    fn persist(&mut self) -> Result<(), SimError> {
+        let json = serde_json::to_string_pretty(&self.state).map_err(|e| SimError::Corrupt {
+            path: self.dir.join(STATE_FILE),
+            detail: e.to_string(),
+        })?;
+        if json != self.written {
+            store::write_state(&self.dir, &json)?;
+            self.written = json;
+        }
+        Ok(())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn platform(&self) -> &'static Platform {
+        self.platform
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.state.mode
+    }
+
+    /// Whether the device is on the bus (false after the vanish fault).
+    pub fn connected(&self) -> bool {
+        !self.state.disconnected
+    }
+
+    pub fn device_id(&self) -> [u8; 12] {
+        self.state.device_id
+    }
+
+    /// The device id as 24 lower-case hex digits.
+    pub fn device_id_hex(&self) -> String {
+        hex::encode(self.state.device_id)
+    }
+
+    pub fn time_factor(&self) -> f64 {
+        self.state.time_factor
+    }
+
+    pub fn set_time_factor(&mut self, factor: f64) -> Result<(), SimError> {
+        if !factor.is_finite() || factor < 0.0 {
+            return Err(SimError::TimeFactor(factor));
+        }
+        self.state.time_factor = factor;
+        self.persist()
+    }
+
+    /// The DFU class's state and status as the device holds them.
+    pub fn dfu_state(&self) -> (State, Status) {
+        (self.state.dfu.state, self.state.dfu.status)
+    }
+
+    /// The application DCT of the current partition (REFERENCE §2 table,
+    /// [`platform::APP_DCT_SIZE`] bytes): what alt 1 reads.
+    pub fn app_dct_bytes(&self) -> Vec<u8> {
+        self.mem.app_dct_read(0, platform::APP_DCT_SIZE)
+    }
+
+    /// The DCT region (both partitions) as it is in internal flash.
+    pub fn dct_region(&self) -> &[u8] {
+        self.mem.dct_region()
+    }
+
+    /// The whole internal flash image (index 0 = 0x08000000).
+    pub fn internal_flash(&self) -> &[u8] {
+        self.mem.internal()
+    }
+
+    /// The whole serial flash image, if the platform has one.
+    pub fn serial_flash(&self) -> Option<&[u8]> {
+        self.mem.serial()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.state.stats.clone()
+    }
+
+    pub fn reset_stats(&mut self) -> Result<(), SimError> {
+        self.state.stats = Stats::default();
+        self.persist()
+    }
+
+    /// How the last boot treated the key slot, and the error if it failed.
+    pub fn last_boot(&self) -> (Option<&BootReport>, Option<&str>) {
+        (
+            self.state.last_boot.as_ref(),
+            self.state.last_boot_error.as_deref(),
+        )
+    }
+
+    /// Arm a fault (see [`Fault`]); it fires in whichever process reaches it.
+    pub fn arm_fault(&mut self, fault: Fault) -> Result<(), SimError> {
+        self.state
+            .faults
+            .arm(fault)
+            .map_err(SimError::InvalidFault)?;
+        self.persist()
+    }
+
+    pub fn clear_faults(&mut self) -> Result<(), SimError> {
+        self.state.faults.clear();
+        self.persist()
+    }
+
+    /// Faults armed and not yet fired.
+    pub fn armed_faults(&self) -> Vec<Fault> {
+        self.state
+            .faults
+            .armed
+            .iter()
+            .map(|a| a.fault.clone())
+            .collect()
+    }
+
+    /// Faults that have fired, oldest first.
+    pub fn fired_faults(&self) -> &[Fault] {
+        &self.state.faults.fired
+    }
+
+    /// Reset into firmware (DFU leave, `duoprov sim boot`): the firmware's
+    /// key rule runs (REFERENCE §2). The device ends in firmware mode even
+    /// if the rule fails (e.g. a damaged DCT); the error is returned and kept.
+    pub fn boot(&mut self) -> Result<BootReport, SimError> {
+        self.state.mode = Mode::Firmware;
+        self.state.disconnected = false;
+        self.state.dfu = DfuRegs::default();
+        self.state.usb = UsbRegs::default();
+        self.state.boots += 1;
+        let result = boot::apply_key_rule(&mut self.mem);
+        match &result {
+            Ok(report) => {
+                self.state.last_boot = Some(report.clone());
+                self.state.last_boot_error = None;
+            }
+            Err(e) => {
+                self.state.last_boot = None;
+                self.state.last_boot_error = Some(e.to_string());
+            }
+        }
+        self.persist()?;
+        result
+    }
+
+    /// The buttons: reset into the bootloader's DFU mode with a fresh DFU
+    /// state (dfuIDLE). Also reconnects a vanished device.
+    pub fn enter_dfu(&mut self) -> Result<(), SimError> {
+        self.state.mode = Mode::Dfu;
+        self.state.disconnected = false;
+        self.state.dfu = DfuRegs::default();
+        self.state.usb = UsbRegs::default();
+        self.persist()
+    }
+
+    /// The 18-byte device descriptor.
+    pub fn device_descriptor(&self) -> [u8; 18] {
+        usb::device_descriptor(self.platform)
+    }
+
+    /// The configuration descriptor with its interface and DFU functional
+    /// descriptors.
+    pub fn config_descriptor(&self) -> Vec<u8> {
+        usb::config_descriptor(self.platform)
+    }
+
+    /// String descriptor `index` as sent on the wire.
+    pub fn string_descriptor(&self, index: u8) -> Option<Vec<u8>> {
+        usb::string_descriptor(self.platform, index)
+    }
+
+    /// Whether the device answers on the bus at all.
+    fn present(&self) -> Result<(), TransportError> {
+        if self.state.mode == Mode::Dfu && !self.state.disconnected {
+            Ok(())
+        } else {
+            Err(TransportError::NoDevice)
+        }
+    }
+
+    /// Device-to-host control transfer; returns the bytes sent (at most
+    /// `buf.len()` and wLength).
+    pub fn control_in(&mut self, setup: Setup, buf: &mut [u8]) -> Result<usize, TransportError> {
+        let reply = self.transfer(&setup, &[])?;
+        let n = reply.len().min(buf.len()).min(usize::from(setup.length));
+        buf[..n].copy_from_slice(&reply[..n]);
+        Ok(n)
+    }
+
+    /// Host-to-device control transfer; returns the bytes taken.
+    pub fn control_out(&mut self, setup: Setup, data: &[u8]) -> Result<usize, TransportError> {
+        let data = &data[..data.len().min(usize::from(setup.length))];
+        self.transfer(&setup, data)?;
+        Ok(data.len())
+    }
+
+    /// SET_INTERFACE, as libusb sends it.
+    pub fn set_alt_setting(&mut self, interface: u8, alt: u8) -> Result<(), TransportError> {
+        let setup = Setup {
+            request_type: 0x01,
+            request: usb::REQ_SET_INTERFACE,
+            value: u16::from(alt),
+            index: u16::from(interface),
+            length: 0,
+        };
+        self.transfer(&setup, &[]).map(|_| ())
+    }
+
+    /// USB port reset: the device re-enumerates still in DFU mode; the DFU
+    /// class restarts in dfuIDLE (the address pointer is kept, as ST's
+    /// static `Pointer` is) and a device stuck in dfuDNBUSY is freed.
+    pub fn usb_reset(&mut self) -> Result<(), TransportError> {
+        self.present()?;
+        self.state.dfu = DfuRegs {
+            pointer: self.state.dfu.pointer,
+            ..DfuRegs::default()
+        };
+        self.state.usb = UsbRegs {
+            alt: 0,
+            ..self.state.usb
+        };
+        self.persist().map_err(storage_failed)
+    }
+
+    fn transfer(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.present()?;
+        self.state.stats.control_transfers += 1;
+        let result = self.dispatch(setup, data);
+        if matches!(result, Err(TransportError::Stall)) {
+            self.state.stats.stalls += 1;
+        }
+        self.persist().map_err(storage_failed)?;
+        result
+    }
+
+    fn dispatch(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let is_class = setup.request_type & 0x60 == 0x20;
+        let to_interface_0 = setup.request_type & 0x1F == 1 && setup.index == 0;
+        let dfu_request = is_class && to_interface_0 && self.state.usb.configuration != 0;
+        if self.state.faults.on_request() {
+            if dfu_request {
+                self.dfu().refuse();
+            }
+            return Err(TransportError::Stall);
+        }
+        match setup.request_type & 0x60 {
+            0x00 => {
+                let reply = usb::standard_request(self.platform, &mut self.state.usb, setup)
+                    .ok_or(TransportError::Stall)?;
+                if setup.request == usb::REQ_SET_CONFIGURATION && setup.request_type & 0x1F == 0 {
+                    // ST: (re)configuring initialises the DFU class.
+                    self.state.dfu = DfuRegs {
+                        pointer: self.state.dfu.pointer,
+                        ..DfuRegs::default()
+                    };
+                }
+                Ok(reply)
+            }
+            _ if dfu_request => {
+                let outcome = self.dfu().handle(setup, data).map_err(storage_failed)?;
+                let mut reply = match outcome {
+                    Outcome::Data(reply) => reply,
+                    Outcome::Stall => return Err(TransportError::Stall),
+                    Outcome::Vanish => {
+                        self.state.disconnected = true;
+                        return Err(TransportError::NoDevice);
+                    }
+                    Outcome::Leave(reply) => {
+                        // The reply goes out, then the board resets into
+                        // firmware; a failed key rule is kept in the state.
+                        let _ = self.boot();
+                        reply
+                    }
+                };
+                if setup.request == dfu::DFU_GETSTATUS {
+                    if let Some(len) = self.state.faults.on_getstatus() {
+                        reply.truncate(len);
+                    }
+                }
+                Ok(reply)
+            }
+            _ => Err(TransportError::Stall),
+        }
+    }
+
+    fn dfu(&mut self) -> Dfu<'_> {
+        Dfu {
+            regs: &mut self.state.dfu,
+            mem: &mut self.mem,
+            faults: &mut self.state.faults,
+            stats: &mut self.state.stats,
+            alt: self.state.usb.alt,
+            now: self.clock.now(),
+            time_factor: self.state.time_factor,
+            transfer_size: self.platform.transfer_size,
+        }
+    }
+}
+
+/// The device id as 24 hex digits in the state file.
+mod hex_id {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &[u8; 12], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(id))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 12], D::Error> {
+        let text = String::deserialize(d)?;
+        let mut id = [0u8; 12];
+        hex::decode_to_slice(&text, &mut id).map_err(D::Error::custom)?;
+        Ok(id)
+    }
+}
+
+fn storage_failed(e: SimError) -> TransportError {
+    TransportError::Other(format!("the virtual device's storage failed: {e}"))
+}

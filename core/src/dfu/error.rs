@@ -1,0 +1,195 @@
+//! The one error type of the `dfu` module. Every variant names what failed,
+//! the value involved, and, where there is one, the next step.
+
+use std::time::Duration;
+
+use super::protocol::{DfuState, DfuStatus, Step};
+use super::transport::TransportError;
+
+/// How to put a Gen 2 board into DFU mode (the yellow-blinking bootloader).
+pub const ENTER_DFU_HINT: &str =
+    "put the Duo in DFU mode: hold SETUP, tap RESET, release SETUP when the LED blinks yellow";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DfuError {
+    /// The wire failed during a step.
+    #[error("{step}: {source}{}", transport_hint(source))]
+    Transport {
+        step: Step,
+        #[source]
+        source: TransportError,
+    },
+    /// The device answered GETSTATUS with a non-OK status.
+    #[error("{step}: device reported {status} ({}){}", status.description(), stalled_note(*stalled))]
+    Status {
+        step: Step,
+        status: DfuStatus,
+        state: DfuState,
+        /// The request itself was stalled; the status came from the follow-up GETSTATUS.
+        stalled: bool,
+    },
+    /// A GETSTATUS reply that is not a valid 6-byte status.
+    #[error("{step}: {reason}")]
+    MalformedStatus { step: Step, reason: String },
+    /// The device ended up in a state the step does not allow.
+    #[error("{step}: the device went to {state}, expected {expected}")]
+    UnexpectedState {
+        step: Step,
+        state: DfuState,
+        expected: &'static str,
+    },
+    /// dfuDNBUSY for longer than the busy bound (counted in polls of the
+    /// device's own bwPollTimeout, so the bound scales with what it declared).
+    #[error(
+        "{step}: device stayed busy (dfuDNBUSY) for {polls} status polls ({waited:?} of declared \
+         poll timeouts); unplug it, put it back in DFU mode and retry"
+    )]
+    StayedBusy {
+        step: Step,
+        polls: u32,
+        waited: Duration,
+    },
+    /// The device sent fewer bytes than a step needs.
+    #[error("{step}: the device transferred {got} bytes, expected {expected}")]
+    ShortTransfer {
+        step: Step,
+        got: usize,
+        expected: usize,
+    },
+    /// The device is running firmware (DFU runtime interface, appIDLE).
+    #[error("the device is running firmware, not in DFU mode; {ENTER_DFU_HINT}")]
+    NotInDfuMode,
+    /// The device is manifesting and must be reset before it accepts requests.
+    #[error("{step}: the device is in {state} (manifesting new firmware); reset it into DFU mode and retry")]
+    Manifesting { step: Step, state: DfuState },
+    /// A USB descriptor that cannot be parsed.
+    #[error("malformed USB descriptor: {0}")]
+    Descriptor(String),
+    /// The configuration has no DFU interface / functional descriptor.
+    #[error("the device has no DFU interface (class 0xFE subclass 0x01){0}")]
+    NoDfuInterface(String),
+    /// The device speaks plain DFU, not ST's DfuSe addressing.
+    #[error("the device's DFU version is 0x{version:04x}, not DfuSe (0x011a); it cannot be addressed by memory location")]
+    NotDfuse { version: u16 },
+    #[error("alt setting {alt} does not exist; the device has {available}")]
+    UnknownAlt { alt: u8, available: String },
+    /// An interface string is not a DfuSe memory layout.
+    #[error("malformed DfuSe memory layout {string:?} at position {position}: {reason}")]
+    Layout {
+        string: String,
+        position: usize,
+        reason: String,
+    },
+    /// A range that is not entirely inside the alt's memory map; nothing was sent.
+    #[error(
+        "{op} 0x{addr:08x}..0x{end:08x} ({len} bytes) on alt {alt} ({memory}): address 0x{first_bad:08x} \
+         is outside its memory map {map}; nothing was sent"
+    )]
+    OutOfRange {
+        op: &'static str,
+        alt: u8,
+        memory: String,
+        addr: u32,
+        end: u64,
+        len: u64,
+        first_bad: u64,
+        map: String,
+    },
+    /// A range touching a segment without the needed permission; nothing was sent.
+    #[error(
+        "refusing to {op} 0x{addr:08x} on alt {alt} ({memory}): segment 0x{segment_start:08x}..0x{segment_end:08x} \
+         is {perms} (type '{letter}'){hint}; nothing was sent"
+    )]
+    NotPermitted {
+        op: &'static str,
+        alt: u8,
+        memory: String,
+        addr: u32,
+        segment_start: u32,
+        segment_end: u64,
+        perms: String,
+        letter: char,
+        hint: &'static str,
+    },
+    /// Several DFU devices match; the user must choose.
+    #[error("several devices in DFU mode found:\n{list}\nchoose one with --device (e.g. --device {example})")]
+    SeveralDevices { list: String, example: String },
+    /// No DFU device (matching the selector) on the bus.
+    #[error("no device in DFU mode found{detail}; {ENTER_DFU_HINT}")]
+    NoDevice { detail: String },
+    #[error(
+        "permission denied opening {device}; install the udev rule printed by `duoprov udev` \
+         (then replug the board), or run as root"
+    )]
+    PermissionDenied { device: String },
+    #[error("{device} is busy: another program (dfu-util, particle-cli, a second duoprov?) has claimed it; close it and retry")]
+    Busy { device: String },
+    /// Anything else libusb reports while finding or opening a device.
+    #[error("USB error while {doing}: {message}")]
+    Usb { doing: String, message: String },
+    /// A `--device` value that is not one of the accepted forms.
+    #[error("invalid device selector {input:?}: {reason}; accepted forms: usb:VID:PID (hex, e.g. usb:2b04:d058), usb:BUS-PORT (e.g. usb:1-4 or usb:1-4.2), serial:STRING, sim:DIR")]
+    Selector { input: String, reason: String },
+}
+
+fn transport_hint(e: &TransportError) -> &'static str {
+    match e {
+        TransportError::NoDevice => {
+            "; check that the board is still plugged in and in DFU mode (LED blinking yellow)"
+        }
+        TransportError::Timeout => "; the board may have reset; replug it and retry",
+        TransportError::Access => "; see `duoprov udev` for the udev rule",
+        _ => "",
+    }
+}
+
+fn stalled_note(stalled: bool) -> &'static str {
+    if stalled {
+        "; the device stalled the request"
+    } else {
+        ""
+    }
+}
+
+impl DfuError {
+    pub(crate) fn transport(step: &Step, source: TransportError) -> Self {
+        DfuError::Transport {
+            step: step.clone(),
+            source,
+        }
+    }
+
+    /// The DFU step this error names, if it happened during one.
+    pub fn step(&self) -> Option<&Step> {
+        match self {
+            DfuError::Transport { step, .. }
+            | DfuError::Status { step, .. }
+            | DfuError::MalformedStatus { step, .. }
+            | DfuError::UnexpectedState { step, .. }
+            | DfuError::StayedBusy { step, .. }
+            | DfuError::ShortTransfer { step, .. }
+            | DfuError::Manifesting { step, .. } => Some(step),
+            _ => None,
+        }
+    }
+
+    /// The device status code behind this error, if the device reported one.
+    pub fn status(&self) -> Option<DfuStatus> {
+        match self {
+            DfuError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// True when nothing reached the device (validation refused the request).
+    pub fn nothing_sent(&self) -> bool {
+        matches!(
+            self,
+            DfuError::OutOfRange { .. }
+                | DfuError::NotPermitted { .. }
+                | DfuError::UnknownAlt { .. }
+                | DfuError::Layout { .. }
+                | DfuError::NotDfuse { .. }
+        )
+    }
+}

@@ -1,0 +1,72 @@
+//! What the firmware does with the key slot when the board boots
+//! (REFERENCE §2 "Key slot states", Device OS `HAL_FLASH_Read_CorePrivateKey`):
+//! it reads 612 bytes at application-DCT offset 34 and treats the slot as
+//! empty only if the first byte is 0xFF. Then it generates an RSA-1024 key,
+//! writes it at 34 (612 bytes) and rewrites the public key at 1250 from it.
+//! Any other first byte counts as a key and is kept, even garbage.
+//!
+//! How the bytes come out, following the firmware:
+//! - the 612-byte buffer it writes is the slot it just read with the new
+//!   PKCS#1 DER laid over its start (`gen_rsa_key` fills only the DER), so
+//!   the bytes after the DER keep what the slot held — 0xFF on a factory
+//!   device, 0x00 after the reset request — and bytes 612..1216 of the slot
+//!   are not touched;
+//! - the public key is written as `fetch_device_public_key` does: a
+//!   384-byte buffer zeroed, the SubjectPublicKeyInfo DER at its start,
+//!   written only if it differs from what is there.
+//!
+//! Both writes go through `dct_write_app_data`, so each is one
+//! copy-on-write partition swap.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys;
+use crate::platform::{known_field, PRIVATE_KEY_READ_LEN};
+
+use super::memory::Memory;
+use super::SimError;
+
+/// What the boot did about the device key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootReport {
+    /// First byte of the key slot as the firmware found it.
+    pub slot_first_byte: u8,
+    /// Whether the firmware generated a new key (first byte was 0xFF).
+    pub generated_key: bool,
+}
+
+/// Run the firmware's key rule against the DCT.
+pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
+    let private = known_field("device_private_key");
+    let public = known_field("device_public_key");
+    let mut slot = mem.app_dct_read(private.offset, PRIVATE_KEY_READ_LEN);
+    let first = slot[0];
+    if first != 0xFF {
+        return Ok(BootReport {
+            slot_first_byte: first,
+            generated_key: false,
+        });
+    }
+    let key = keys::generate().map_err(SimError::Key)?;
+    let der = keys::private_key_to_der(&key).map_err(SimError::Key)?;
+    if der.len() > slot.len() {
+        return Err(SimError::Platform(format!(
+            "generated key DER is {} bytes, more than the {} the firmware writes",
+            der.len(),
+            slot.len()
+        )));
+    }
+    slot[..der.len()].copy_from_slice(&der);
+    mem.app_dct_write(private.offset, &slot)?;
+
+    let spki = keys::public_key_to_der(&key.to_public_key()).map_err(SimError::Key)?;
+    let mut public_block = vec![0u8; public.size];
+    public_block[..spki.len()].copy_from_slice(&spki);
+    if mem.app_dct_read(public.offset, public.size) != public_block {
+        mem.app_dct_write(public.offset, &public_block)?;
+    }
+    Ok(BootReport {
+        slot_first_byte: first,
+        generated_key: true,
+    })
+}

@@ -1,0 +1,293 @@
+//! The media behind the alt settings (REFERENCE §1): internal flash and
+//! serial flash as raw NOR, and alt 1 as the bootloader's DCT layer
+//! (`usbd_dct_if.c`) over the DCT region of internal flash.
+//!
+//! NOR semantics: erase sets a whole sector to 0xFF; programming can only
+//! clear bits (`new = old & data`). Programming a 1 over a 0 is not an
+//! error: the STM32F2 flash controller has no flag for it and the ST media
+//! layer does not verify, so the device reports success and the bits simply
+//! stay 0 — a read-back shows it. (dfu-util always erases first.)
+
+use std::path::Path;
+
+use crate::dct::DctImage;
+use crate::platform::Platform;
+
+use super::dfu::Status;
+use super::layout::{media_of, Media, MediaKind};
+use super::store::{FlashFile, INTERNAL_FLASH_FILE, SERIAL_FLASH_FILE};
+use super::SimError;
+
+/// Why a media operation did not happen.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The device reports this DFU status.
+    Status(Status),
+    /// The state directory failed underneath the device.
+    Io(SimError),
+}
+
+impl From<SimError> for Failure {
+    fn from(e: SimError) -> Self {
+        Failure::Io(e)
+    }
+}
+
+/// Bytes the read-only bootloader sectors hold on a virtual device: any
+/// recognisable non-erased content will do, since nothing reads it.
+const BOOTLOADER_FILL: &[u8] = b"virtual Duo bootloader (read-only) ";
+
+#[derive(Debug)]
+pub(crate) struct Memory {
+    platform: &'static Platform,
+    media: Vec<Media>,
+    /// Address of the first byte of internal flash (0x08000000).
+    internal_base: u32,
+    internal: FlashFile,
+    serial: Option<FlashFile>,
+}
+
+impl Memory {
+    /// Fresh flash images: internal flash erased except the bootloader
+    /// sectors and the DCT region (`dct_image`); serial flash erased.
+    pub fn create(
+        dir: &Path,
+        platform: &'static Platform,
+        dct_image: &[u8],
+    ) -> Result<Self, SimError> {
+        let media = media_of(platform).map_err(SimError::Platform)?;
+        let internal_base = internal_base(&media)?;
+        let mut internal = vec![0xFF; platform.internal_flash_size];
+        let internal_map = &media
+            .iter()
+            .find(|m| m.kind == MediaKind::InternalFlash)
+            .expect("internal_base found it")
+            .map;
+        for s in internal_map.sectors.iter().filter(|s| !s.writable) {
+            let start = (s.addr - internal_base) as usize;
+            for (i, b) in internal[start..start + s.size as usize]
+                .iter_mut()
+                .enumerate()
+            {
+                *b = BOOTLOADER_FILL[i % BOOTLOADER_FILL.len()];
+            }
+        }
+        let dct_start = (platform.dct_region_addr - internal_base) as usize;
+        internal[dct_start..dct_start + dct_image.len()].copy_from_slice(dct_image);
+        let internal = FlashFile::create(&dir.join(INTERNAL_FLASH_FILE), internal)?;
+        let serial = match platform.serial_flash_size {
+            0 => None,
+            n => Some(FlashFile::create(
+                &dir.join(SERIAL_FLASH_FILE),
+                vec![0xFF; n],
+            )?),
+        };
+        Memory::checked(platform, media, internal_base, internal, serial)
+    }
+
+    pub fn open(dir: &Path, platform: &'static Platform) -> Result<Self, SimError> {
+        let media = media_of(platform).map_err(SimError::Platform)?;
+        let internal_base = internal_base(&media)?;
+        let internal =
+            FlashFile::open(&dir.join(INTERNAL_FLASH_FILE), platform.internal_flash_size)?;
+        let serial = match platform.serial_flash_size {
+            0 => None,
+            n => Some(FlashFile::open(&dir.join(SERIAL_FLASH_FILE), n)?),
+        };
+        Memory::checked(platform, media, internal_base, internal, serial)
+    }
+
+    /// Every raw memory map must fit its image.
+    fn checked(
+        platform: &'static Platform,
+        media: Vec<Media>,
+        internal_base: u32,
+        internal: FlashFile,
+        serial: Option<FlashFile>,
+    ) -> Result<Self, SimError> {
+        for m in &media {
+            let image_len = match m.kind {
+                MediaKind::InternalFlash => internal.len(),
+                MediaKind::SerialFlash => serial.as_ref().map_or(0, FlashFile::len),
+                MediaKind::Dct => continue,
+            };
+            let span = m.map.sectors.last().map_or(0, |s| s.end()) - u64::from(m.map.start());
+            if span > image_len as u64 {
+                return Err(SimError::Platform(format!(
+                    "alt {} declares {span} bytes but its flash image has {image_len}",
+                    m.alt
+                )));
+            }
+        }
+        Ok(Memory {
+            platform,
+            media,
+            internal_base,
+            internal,
+            serial,
+        })
+    }
+
+    pub fn internal(&self) -> &[u8] {
+        self.internal.bytes()
+    }
+
+    pub fn serial(&self) -> Option<&[u8]> {
+        self.serial.as_ref().map(FlashFile::bytes)
+    }
+
+    fn media(&self, alt: u8) -> Result<&Media, Failure> {
+        self.media
+            .iter()
+            .find(|m| m.alt == alt)
+            .ok_or(Failure::Status(Status::ErrTarget))
+    }
+
+    /// The flash image behind a raw medium and the offset of `addr` in it.
+    fn raw(&mut self, kind: MediaKind, addr: u32, start: u32) -> (&mut FlashFile, usize) {
+        match kind {
+            MediaKind::SerialFlash => (
+                self.serial.as_mut().expect("checked at open"),
+                (addr - start) as usize,
+            ),
+            _ => (&mut self.internal, (addr - self.internal_base) as usize),
+        }
+    }
+
+    /// Declared programming time of the alt's medium (also used for every
+    /// command block that is not an erase).
+    pub fn program_ms(&self, alt: u8) -> u32 {
+        self.media(alt).map_or(0, Media::program_ms)
+    }
+
+    /// The set-address check: the pointer must lie in the alt's map
+    /// (on alt 1: 0..0x3FFF, `DCT_If_CheckAdd`).
+    pub fn check_address(&self, alt: u8, addr: u32) -> Result<(), Failure> {
+        match self.media(alt)?.map.sector_at(addr) {
+            Some(_) => Ok(()),
+            None => Err(Failure::Status(Status::ErrAddress)),
+        }
+    }
+
+    /// Erase the sector holding `addr`; returns the declared time.
+    pub fn erase(&mut self, alt: u8, addr: u32) -> Result<u32, Failure> {
+        let media = self.media(alt)?.clone();
+        let sector = *media
+            .map
+            .sector_at(addr)
+            .ok_or(Failure::Status(Status::ErrAddress))?;
+        if media.kind == MediaKind::Dct {
+            // `DCT_If_Erase` is a no-op that succeeds.
+            return Ok(media.erase_ms(sector.size));
+        }
+        if !sector.erasable {
+            return Err(Failure::Status(Status::ErrErase));
+        }
+        let (flash, offset) = self.raw(media.kind, sector.addr, media.map.start());
+        flash.erase(offset, sector.size as usize)?;
+        Ok(media.erase_ms(sector.size))
+    }
+
+    /// DfuSe mass erase: every erasable sector of the alt (the bootloader
+    /// sector stays); declared time is the sum of the sector erases.
+    pub fn mass_erase(&mut self, alt: u8) -> Result<u32, Failure> {
+        let media = self.media(alt)?.clone();
+        let mut total = 0u32;
+        for sector in media.map.sectors.iter().filter(|s| s.erasable) {
+            if media.kind != MediaKind::Dct {
+                let (flash, offset) = self.raw(media.kind, sector.addr, media.map.start());
+                flash.erase(offset, sector.size as usize)?;
+            }
+            total = total.saturating_add(media.erase_ms(sector.size));
+            if media.kind == MediaKind::Dct {
+                break;
+            }
+        }
+        Ok(total)
+    }
+
+    /// Program `data` at `addr`; returns the declared time.
+    pub fn write(&mut self, alt: u8, addr: u32, data: &[u8]) -> Result<u32, Failure> {
+        let media = self.media(alt)?.clone();
+        if media.kind == MediaKind::Dct {
+            self.check_address(alt, addr)?;
+            return match self.app_dct_write(addr as usize, data) {
+                Ok(()) => Ok(media.program_ms()),
+                Err(SimError::Dct(_)) => Err(Failure::Status(Status::ErrWrite)),
+                Err(e) => Err(Failure::Io(e)),
+            };
+        }
+        let sectors = media
+            .map
+            .sectors_in(addr, data.len())
+            .ok_or(Failure::Status(Status::ErrAddress))?;
+        if sectors.iter().any(|s| !s.writable) {
+            return Err(Failure::Status(Status::ErrWrite));
+        }
+        let (flash, offset) = self.raw(media.kind, addr, media.map.start());
+        flash.program(offset, data)?;
+        Ok(media.program_ms())
+    }
+
+    /// Up to `len` bytes from `addr`, cut short at the end of the map (how
+    /// a DfuSe host notices the end of an upload).
+    pub fn read(&mut self, alt: u8, addr: u32, len: usize) -> Result<Vec<u8>, Failure> {
+        let media = self.media(alt)?.clone();
+        if media.map.sector_at(addr).is_none() {
+            return Err(Failure::Status(Status::ErrAddress));
+        }
+        let n = (len as u64).min(media.map.bytes_available(addr)) as usize;
+        if media.kind == MediaKind::Dct {
+            return Ok(self.app_dct_read(addr as usize, n));
+        }
+        let (flash, offset) = self.raw(media.kind, addr, media.map.start());
+        Ok(flash.bytes()[offset..offset + n].to_vec())
+    }
+
+    fn dct_region_range(&self) -> std::ops::Range<usize> {
+        let start = (self.platform.dct_region_addr - self.internal_base) as usize;
+        start..start + 2 * self.platform.dct_partition_size
+    }
+
+    /// The DCT region (both partitions) as it is in internal flash.
+    pub fn dct_region(&self) -> &[u8] {
+        &self.internal()[self.dct_region_range()]
+    }
+
+    /// `dct_read_app_data`: bytes at `offset` of the application DCT of the
+    /// current partition, read straight from flash (so a read past the
+    /// partition returns whatever flash holds there, as on the device).
+    /// A region with no valid current partition reads partition 0.
+    pub fn app_dct_read(&self, offset: usize, len: usize) -> Vec<u8> {
+        let partition = DctImage::from_bytes(self.platform, self.dct_region())
+            .ok()
+            .and_then(|image| image.current_partition().ok())
+            .unwrap_or(0);
+        let start = self.dct_region_range().start
+            + partition * self.platform.dct_partition_size
+            + self.platform.app_dct_offset
+            + offset;
+        let flash = self.internal();
+        let mut out = flash[start.min(flash.len())..(start + len).min(flash.len())].to_vec();
+        out.resize(len, 0xFF);
+        out
+    }
+
+    /// `dct_write_app_data`: read-modify-write of the application DCT with
+    /// the copy-on-write partition swap (REFERENCE §2), applied whole. Like
+    /// the device, it accepts any write that ends within the partition.
+    pub fn app_dct_write(&mut self, offset: usize, data: &[u8]) -> Result<(), SimError> {
+        let mut image = DctImage::from_bytes(self.platform, self.dct_region())?;
+        image.write_app_data(offset, data)?;
+        let start = self.dct_region_range().start;
+        self.internal.store(start, image.as_bytes())
+    }
+}
+
+fn internal_base(media: &[Media]) -> Result<u32, SimError> {
+    media
+        .iter()
+        .find(|m| m.kind == MediaKind::InternalFlash)
+        .map(|m| m.map.start())
+        .ok_or_else(|| SimError::Platform("the platform declares no internal flash alt".into()))
+}

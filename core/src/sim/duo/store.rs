@@ -1,0 +1,194 @@
+//! The state directory of a virtual Duo, so separate processes see one device:
+//!
+//! - `virtual-duo.json`: the marker and metadata (platform, mode, device id,
+//!   time factor, DFU registers, fault plan, counters). Replaced atomically
+//!   (write a temporary file, rename) after every request that changed it, so
+//!   a reader in another process never sees half a file.
+//! - `internal_flash.bin` (1 MiB on a Duo) and `serial_flash.bin` (2 MiB):
+//!   flash images, held in memory while a handle is open and written through
+//!   range by range, never rewritten whole.
+//! - `lock`: an exclusive `flock` held while a handle is open, like a claimed
+//!   USB interface.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use fs2::FileExt;
+
+use super::SimError;
+
+/// The marker file: a directory holding it is a virtual device.
+pub const STATE_FILE: &str = "virtual-duo.json";
+pub const INTERNAL_FLASH_FILE: &str = "internal_flash.bin";
+pub const SERIAL_FLASH_FILE: &str = "serial_flash.bin";
+pub const LOCK_FILE: &str = "lock";
+
+pub(crate) fn io_error(path: &Path, source: io::Error) -> SimError {
+    SimError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A flash image: the bytes in memory, every change written through to its file.
+#[derive(Debug)]
+pub(crate) struct FlashFile {
+    path: PathBuf,
+    file: File,
+    bytes: Vec<u8>,
+}
+
+impl FlashFile {
+    pub fn create(path: &Path, contents: Vec<u8>) -> Result<Self, SimError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| io_error(path, e))?;
+        file.write_all(&contents).map_err(|e| io_error(path, e))?;
+        Ok(FlashFile {
+            path: path.to_path_buf(),
+            file,
+            bytes: contents,
+        })
+    }
+
+    pub fn open(path: &Path, expected_len: usize) -> Result<Self, SimError> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| io_error(path, e))?;
+        let mut bytes = Vec::with_capacity(expected_len);
+        file.read_to_end(&mut bytes)
+            .map_err(|e| io_error(path, e))?;
+        if bytes.len() != expected_len {
+            return Err(SimError::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("expected {expected_len} bytes, found {}", bytes.len()),
+            });
+        }
+        Ok(FlashFile {
+            path: path.to_path_buf(),
+            file,
+            bytes,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// NOR programming: a bit can only go from 1 to 0 (`new = old & data`).
+    pub fn program(&mut self, offset: usize, data: &[u8]) -> Result<(), SimError> {
+        let merged: Vec<u8> = self.bytes[offset..offset + data.len()]
+            .iter()
+            .zip(data)
+            .map(|(old, new)| old & new)
+            .collect();
+        self.store(offset, &merged)
+    }
+
+    /// NOR erase: every byte of the range back to 0xFF.
+    pub fn erase(&mut self, offset: usize, len: usize) -> Result<(), SimError> {
+        self.store(offset, &vec![0xFF; len])
+    }
+
+    /// Replace bytes as they are (the result of an operation the device
+    /// models itself, such as the DCT's copy-on-write); only the span that
+    /// actually changed is written to the file.
+    pub fn store(&mut self, offset: usize, data: &[u8]) -> Result<(), SimError> {
+        let old = &self.bytes[offset..offset + data.len()];
+        let Some(first) = old.iter().zip(data).position(|(a, b)| a != b) else {
+            return Ok(());
+        };
+        let last = old
+            .iter()
+            .zip(data)
+            .rposition(|(a, b)| a != b)
+            .unwrap_or(first);
+        self.bytes[offset + first..=offset + last].copy_from_slice(&data[first..=last]);
+        let path = &self.path;
+        self.file
+            .seek(SeekFrom::Start((offset + first) as u64))
+            .and_then(|_| self.file.write_all(&data[first..=last]))
+            .map_err(|e| io_error(path, e))
+    }
+}
+
+/// Read the metadata file of `dir`, telling "not a virtual device" apart
+/// from "a virtual device whose state is damaged".
+pub(crate) fn read_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T, SimError> {
+    let path = dir.join(STATE_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(SimError::NotAVirtualDevice {
+                dir: dir.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io_error(&path, e)),
+    };
+    serde_json::from_str(&text).map_err(|e| SimError::Corrupt {
+        path,
+        detail: e.to_string(),
+    })
+}
+
+/// Replace the metadata file atomically.
+pub(crate) fn write_state(dir: &Path, json: &str) -> Result<(), SimError> {
+    let path = dir.join(STATE_FILE);
+    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    fs::write(&tmp, json).map_err(|e| io_error(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
+}
+
+/// Take the device: an exclusive lock on `dir/lock`, released when the
+/// returned file is dropped (or the process ends). A second holder gets
+/// [`SimError::Busy`] at once, like a second program claiming the interface.
+pub(crate) fn lock(dir: &Path) -> Result<File, SimError> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| io_error(&path, e))?;
+    match file.try_lock_exclusive() {
+        Ok(()) => Ok(file),
+        Err(e) if e.kind() == fs2::lock_contended_error().kind() => Err(SimError::Busy {
+            dir: dir.to_path_buf(),
+        }),
+        Err(e) => Err(io_error(&path, e)),
+    }
+}
+
+/// Whether `dir` can receive a new virtual device: absent or empty.
+pub(crate) fn check_creatable(dir: &Path) -> Result<(), SimError> {
+    if dir.join(STATE_FILE).exists() {
+        return Err(SimError::AlreadyExists {
+            dir: dir.to_path_buf(),
+        });
+    }
+    match fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(SimError::DirNotEmpty {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| io_error(dir, e))
+        }
+        Err(e) => Err(io_error(dir, e)),
+    }
+}

@@ -1,0 +1,176 @@
+//! Modes and the firmware's key rule at boot (REFERENCE §2).
+
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs8::DecodePublicKey;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+
+use super::*;
+use crate::keys::RESET_REQUEST;
+use crate::sim::duo::{Mode, SimError};
+
+/// The DER SEQUENCE at the start of `bytes`, by its own length header.
+fn der_prefix(bytes: &[u8]) -> &[u8] {
+    assert_eq!(
+        bytes[0],
+        0x30,
+        "starts with a DER SEQUENCE: {:02x?}",
+        &bytes[..4]
+    );
+    let len = match bytes[1] {
+        n if n < 0x80 => 2 + usize::from(n),
+        0x81 => 3 + usize::from(bytes[2]),
+        0x82 => 4 + usize::from(u16::from_be_bytes([bytes[2], bytes[3]])),
+        other => panic!("DER length form {other:#x}"),
+    };
+    &bytes[..len]
+}
+
+/// Check the key slot and public key block after a key generation; returns
+/// the key and the DER length.
+fn generated_key(app: &[u8], rest_of_612: u8) -> (RsaPrivateKey, usize) {
+    let slot = &app[34..34 + 1216];
+    let der = der_prefix(slot);
+    let key = RsaPrivateKey::from_pkcs1_der(der).expect("a PKCS#1 key");
+    assert_eq!(rsa::traits::PublicKeyParts::size(&key), 128, "RSA-1024");
+    assert!(slot[der.len()..612].iter().all(|&x| x == rest_of_612));
+    let public = &app[1250..1250 + 384];
+    let spki_len = der_prefix(public).len();
+    let stored = RsaPublicKey::from_public_key_der(&public[..spki_len]).expect("SPKI DER at 1250");
+    assert_eq!(
+        stored,
+        key.to_public_key(),
+        "public key at 1250 matches the new key"
+    );
+    assert!(
+        public[spki_len..].iter().all(|&x| x == 0),
+        "firmware zero-fills the block"
+    );
+    (key, der.len())
+}
+
+#[test]
+fn factory_duo_generates_a_key_on_first_boot() {
+    let b = bench(0.01);
+    let mut duo = b.t.into_device();
+    let report = duo.boot().unwrap();
+    assert!(report.generated_key);
+    assert_eq!(report.slot_first_byte, 0xFF);
+    assert_eq!(duo.mode(), Mode::Firmware);
+    let app = duo.app_dct_bytes();
+    generated_key(&app, 0xFF);
+    assert!(
+        app[34 + 612..34 + 1216].iter().all(|&x| x == 0xFF),
+        "beyond 612 untouched"
+    );
+}
+
+#[test]
+fn leaving_dfu_reports_dnload_idle_then_the_device_boots_firmware() {
+    let mut b = bench(0.01);
+    b.alt(1);
+    assert_eq!(b.set_address(34).status, OK);
+    b.dnload(2, &[]).unwrap();
+    // Particle's quirk: dfuDNLOAD_IDLE, not dfuMANIFEST (REFERENCE §1).
+    assert_eq!(
+        b.class_in(GETSTATUS, 0, 6).unwrap(),
+        [OK, 0, 0, 0, DNLOAD_IDLE, 0]
+    );
+    assert_eq!(b.class_in(GETSTATUS, 0, 6), Err(TransportError::NoDevice));
+    assert_eq!(b.t.reset(), Err(TransportError::NoDevice));
+    assert_eq!(b.t.mode(), Mode::Firmware);
+    generated_key(&b.t.app_dct_bytes(), 0xFF);
+}
+
+#[test]
+fn reset_request_makes_the_next_boot_generate_a_new_key() {
+    let b = bench(0.01);
+    let mut duo = b.t.into_device();
+    duo.boot().unwrap();
+    let first = duo.app_dct_bytes()[34..34 + 612].to_vec();
+    duo.enter_dfu().unwrap();
+    let mut b = Bench {
+        dir: b.dir,
+        t: SimTransport::new(duo).unwrap(),
+        clock: b.clock,
+    };
+    b.alt(1);
+    assert_eq!(b.write(34, RESET_REQUEST).status, OK);
+    assert_eq!(b.read(34, 1216), RESET_REQUEST);
+    b.dnload(0, &[]).unwrap();
+    b.status();
+    assert_eq!(b.t.mode(), Mode::Firmware);
+    let app = b.t.app_dct_bytes();
+    assert_ne!(app[34..34 + 612], first[..], "a different key");
+    // The firmware lays the DER over the slot it read: zeros stay after it.
+    generated_key(&app, 0x00);
+    assert!(app[34 + 612..34 + 1216].iter().all(|&x| x == 0));
+    let (report, error) = b.t.device().last_boot();
+    assert_eq!((report.unwrap().slot_first_byte, error), (0xFF, None));
+}
+
+#[test]
+fn a_garbage_slot_is_kept_at_boot() {
+    let mut b = bench(0.01);
+    b.alt(1);
+    let garbage = [0x30, 0x00, 0xDE, 0xAD, 0xBE, 0xEF];
+    assert_eq!(b.write(34, &garbage).status, OK);
+    let before = b.t.app_dct_bytes();
+    let mut duo = b.t.into_device();
+    let report = duo.boot().unwrap();
+    assert_eq!(
+        (report.generated_key, report.slot_first_byte),
+        (false, 0x30)
+    );
+    assert_eq!(duo.app_dct_bytes(), before);
+}
+
+#[test]
+fn a_device_running_firmware_does_not_answer_dfu() {
+    let b = bench(0.01);
+    let path = b.path();
+    let mut duo = b.t.into_device();
+    duo.boot().unwrap();
+    let mut buf = [0u8; 6];
+    let getstatus = setup(IN, GETSTATUS, 0, 6);
+    assert_eq!(
+        duo.control_in(getstatus, &mut buf),
+        Err(TransportError::NoDevice)
+    );
+    assert_eq!(duo.set_alt_setting(0, 1), Err(TransportError::NoDevice));
+    drop(duo);
+    let err = SimTransport::open(&path).unwrap_err();
+    assert!(matches!(err, SimError::NotInDfuMode { .. }));
+    let message = err.to_string();
+    assert!(message.contains("running firmware"), "{message}");
+    assert!(message.contains("hold SETUP, tap RESET"), "{message}");
+    assert!(
+        message.contains(&format!("duoprov sim dfu {}", path.display())),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_buttons_bring_it_back_to_dfu_idle() {
+    let b = bench(0.01);
+    let mut duo = b.t.into_device();
+    duo.boot().unwrap();
+    duo.enter_dfu().unwrap();
+    let mut b = Bench {
+        dir: b.dir,
+        t: SimTransport::new(duo).unwrap(),
+        clock: b.clock,
+    };
+    assert_eq!(
+        b.status(),
+        DfuStatus {
+            status: OK,
+            poll_ms: 0,
+            state: IDLE
+        }
+    );
+    // The key generated at the first boot is kept by the next one.
+    let key = b.t.app_dct_bytes()[34..646].to_vec();
+    let mut duo = b.t.into_device();
+    assert!(!duo.boot().unwrap().generated_key);
+    assert_eq!(duo.app_dct_bytes()[34..646], key[..]);
+}

@@ -1,0 +1,243 @@
+//! The bootloader's USB identity: descriptors and the standard requests,
+//! answered by the device itself so that a libusb stand-in can serve
+//! dfu-util (which reads every string with a plain GET_DESCRIPTOR,
+//! REFERENCE §6).
+//!
+//! Layout follows ST's STM32 USB device library DFU class (REFERENCE §1):
+//! one configuration (bmAttributes 0xC0, bMaxPower 0x32 = 100 mA, iConfiguration
+//! 2 — both as in ST's `usbd_dfu_core.c`), interface 0 with one interface
+//! descriptor per alt setting (no endpoints, class 0xFE / subclass 0x01 /
+//! protocol 0x02), then a single 9-byte DFU functional descriptor.
+//! String indices are ST's: 0 language ids, 1 manufacturer, 2 product,
+//! 3 serial, 4 configuration, 5 interface, 6 + n the memory layout of alt n.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dfu::transport::Setup;
+use crate::platform::Platform;
+
+pub const DESC_DEVICE: u8 = 1;
+pub const DESC_CONFIGURATION: u8 = 2;
+pub const DESC_STRING: u8 = 3;
+pub const DESC_INTERFACE: u8 = 4;
+pub const DESC_DFU_FUNCTIONAL: u8 = 0x21;
+
+pub const REQ_GET_STATUS: u8 = 0;
+pub const REQ_CLEAR_FEATURE: u8 = 1;
+pub const REQ_SET_FEATURE: u8 = 3;
+pub const REQ_SET_ADDRESS: u8 = 5;
+pub const REQ_GET_DESCRIPTOR: u8 = 6;
+pub const REQ_GET_CONFIGURATION: u8 = 8;
+pub const REQ_SET_CONFIGURATION: u8 = 9;
+pub const REQ_GET_INTERFACE: u8 = 10;
+pub const REQ_SET_INTERFACE: u8 = 11;
+
+pub const STRING_MANUFACTURER: u8 = 1;
+pub const STRING_PRODUCT: u8 = 2;
+pub const STRING_SERIAL: u8 = 3;
+pub const STRING_CONFIGURATION: u8 = 4;
+pub const STRING_INTERFACE: u8 = 5;
+/// iInterface of alt 0; alt n uses this + n.
+pub const STRING_FIRST_ALT: u8 = 6;
+
+/// US English, the only language the bootloader declares.
+pub const LANG_EN_US: u16 = 0x0409;
+
+/// DFU functional descriptor bmAttributes: can download, can upload, will
+/// detach, not manifestation tolerant.
+pub const DFU_ATTRIBUTES: u8 = 0x0B;
+/// wDetachTimeOut, ms.
+pub const DFU_DETACH_TIMEOUT_MS: u16 = 255;
+/// bcdDFUVersion of DfuSe.
+pub const DFU_VERSION_DFUSE: u16 = 0x011A;
+
+/// Manufacturer string. Not given by REFERENCE and not verified on a board:
+/// taken as the vendor word of the platform's display name ("RedBear",
+/// "Particle").
+pub fn manufacturer(platform: &Platform) -> String {
+    platform
+        .display_name
+        .split_whitespace()
+        .next()
+        .unwrap_or(platform.display_name)
+        .to_string()
+}
+
+/// Product string. Not verified on a board: modelled on Particle's
+/// "<board> DFU Mode".
+pub fn product(platform: &Platform) -> String {
+    format!("{} DFU Mode", platform.display_name)
+}
+
+/// The 18-byte device descriptor.
+pub fn device_descriptor(platform: &Platform) -> [u8; 18] {
+    let [vid_lo, vid_hi] = platform.usb_vid.to_le_bytes();
+    let [pid_lo, pid_hi] = platform.dfu_pid.to_le_bytes();
+    let [bcd_lo, bcd_hi] = platform.bcd_device.to_le_bytes();
+    [
+        18,
+        DESC_DEVICE,
+        0x00,
+        0x02, // bcdUSB 2.00
+        0x00,
+        0x00,
+        0x00, // class/subclass/protocol per interface
+        64,   // bMaxPacketSize0
+        vid_lo,
+        vid_hi,
+        pid_lo,
+        pid_hi,
+        bcd_lo,
+        bcd_hi,
+        STRING_MANUFACTURER,
+        STRING_PRODUCT,
+        STRING_SERIAL,
+        1, // bNumConfigurations
+    ]
+}
+
+/// The 9-byte DFU functional descriptor.
+pub fn functional_descriptor(platform: &Platform) -> [u8; 9] {
+    let [det_lo, det_hi] = DFU_DETACH_TIMEOUT_MS.to_le_bytes();
+    let [xfer_lo, xfer_hi] = platform.transfer_size.to_le_bytes();
+    let [ver_lo, ver_hi] = DFU_VERSION_DFUSE.to_le_bytes();
+    [
+        9,
+        DESC_DFU_FUNCTIONAL,
+        DFU_ATTRIBUTES,
+        det_lo,
+        det_hi,
+        xfer_lo,
+        xfer_hi,
+        ver_lo,
+        ver_hi,
+    ]
+}
+
+/// The full configuration descriptor (wTotalLength bytes).
+pub fn config_descriptor(platform: &Platform) -> Vec<u8> {
+    let total = 9 + 9 * platform.alt_settings.len() + 9;
+    let [total_lo, total_hi] = (total as u16).to_le_bytes();
+    let mut d = vec![
+        9,
+        DESC_CONFIGURATION,
+        total_lo,
+        total_hi,
+        1,    // bNumInterfaces
+        1,    // bConfigurationValue
+        2,    // iConfiguration (ST)
+        0xC0, // bmAttributes
+        0x32, // bMaxPower, 2 mA units
+    ];
+    for alt in platform.alt_settings {
+        d.extend_from_slice(&[
+            9,
+            DESC_INTERFACE,
+            0, // bInterfaceNumber
+            alt.alt,
+            0, // bNumEndpoints
+            0xFE,
+            0x01,
+            0x02,
+            STRING_FIRST_ALT + alt.alt,
+        ]);
+    }
+    d.extend_from_slice(&functional_descriptor(platform));
+    d
+}
+
+/// The text of string descriptor `index`, if the device has one.
+pub fn string(platform: &Platform, index: u8) -> Option<String> {
+    match index {
+        STRING_MANUFACTURER => Some(manufacturer(platform)),
+        STRING_PRODUCT => Some(product(platform)),
+        STRING_SERIAL => Some(platform.dfu_serial.to_string()),
+        STRING_CONFIGURATION => Some("DFU Config".into()),
+        STRING_INTERFACE => Some("DFU Interface".into()),
+        i if i >= STRING_FIRST_ALT => platform.alt_name(i - STRING_FIRST_ALT).map(str::to_string),
+        _ => None,
+    }
+}
+
+/// String descriptor `index` as sent on the wire (index 0: the language
+/// list). The ST code ignores the language id, and so does this.
+pub fn string_descriptor(platform: &Platform, index: u8) -> Option<Vec<u8>> {
+    if index == 0 {
+        let [lo, hi] = LANG_EN_US.to_le_bytes();
+        return Some(vec![4, DESC_STRING, lo, hi]);
+    }
+    let text = string(platform, index)?;
+    let units: Vec<u16> = text.encode_utf16().take(126).collect();
+    let mut d = vec![(2 + 2 * units.len()) as u8, DESC_STRING];
+    for u in units {
+        d.extend_from_slice(&u.to_le_bytes());
+    }
+    Some(d)
+}
+
+/// Standard-request state of the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct UsbRegs {
+    /// bConfigurationValue (the host's USB stack sets 1 at enumeration).
+    pub configuration: u8,
+    /// Selected alt setting of interface 0.
+    pub alt: u8,
+}
+
+impl Default for UsbRegs {
+    fn default() -> Self {
+        UsbRegs {
+            configuration: 1,
+            alt: 0,
+        }
+    }
+}
+
+/// Answer a standard request; `None` = STALL.
+pub(crate) fn standard_request(
+    platform: &Platform,
+    regs: &mut UsbRegs,
+    setup: &Setup,
+) -> Option<Vec<u8>> {
+    let is_in = setup.request_type & 0x80 != 0;
+    let recipient = setup.request_type & 0x1F;
+    let [index, kind] = setup.value.to_le_bytes();
+    let reply = match (setup.request, is_in, recipient) {
+        (REQ_GET_DESCRIPTOR, true, 0) => match kind {
+            DESC_DEVICE => device_descriptor(platform).to_vec(),
+            DESC_CONFIGURATION if index == 0 => config_descriptor(platform),
+            DESC_STRING => string_descriptor(platform, index)?,
+            _ => return None,
+        },
+        (REQ_GET_DESCRIPTOR, true, 1) if kind == DESC_DFU_FUNCTIONAL => {
+            functional_descriptor(platform).to_vec()
+        }
+        (REQ_GET_STATUS, true, 0) => vec![0x01, 0x00], // self-powered, as bmAttributes says
+        (REQ_GET_STATUS, true, 1 | 2) => vec![0x00, 0x00],
+        (REQ_GET_CONFIGURATION, true, 0) => vec![regs.configuration],
+        (REQ_SET_CONFIGURATION, false, 0) if setup.value <= 1 => {
+            regs.configuration = setup.value as u8;
+            regs.alt = 0;
+            Vec::new()
+        }
+        (REQ_GET_INTERFACE, true, 1) if setup.index == 0 && regs.configuration != 0 => {
+            vec![regs.alt]
+        }
+        (REQ_SET_INTERFACE, false, 1)
+            if setup.index == 0
+                && regs.configuration != 0
+                && platform
+                    .alt_settings
+                    .iter()
+                    .any(|a| u16::from(a.alt) == setup.value) =>
+        {
+            regs.alt = setup.value as u8;
+            Vec::new()
+        }
+        (REQ_SET_ADDRESS | REQ_CLEAR_FEATURE | REQ_SET_FEATURE, false, _) => Vec::new(),
+        _ => return None,
+    };
+    let mut reply = reply;
+    reply.truncate(usize::from(setup.length));
+    Some(reply)
+}
