@@ -3,6 +3,7 @@
 //! to stderr (and as `{"ok":false,"error":…}` on stdout with `--json`); any
 //! failure exits non-zero.
 
+mod cloud_cmd;
 mod dct_cmd;
 mod keys_cmd;
 mod output;
@@ -41,6 +42,11 @@ enum Command {
     /// Make, inspect, back up, restore and reset device keys; write server keys.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Send device public keys to the Particle Cloud: one device, or a batch.
+    Provision(cloud_cmd::ProvisionArgs),
+    /// Run a local cloud (the provisioning API on loopback).
+    #[command(subcommand)]
+    Cloud(cloud_cmd::CloudCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +58,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
         Command::Keys(cmd) => keys_cmd::run(cmd, &ctx),
+        Command::Provision(args) => cloud_cmd::run_provision(args, &ctx),
+        Command::Cloud(cmd) => cloud_cmd::run_cloud(cmd, &ctx),
     };
     output::finish(&ctx, result)
 }
