@@ -6,6 +6,7 @@
 mod dct_cmd;
 mod keys_cmd;
 mod output;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Make, inspect, back up, restore and reset device keys; write server keys.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Make and drive a virtual Duo (use it with --device sim:DIR).
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCommand),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
         Command::Keys(cmd) => keys_cmd::run(cmd, &ctx),
+        Command::Sim(cmd) => sim_cmd::run(cmd, &ctx),
     };
     output::finish(&ctx, result)
 }

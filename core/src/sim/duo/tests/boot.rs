@@ -57,7 +57,11 @@ fn factory_duo_generates_a_key_on_first_boot() {
     assert_eq!(report.slot_first_byte, 0xFF);
     assert_eq!(duo.mode(), Mode::Firmware);
     let app = duo.app_dct_bytes();
-    generated_key(&app, 0xFF);
+    let (key, _) = generated_key(&app, 0xFF);
+    assert_eq!(
+        report.fingerprint,
+        Some(crate::keys::fingerprint(&key.to_public_key()))
+    );
     assert!(
         app[34 + 612..34 + 1216].iter().all(|&x| x == 0xFF),
         "beyond 612 untouched"
@@ -125,8 +129,13 @@ fn a_garbage_slot_is_kept_at_boot() {
     let mut duo = b.t.into_device();
     let report = duo.boot().unwrap();
     assert_eq!(
-        (report.generated_key, report.slot_first_byte),
-        (false, 0x30)
+        (
+            report.generated_key,
+            report.slot_first_byte,
+            report.fingerprint
+        ),
+        (false, 0x30, None),
+        "kept, and no key to fingerprint"
     );
     assert_eq!(duo.app_dct_bytes(), before);
 }
@@ -171,6 +180,12 @@ fn the_buttons_bring_it_back_to_dfu_idle() {
     // The key generated at the first boot is kept by the next one.
     let key = b.t.app_dct_bytes()[34..646].to_vec();
     let mut duo = b.t.into_device();
-    assert!(!duo.boot().unwrap().generated_key);
+    let report = duo.boot().unwrap();
+    assert!(!report.generated_key);
+    let kept = crate::keys::parse_private_key(&key).unwrap();
+    assert_eq!(
+        report.fingerprint,
+        Some(crate::keys::fingerprint(&kept.to_public_key()))
+    );
     assert_eq!(duo.app_dct_bytes()[34..646], key[..]);
 }
