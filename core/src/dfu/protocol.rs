@@ -335,6 +335,8 @@ pub enum Step {
     Abort,
     Leave,
     Detach,
+    /// A USB port reset, to free a device stuck in dfuDNBUSY.
+    UsbReset,
 }
 
 impl fmt::Display for Step {
@@ -355,6 +357,7 @@ impl fmt::Display for Step {
             Step::Abort => f.write_str("aborting to dfuIDLE"),
             Step::Leave => f.write_str("leaving DFU mode"),
             Step::Detach => f.write_str("detaching"),
+            Step::UsbReset => f.write_str("resetting the USB port"),
         }
     }
 }
