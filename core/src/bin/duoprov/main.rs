@@ -4,6 +4,7 @@
 //! failure exits non-zero.
 
 mod dct_cmd;
+mod device_cmd;
 mod keys_cmd;
 mod output;
 mod sim_cmd;
@@ -45,6 +46,13 @@ enum Command {
     /// Make and drive a virtual Duo (use it with --device sim:DIR).
     #[command(subcommand)]
     Sim(sim_cmd::SimCommand),
+    /// List boards in DFU mode (USB, or the virtual one of --device sim:DIR).
+    List,
+    /// Raw DFU reads and writes of a board's memories.
+    #[command(subcommand)]
+    Dfu(device_cmd::DfuCommand),
+    /// Print the udev rule that lets non-root users reach boards in DFU mode.
+    Udev,
 }
 
 fn main() -> ExitCode {
@@ -57,6 +65,12 @@ fn main() -> ExitCode {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
         Command::Keys(cmd) => keys_cmd::run(cmd, &ctx),
         Command::Sim(cmd) => sim_cmd::run(cmd, &ctx),
+        Command::List => device_cmd::list(&ctx),
+        Command::Dfu(cmd) => device_cmd::run_dfu(cmd, &ctx),
+        Command::Udev => {
+            device_cmd::udev(&ctx);
+            Ok(())
+        }
     };
     output::finish(&ctx, result)
 }
