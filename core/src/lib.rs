@@ -5,6 +5,7 @@
 //! Module map: see `docs/ARCHITECTURE.md`.
 
 pub mod dct;
+pub mod device;
 pub mod dfu;
 pub mod keys;
 pub mod platform;

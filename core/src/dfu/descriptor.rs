@@ -11,11 +11,12 @@ use super::error::DfuError;
 use super::protocol::Step;
 use super::transport::{ControlTransport, Setup};
 
-const GET_DESCRIPTOR: u8 = 6;
-const TYPE_DEVICE: u8 = 1;
-const TYPE_CONFIGURATION: u8 = 2;
-const TYPE_STRING: u8 = 3;
-const TYPE_INTERFACE: u8 = 4;
+/// Standard request GET_DESCRIPTOR and the descriptor types (USB 2.0 §9.4).
+pub const GET_DESCRIPTOR: u8 = 6;
+pub const TYPE_DEVICE: u8 = 1;
+pub const TYPE_CONFIGURATION: u8 = 2;
+pub const TYPE_STRING: u8 = 3;
+pub const TYPE_INTERFACE: u8 = 4;
 /// DFU functional descriptor (DFU 1.1 §4.1.3).
 pub const TYPE_DFU_FUNCTIONAL: u8 = 0x21;
 /// US English, the language dfu-util asks for.

@@ -181,6 +181,16 @@ impl<T: ControlTransport> Dfu<T> {
         self.wire.inner
     }
 
+    /// USB port reset: frees a device stuck in dfuDNBUSY. The device comes
+    /// back on alt 0, so the engine forgets which alt it had selected and
+    /// selects it again before the next transfer.
+    pub fn usb_reset(&mut self) -> Result<(), DfuError> {
+        self.current_alt = None;
+        self.wire
+            .reset()
+            .map_err(|e| DfuError::transport(&Step::UsbReset, e))
+    }
+
     /// The alt setting currently selected by this engine.
     pub fn current_alt(&self) -> Option<u8> {
         self.current_alt

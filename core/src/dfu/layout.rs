@@ -76,6 +76,15 @@ impl Segment {
         addr >= u64::from(self.start) && addr < self.end()
     }
 
+    /// Every sector of the segment, in address order.
+    pub fn sectors(&self) -> impl Iterator<Item = Sector> + '_ {
+        (0..self.sector_count).map(move |i| Sector {
+            start: self.start + i * self.sector_size,
+            size: self.sector_size,
+            perms: self.perms,
+        })
+    }
+
     /// The sector holding `addr`, if the segment does.
     pub fn sector_at(&self, addr: u64) -> Option<Sector> {
         if !self.contains(addr) {
@@ -152,6 +161,22 @@ impl MemoryLayout {
             out.push(sector);
         }
         Ok(out)
+    }
+
+    /// One past the last byte reachable from `addr` through adjacent
+    /// segments (`addr` itself when no segment holds it): where a read
+    /// running from `addr` must stop.
+    pub fn contiguous_end(&self, addr: u64) -> u64 {
+        let mut pos = addr;
+        while let Some(seg) = self.segment_at(pos) {
+            pos = seg.end();
+        }
+        pos
+    }
+
+    /// Lowest address of the map (0 for a layout with no segment).
+    pub fn start(&self) -> u32 {
+        self.segments.iter().map(|s| s.start).min().unwrap_or(0)
     }
 
     /// The covered address ranges, merged, as `0x..-0x.., ...` for messages.
@@ -334,6 +359,8 @@ mod tests {
         assert_eq!(l.name, "Internal Flash");
         let sectors = l.sectors_in(0x0800_0000, 1024 * 1024).unwrap();
         assert_eq!(sectors.len(), 12);
+        let listed: Vec<Sector> = l.segments.iter().flat_map(|s| s.sectors()).collect();
+        assert_eq!(listed, sectors);
         assert_eq!(sectors[0].start, 0x0800_0000);
         assert_eq!(sectors[0].size, 16 * 1024);
         assert_eq!(l.segments[0].letter, 'a');
@@ -373,6 +400,10 @@ mod tests {
         assert_eq!(sf.segments.iter().map(|s| s.sector_count).sum::<u32>(), 512);
         assert_eq!(sf.segments.last().unwrap().end(), 2 * 1024 * 1024);
         assert_eq!(sf.describe_map(), "0x00000000..0x00200000");
+        assert_eq!(sf.contiguous_end(0x1234), 2 * 1024 * 1024);
+        assert_eq!(dct.contiguous_end(0x3F00), 0x4000);
+        assert_eq!(dct.contiguous_end(0x4000), 0x4000, "outside: nothing");
+        assert_eq!(duo(0).start(), 0x0800_0000);
     }
 
     #[test]
@@ -389,6 +420,11 @@ mod tests {
         assert_eq!(
             l.describe_map(),
             "0x08000000..0x08020000, 0x1fffc000..0x1fffc020"
+        );
+        assert_eq!(
+            l.contiguous_end(0x0800_0000),
+            0x0802_0000,
+            "stops at the gap"
         );
         assert_eq!(
             l.segments_in(0x0801_FFFF, 0x1FFF_C000 - 0x0801_FFFF),

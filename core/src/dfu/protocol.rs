@@ -203,6 +203,31 @@ impl DfuStatus {
     }
 }
 
+/// Both enums are persisted (the virtual Duo's state file) and reported
+/// (`--json`) by their spec names, e.g. `dfuDNBUSY`, `errWRITE`.
+macro_rules! serde_by_spec_name {
+    ($($t:ty),*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(d)?;
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.name() == text)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown DFU name {text:?}")))
+            }
+        }
+    )*};
+}
+
+serde_by_spec_name!(DfuState, DfuStatus);
+
 impl fmt::Display for DfuStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -310,6 +335,8 @@ pub enum Step {
     Abort,
     Leave,
     Detach,
+    /// A USB port reset, to free a device stuck in dfuDNBUSY.
+    UsbReset,
 }
 
 impl fmt::Display for Step {
@@ -330,6 +357,7 @@ impl fmt::Display for Step {
             Step::Abort => f.write_str("aborting to dfuIDLE"),
             Step::Leave => f.write_str("leaving DFU mode"),
             Step::Detach => f.write_str("detaching"),
+            Step::UsbReset => f.write_str("resetting the USB port"),
         }
     }
 }
@@ -352,6 +380,15 @@ mod tests {
         assert_eq!(DfuStatus::from_code(16), None);
         assert_eq!(DfuStatus::ErrStalledPkt.code(), 0x0F);
         assert_eq!(DfuState::DfuError.code(), 10);
+    }
+
+    #[test]
+    fn states_and_statuses_serialize_by_spec_name() {
+        let json = serde_json::to_string(&(DfuState::DfuDnBusy, DfuStatus::ErrWrite)).unwrap();
+        assert_eq!(json, r#"["dfuDNBUSY","errWRITE"]"#);
+        let back: (DfuState, DfuStatus) = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, (DfuState::DfuDnBusy, DfuStatus::ErrWrite));
+        assert!(serde_json::from_str::<DfuState>(r#""DFU_IDLE""#).is_err());
     }
 
     #[test]

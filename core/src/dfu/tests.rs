@@ -359,7 +359,13 @@ fn with_host_checks_off_the_device_itself_refuses_the_bootloader_sector() {
     let (mut dfu, _) = open(Target::duo());
     dfu.set_layout_checks(false);
     let err = dfu
-        .write(0, 0x0800_0000, &[0u8; 16], ErasePolicy::TouchedSectors, &mut no_progress())
+        .write(
+            0,
+            0x0800_0000,
+            &[0u8; 16],
+            ErasePolicy::TouchedSectors,
+            &mut no_progress(),
+        )
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -368,7 +374,9 @@ fn with_host_checks_off_the_device_itself_refuses_the_bootloader_sector() {
     );
     // The read-only sector is not erasable, so no erase was attempted.
     assert!(dfu.transport_mut().commands().iter().all(|c| c.0 != 0x41));
-    let e = dfu.read(0, 0xFFFF_FFF0, 0x20, &mut no_progress()).unwrap_err();
+    let e = dfu
+        .read(0, 0xFFFF_FFF0, 0x20, &mut no_progress())
+        .unwrap_err();
     assert!(matches!(e, DfuError::OutOfRange { .. }), "{e:?}");
 }
 

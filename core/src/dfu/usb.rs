@@ -107,6 +107,11 @@ pub struct UsbDfuDevice {
     pub pid: u16,
     /// iSerialNumber, if the device could be opened to read it.
     pub serial: Option<String>,
+    /// bcdDevice, and the alt settings with their interface strings (the
+    /// DfuSe memory layouts), as `dfu-util -l` shows them; empty if the
+    /// device could not be opened to read them.
+    pub device_version: u16,
+    pub alt_settings: Vec<(u8, String)>,
     #[serde(serialize_with = "platform_name")]
     pub platform: &'static Platform,
 }
@@ -143,16 +148,27 @@ struct Scan {
     init_error: Option<rusb::Error>,
 }
 
-fn read_serial(dev: &Device<Context>, index: Option<u8>) -> Option<String> {
-    let index = index.filter(|i| *i != 0)?;
+/// A device's serial string and its alt settings with their names.
+type Strings = (Option<String>, Vec<(u8, String)>);
+
+/// The serial string and the alt-setting names, read the way dfu-util reads
+/// them (plain GET_DESCRIPTOR requests, interface not claimed).
+fn read_strings(dev: &Device<Context>) -> Option<Strings> {
     let mut t = UsbTransport {
         handle: dev.open().ok()?,
         interface: 0,
         claimed: false,
         timeout: Duration::from_secs(1),
     };
-    let lang = descriptor::read_language(&mut t).ok()?;
-    descriptor::read_string(&mut t, index, lang).ok()
+    let info = descriptor::probe(&mut t).ok()?;
+    let alts = info
+        .config
+        .alt_settings
+        .iter()
+        .filter(|a| a.protocol == descriptor::DFU_PROTOCOL_DFU_MODE)
+        .map(|a| (a.alt, a.name.clone().unwrap_or_default()))
+        .collect();
+    Some((info.serial, alts))
 }
 
 fn scan() -> Result<Scan, DfuError> {
@@ -182,13 +198,17 @@ fn scan() -> Result<Scan, DfuError> {
         let Some(platform) = platform::by_dfu_ids(desc.vendor_id(), desc.product_id()) else {
             continue;
         };
+        let (serial, alt_settings) = read_strings(&dev).unwrap_or_default();
+        let version = desc.device_version();
         let info = UsbDfuDevice {
             bus: dev.bus_number(),
             ports: dev.port_numbers().unwrap_or_default(),
             address: dev.address(),
             vid: desc.vendor_id(),
             pid: desc.product_id(),
-            serial: read_serial(&dev, desc.serial_number_string_index()),
+            serial,
+            device_version: bcd(version),
+            alt_settings,
             platform,
         };
         found.push((info, dev));
@@ -198,6 +218,12 @@ fn scan() -> Result<Scan, DfuError> {
         found,
         init_error: None,
     })
+}
+
+/// rusb decodes bcdDevice into decimal parts; put the BCD back (0x0200).
+fn bcd(v: rusb::Version) -> u16 {
+    let major = u16::from(v.major());
+    (major / 10) << 12 | (major % 10) << 8 | u16::from(v.minor()) << 4 | u16::from(v.sub_minor())
 }
 
 /// Every board of the platform table that is in DFU mode. A machine without a
@@ -329,6 +355,12 @@ mod tests {
         let sel: DeviceSelector = "sim:vd".parse().unwrap();
         let err = open(Some(&sel)).err().unwrap();
         assert!(matches!(err, DfuError::Selector { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn bcd_device_is_rebuilt_from_rusbs_decimal_parts() {
+        assert_eq!(bcd(rusb::Version::from_bcd(0x0200)), 0x0200);
+        assert_eq!(bcd(rusb::Version::from_bcd(0x1234)), 0x1234);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Helpers shared by the CLI integration tests: run the real `duoprov`
-//! binary, read its JSON, find the vendor fixtures.
+//! binary (also against a virtual Duo), read its JSON, find the vendor
+//! fixtures, run `openssl`.
 
 #![allow(dead_code)]
 
@@ -59,4 +60,44 @@ pub fn fixture(name: &str) -> PathBuf {
     } else {
         manifest.join("assets").join(name)
     }
+}
+
+/// Run `openssl ARGS` in `dir`; the cross-checks need it on PATH (CI
+/// installs it), so a missing openssl fails the test rather than skipping.
+pub fn openssl(dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "openssl is needed for this test but could not be run ({e}); install it (CI does)"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Time factor of the virtual Duos the CLI tests make: a 500 ms DCT write
+/// declares 1 ms, so the tests wait almost nothing (and never judge time).
+pub const SIM_TIME_FACTOR: &str = "0.001";
+
+/// `duoprov sim create vd --time-factor 0.001 EXTRA…` in `dir`.
+pub fn sim_create(dir: &Path, extra: &[&str]) {
+    let mut args = vec!["sim", "create", "vd", "--time-factor", SIM_TIME_FACTOR];
+    args.extend_from_slice(extra);
+    assert_ok(&duoprov(dir, &args), "sim create");
+}
+
+/// `duoprov --device sim:vd ARGS` in `dir`.
+pub fn on_sim(dir: &Path, args: &[&str]) -> Output {
+    duoprov_cmd(dir)
+        .args(["--device", "sim:vd"])
+        .args(args)
+        .output()
+        .expect("run duoprov")
 }

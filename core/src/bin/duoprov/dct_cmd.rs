@@ -1,5 +1,6 @@
-//! `duoprov dct …`: read, explain and edit a DCT file (or, with a device
-//! selector, the device's DCT).
+//! `duoprov dct …`: read, explain and edit a DCT file, the factory image,
+//! or (with neither `--file` nor `--factory`) the application DCT of the
+//! board in DFU mode.
 
 use std::path::{Path, PathBuf};
 
@@ -35,9 +36,11 @@ pub enum DctCommand {
     },
 }
 
+/// Where the DCT comes from: a file, the factory image, or the device.
 #[derive(Args, Debug)]
 pub struct Source {
-    /// A DCT file: a 32 KiB DCT region image or an alt-1 dump (4290..16384 bytes).
+    /// A DCT file: a 32 KiB DCT region image or an alt-1 dump (4290..16384
+    /// bytes). Without --file or --factory, the device (--device) is read.
     #[arg(long, value_name = "PATH", conflicts_with = "factory")]
     file: Option<PathBuf>,
     /// Use the factory DCT image RedBear ships (embedded).
@@ -53,7 +56,11 @@ fn parse_platform(s: &str) -> Result<&'static Platform, String> {
 }
 
 impl Source {
-    fn load(&self) -> anyhow::Result<(DctFile, Option<&Path>)> {
+    fn from_device(&self) -> bool {
+        self.file.is_none() && !self.factory
+    }
+
+    fn load(&self, ctx: &Ctx) -> anyhow::Result<(DctFile, Option<&Path>)> {
         let (bytes, path) = match (&self.file, self.factory) {
             (Some(path), _) => (
                 std::fs::read(path)
@@ -61,9 +68,10 @@ impl Source {
                 Some(path.as_path()),
             ),
             (None, true) => (duo_provisioning::FACTORY_DCT_IMAGE.to_vec(), None),
-            (None, false) => anyhow::bail!(
-                "no DCT given: pass --file PATH (a DCT image or alt-1 dump) or --factory"
-            ),
+            (None, false) => {
+                let app = crate::device_cmd::open(ctx)?.read_app_dct()?;
+                return Ok((DctFile::App(app), None));
+            }
         };
         let what = path.map_or("the factory image".to_string(), |p| p.display().to_string());
         let file = DctFile::detect(self.platform, &bytes).with_context(|| what.clone())?;
@@ -74,12 +82,12 @@ impl Source {
 pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
     match cmd {
         DctCommand::Show { source } => {
-            let (file, _) = source.load()?;
+            let (file, _) = source.load(ctx)?;
             let report = DctReport::from_file(&file)?;
             ctx.emit(&report, || render(&report));
         }
         DctCommand::Get { field, source } => {
-            let (file, _) = source.load()?;
+            let (file, _) = source.load(ctx)?;
             let value = file.get(&field)?;
             ctx.emit(
                 &serde_json::json!({ "field": field, "value": value }),
@@ -91,8 +99,21 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
             value,
             source,
         } => {
-            let (mut file, path) = source.load()?;
-            let path = path.context("`dct set` edits a file: pass --file PATH")?;
+            if source.from_device() {
+                let change = crate::device_cmd::open(ctx)?.set_dct_field(&field, &value)?;
+                ctx.emit(&change, || {
+                    format!(
+                        "{} = {} (was {}): wrote {} bytes at DCT offset {} and read them back: \
+                         verified",
+                        change.field, change.new, change.old, change.size, change.offset
+                    )
+                });
+                return Ok(());
+            }
+            let (mut file, path) = source.load(ctx)?;
+            let path = path.context(
+                "`dct set` edits a file or the device: pass --file PATH, or drop --factory",
+            )?;
             file.set(&field, &value)?;
             let backup = backup_path(path);
             std::fs::copy(path, &backup)

@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
+use duo_provisioning::device::KeyToLoad;
 use duo_provisioning::keys::{self, KeyFiles, KeyReport, SlotState};
 use duo_provisioning::server_key::{self, ServerKeySummary, DEFAULT_HOST};
 use serde::Serialize;
 
+use crate::device_cmd;
 use crate::output::{Ctx, Reported};
 
 #[derive(Subcommand, Debug)]
@@ -31,7 +33,9 @@ pub enum KeysCommand {
         file: PathBuf,
     },
     /// Build the server public key block (DCT offset 2082) that tells a device
-    /// which cloud to trust and where to connect.
+    /// which cloud to trust and where to connect, and write it to the device
+    /// (the whole 768-byte field, read back and verified) or, with --output,
+    /// to a file.
     ///
     /// Without a port the block has RedBear's layout (server_public_key.der);
     /// with --port the port is stored at byte 450.
@@ -39,7 +43,8 @@ pub enum KeysCommand {
         /// The server's public key (DER or PEM, SPKI or PKCS#1; an existing
         /// block also works). Default: the public Particle cloud's key.
         keyfile: Option<PathBuf>,
-        /// File to write the block to (required until device writes land).
+        /// Write the block to this file instead of the device's DCT (offset
+        /// 2082 on alt 1).
         #[arg(long, short, value_name = "OUT")]
         output: Option<PathBuf>,
         /// Server domain name (at most 64 characters) or IPv4 address.
@@ -54,6 +59,36 @@ pub enum KeysCommand {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Save the device's private key (DFU alt 1, offset 34) as NAME.der
+    /// (PKCS#1 DER, mode 0600), NAME.pem and NAME.pub.pem. Refuses a slot
+    /// with no key or a corrupt one, saying what to do.
+    Save {
+        /// Base name of the files; a trailing .der or .pem is dropped.
+        #[arg(default_value = "device")]
+        name: PathBuf,
+        /// Overwrite existing NAME.der / NAME.pem / NAME.pub.pem.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a private key into the device's key slot. The current key is
+    /// first saved as backup_rsa_NAME.der next to FILE (numbered
+    /// backup_rsa_NAME.1.der, … if that exists); the new slot is read back
+    /// and compared; on any failure the previous key is put back.
+    Load {
+        /// The key (DER or PEM, PKCS#1 or PKCS#8); a bare NAME means NAME.der.
+        file: PathBuf,
+    },
+    /// Write the reset request (FF FF FF FF, then zeros) over the key slot,
+    /// then leave DFU mode so the firmware generates a new key at boot.
+    /// The current key is lost: `keys save` it first if it may be needed.
+    Reset {
+        /// Stay in DFU mode (the key is generated at the next boot).
+        #[arg(long)]
+        no_leave: bool,
+    },
+    /// Where the device connects: the server address, port and server key
+    /// stored at DCT offset 2082.
+    Address,
 }
 
 pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
@@ -72,6 +107,10 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
             host.as_deref(),
             port,
         ),
+        KeysCommand::Save { name, force } => save(ctx, &name, force),
+        KeysCommand::Load { file } => load(ctx, &file),
+        KeysCommand::Reset { no_leave } => reset(ctx, !no_leave),
+        KeysCommand::Address => address(ctx),
     }
 }
 
@@ -109,15 +148,7 @@ fn new_key(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
 
 /// `keys new device.der` means base `device`, as particle-cli users expect.
 fn strip_key_suffix(name: &Path) -> PathBuf {
-    let text = name.to_string_lossy();
-    for suffix in [".pub.pem", ".der", ".pem"] {
-        if let Some(base) = text.strip_suffix(suffix) {
-            if !base.is_empty() && !base.ends_with('/') {
-                return PathBuf::from(base);
-            }
-        }
-    }
-    name.to_path_buf()
+    duo_provisioning::device::key_base(name)
 }
 
 #[derive(Serialize)]
@@ -192,11 +223,7 @@ fn server(
         .context("the block just built does not parse back (a bug; please report it)")?
         .summary();
     let Some(output) = output else {
-        anyhow::bail!(
-            "--output is required: writing the server key to a device over DFU is not \
-             supported yet. Write the block to a file with --output FILE, then flash it with \
-             `dfu-util -d 2b04:d058 -a 1 -s 2082 -D FILE`"
-        );
+        return write_server_key(ctx, &block);
     };
     keys::write_atomic(output, &block, false, true)?;
     let result = ServerResult {
@@ -227,4 +254,94 @@ pub fn describe_slot(state: &SlotState) -> String {
             .to_string(),
         SlotState::Corrupt { reason } => format!("corrupt: {reason}"),
     }
+}
+
+fn save(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
+    let base = strip_key_suffix(name);
+    let mut dev = device_cmd::open(ctx)?;
+    let report = dev.save_key(&base, force)?;
+    ctx.emit(&report, || {
+        format!(
+            "saved the key of {}:\n\
+             wrote {} (private key, PKCS#1 DER, mode 0600)\n\
+             wrote {} (private key, PEM, mode 0600)\n\
+             wrote {} (public key, for the cloud)\n\
+             RSA-{} key, sha256 fingerprint {}",
+            dev.description(),
+            report.files.der.display(),
+            report.files.pem.display(),
+            report.files.public_pem.display(),
+            report.bits,
+            report.fingerprint
+        )
+    });
+    Ok(())
+}
+
+fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
+    // The file is checked before the device is touched.
+    let key = KeyToLoad::from_file(file)?;
+    let mut dev = device_cmd::open(ctx)?;
+    let report = dev.load_key(&key)?;
+    ctx.emit(&report, || {
+        let mut text = format!(
+            "previous key slot: {}; saved to {}\n\
+             wrote {} into the key slot ({} bytes at DCT offset 34) and read it back: verified\n\
+             RSA-{} key, sha256 fingerprint {}",
+            describe_slot(&report.previous),
+            report.backup.display(),
+            report.file.display(),
+            report.bytes_written,
+            report.bits,
+            report.fingerprint
+        );
+        for note in &report.notes {
+            text += &format!("\nnote: {note}");
+        }
+        text
+    });
+    Ok(())
+}
+
+fn reset(ctx: &Ctx, leave: bool) -> anyhow::Result<()> {
+    let mut dev = device_cmd::open(ctx)?;
+    let report = dev.reset_key(leave)?;
+    ctx.emit(&report, || {
+        format!(
+            "wrote the reset request over the key slot ({} bytes at DCT offset 34) and read it \
+             back: verified\n{}",
+            report.bytes_written, report.next_step
+        )
+    });
+    Ok(())
+}
+
+fn address(ctx: &Ctx) -> anyhow::Result<()> {
+    let mut dev = device_cmd::open(ctx)?;
+    let summary = dev.read_server_address()?;
+    ctx.emit(&summary, || summary.to_string());
+    Ok(())
+}
+
+fn write_server_key(ctx: &Ctx, block: &[u8]) -> anyhow::Result<()> {
+    let mut dev = device_cmd::open(ctx)?;
+    let summary = dev.write_server_key(block)?;
+    let field = duo_provisioning::platform::field("server_public_key")
+        .context("the platform table has no server_public_key field")?;
+    ctx.emit(
+        &serde_json::json!({
+            "device": dev.description(), "offset": field.offset, "bytes": field.size,
+            "verified": true, "server_key": summary,
+        }),
+        || {
+            format!(
+                "wrote the server key block to {} ({} bytes at DCT offset {}) and read it back: \
+                 verified\n{summary}",
+                dev.description(),
+                field.size,
+                field.offset
+            )
+        },
+    );
+    Ok(())
 }

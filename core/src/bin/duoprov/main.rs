@@ -5,8 +5,10 @@
 
 mod cloud_cmd;
 mod dct_cmd;
+mod device_cmd;
 mod keys_cmd;
 mod output;
+mod sim_cmd;
 
 use std::process::ExitCode;
 
@@ -42,6 +44,16 @@ enum Command {
     /// Make, inspect, back up, restore and reset device keys; write server keys.
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// Make and drive a virtual Duo (use it with --device sim:DIR).
+    #[command(subcommand)]
+    Sim(sim_cmd::SimCommand),
+    /// List boards in DFU mode (USB, or the virtual one of --device sim:DIR).
+    List,
+    /// Raw DFU reads and writes of a board's memories.
+    #[command(subcommand)]
+    Dfu(device_cmd::DfuCommand),
+    /// Print the udev rule that lets non-root users reach boards in DFU mode.
+    Udev,
     /// Send device public keys to the Particle Cloud: one device, or a batch.
     Provision(cloud_cmd::ProvisionArgs),
     /// Run a local cloud (the provisioning API on loopback).
@@ -58,6 +70,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
         Command::Keys(cmd) => keys_cmd::run(cmd, &ctx),
+        Command::Sim(cmd) => sim_cmd::run(cmd, &ctx),
+        Command::List => device_cmd::list(&ctx),
+        Command::Dfu(cmd) => device_cmd::run_dfu(cmd, &ctx),
+        Command::Udev => {
+            device_cmd::udev(&ctx);
+            Ok(())
+        }
         Command::Provision(args) => cloud_cmd::run_provision(args, &ctx),
         Command::Cloud(cmd) => cloud_cmd::run_cloud(cmd, &ctx),
     };

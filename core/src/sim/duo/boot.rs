@@ -33,6 +33,11 @@ pub struct BootReport {
     pub slot_first_byte: u8,
     /// Whether the firmware generated a new key (first byte was 0xFF).
     pub generated_key: bool,
+    /// SHA-256 fingerprint of the public half of the key the slot holds
+    /// after boot ([`keys::fingerprint`]); `None` when a kept slot does not
+    /// parse as a key (the device will fail the cloud handshake).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 /// Run the firmware's key rule against the DCT.
@@ -42,9 +47,15 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
     let mut slot = mem.app_dct_read(private.offset, PRIVATE_KEY_READ_LEN);
     let first = slot[0];
     if first != 0xFF {
+        let kept = mem.app_dct_read(private.offset, private.size);
         return Ok(BootReport {
             slot_first_byte: first,
             generated_key: false,
+            fingerprint: keys::classify_slot(&kept)
+                .is_valid()
+                .then(|| keys::parse_private_key(&kept).ok())
+                .flatten()
+                .map(|key| keys::fingerprint(&key.to_public_key())),
         });
     }
     let key = keys::generate().map_err(SimError::Key)?;
@@ -68,5 +79,6 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
     Ok(BootReport {
         slot_first_byte: first,
         generated_key: true,
+        fingerprint: Some(keys::fingerprint(&key.to_public_key())),
     })
 }

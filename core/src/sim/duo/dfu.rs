@@ -31,71 +31,17 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dfu::protocol::{dfuse, request, DfuState, DfuStatus, StatusReply};
 use crate::dfu::transport::Setup;
 
 use super::faults::{BlockFate, FaultPlan};
 use super::memory::{Failure, Memory};
 use super::{SimError, Stats};
 
-pub(crate) const DFU_DETACH: u8 = 0;
-pub(crate) const DFU_DNLOAD: u8 = 1;
-pub(crate) const DFU_UPLOAD: u8 = 2;
-pub(crate) const DFU_GETSTATUS: u8 = 3;
-pub(crate) const DFU_CLRSTATUS: u8 = 4;
-pub(crate) const DFU_GETSTATE: u8 = 5;
-pub(crate) const DFU_ABORT: u8 = 6;
-
-/// DfuSe commands (DNLOAD block 0, first byte).
-const CMD_GET_COMMANDS: u8 = 0x00;
-const CMD_SET_ADDRESS: u8 = 0x21;
-const CMD_ERASE: u8 = 0x41;
-const CMD_READ_UNPROTECT: u8 = 0x92;
-
 /// Where the address pointer starts after reset. The ST code starts at its
 /// `APP_DEFAULT_ADD`; the Duo's value is not known, and every host sets the
 /// address before using it. Taken as the start of internal flash.
 pub(crate) const DEFAULT_POINTER: u32 = 0x0800_0000;
-
-/// DFU 1.1 device states (bState).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[repr(u8)]
-pub enum State {
-    AppIdle = 0,
-    AppDetach = 1,
-    DfuIdle = 2,
-    DfuDnloadSync = 3,
-    DfuDnbusy = 4,
-    DfuDnloadIdle = 5,
-    DfuManifestSync = 6,
-    DfuManifest = 7,
-    DfuManifestWaitReset = 8,
-    DfuUploadIdle = 9,
-    DfuError = 10,
-}
-
-/// DFU 1.1 status codes (bStatus).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[repr(u8)]
-pub enum Status {
-    Ok = 0x00,
-    ErrTarget = 0x01,
-    ErrFile = 0x02,
-    ErrWrite = 0x03,
-    ErrErase = 0x04,
-    ErrCheckErased = 0x05,
-    ErrProg = 0x06,
-    ErrVerify = 0x07,
-    ErrAddress = 0x08,
-    ErrNotdone = 0x09,
-    ErrFirmware = 0x0A,
-    ErrVendor = 0x0B,
-    ErrUsbr = 0x0C,
-    ErrPor = 0x0D,
-    ErrUnknown = 0x0E,
-    ErrStalledpkt = 0x0F,
-}
 
 /// What the device does with a received download block when it executes
 /// it; decided by the fault plan when the block arrives.
@@ -103,7 +49,7 @@ pub enum Status {
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Fate {
     Normal,
-    Fail(Status),
+    Fail(DfuStatus),
     Stuck,
 }
 
@@ -121,8 +67,8 @@ pub(crate) struct Pending {
 /// board that stays powered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DfuRegs {
-    pub state: State,
-    pub status: Status,
+    pub state: DfuState,
+    pub status: DfuStatus,
     pub pointer: u32,
     pub pending: Option<Pending>,
     /// End of the current dfuDNBUSY period, in calendar time so that it
@@ -137,8 +83,8 @@ pub(crate) struct DfuRegs {
 impl Default for DfuRegs {
     fn default() -> Self {
         DfuRegs {
-            state: State::DfuIdle,
-            status: Status::Ok,
+            state: DfuState::DfuIdle,
+            status: DfuStatus::Ok,
             pointer: DEFAULT_POINTER,
             pending: None,
             busy_until: None,
@@ -195,13 +141,13 @@ impl Dfu<'_> {
         self.settle();
         let is_in = setup.request_type & 0x80 != 0;
         match (setup.request, is_in) {
-            (DFU_DETACH, false) => Ok(self.detach()),
-            (DFU_DNLOAD, false) => Ok(self.dnload(setup, data_out)),
-            (DFU_UPLOAD, true) => self.upload(setup),
-            (DFU_GETSTATUS, true) => self.getstatus(),
-            (DFU_CLRSTATUS, false) => Ok(self.clrstatus()),
-            (DFU_GETSTATE, true) => Ok(Outcome::Data(vec![self.regs.state as u8])),
-            (DFU_ABORT, false) => Ok(self.abort()),
+            (request::DETACH, false) => Ok(self.detach()),
+            (request::DNLOAD, false) => Ok(self.dnload(setup, data_out)),
+            (request::UPLOAD, true) => self.upload(setup),
+            (request::GETSTATUS, true) => self.getstatus(),
+            (request::CLRSTATUS, false) => Ok(self.clrstatus()),
+            (request::GETSTATE, true) => Ok(Outcome::Data(vec![self.regs.state.code()])),
+            (request::ABORT, false) => Ok(self.abort()),
             _ => Ok(self.refuse()),
         }
     }
@@ -209,10 +155,10 @@ impl Dfu<'_> {
     /// The end of a busy period: ST's `EP0_TxSent` has finished the work
     /// and set dfuDNLOAD_SYNC.
     fn settle(&mut self) {
-        if self.regs.state == State::DfuDnbusy && !self.regs.stuck {
+        if self.regs.state == DfuState::DfuDnBusy && !self.regs.stuck {
             let done = self.regs.busy_until.map_or(true, |until| self.now >= until);
             if done {
-                self.regs.state = State::DfuDnloadSync;
+                self.regs.state = DfuState::DfuDnloadSync;
                 self.regs.busy_until = None;
             }
         }
@@ -224,15 +170,15 @@ impl Dfu<'_> {
         if self.regs.stuck {
             return Outcome::Stall;
         }
-        if self.regs.state != State::DfuError {
-            self.regs.status = Status::ErrStalledpkt;
+        if self.regs.state != DfuState::DfuError {
+            self.regs.status = DfuStatus::ErrStalledPkt;
         }
         self.enter_error_state();
         Outcome::Stall
     }
 
     fn enter_error_state(&mut self) {
-        self.regs.state = State::DfuError;
+        self.regs.state = DfuState::DfuError;
         self.regs.pending = None;
         self.regs.busy_until = None;
     }
@@ -240,11 +186,11 @@ impl Dfu<'_> {
     fn detach(&mut self) -> Outcome {
         if matches!(
             self.regs.state,
-            State::DfuIdle
-                | State::DfuDnloadSync
-                | State::DfuDnloadIdle
-                | State::DfuManifestSync
-                | State::DfuUploadIdle
+            DfuState::DfuIdle
+                | DfuState::DfuDnloadSync
+                | DfuState::DfuDnloadIdle
+                | DfuState::DfuManifestSync
+                | DfuState::DfuUploadIdle
         ) {
             *self.regs = DfuRegs {
                 pointer: self.regs.pointer,
@@ -255,12 +201,12 @@ impl Dfu<'_> {
     }
 
     fn dnload(&mut self, setup: &Setup, data: &[u8]) -> Outcome {
-        if !matches!(self.regs.state, State::DfuIdle | State::DfuDnloadIdle) {
+        if !matches!(self.regs.state, DfuState::DfuIdle | DfuState::DfuDnloadIdle) {
             return self.refuse();
         }
         let data = &data[..data.len().min(usize::from(setup.length))];
         if data.is_empty() {
-            self.regs.state = State::DfuManifestSync;
+            self.regs.state = DfuState::DfuManifestSync;
             return Outcome::Data(Vec::new());
         }
         if data.len() > usize::from(self.transfer_size) {
@@ -284,17 +230,17 @@ impl Dfu<'_> {
             data: data.to_vec(),
             fate,
         });
-        self.regs.state = State::DfuDnloadSync;
+        self.regs.state = DfuState::DfuDnloadSync;
         Outcome::Data(Vec::new())
     }
 
     fn upload(&mut self, setup: &Setup) -> Result<Outcome, SimError> {
-        if !matches!(self.regs.state, State::DfuIdle | State::DfuUploadIdle) {
+        if !matches!(self.regs.state, DfuState::DfuIdle | DfuState::DfuUploadIdle) {
             return Ok(self.refuse());
         }
         let len = usize::from(setup.length);
         if len == 0 {
-            self.regs.state = State::DfuIdle;
+            self.regs.state = DfuState::DfuIdle;
             return Ok(Outcome::Data(Vec::new()));
         }
         if len > usize::from(self.transfer_size) {
@@ -303,23 +249,23 @@ impl Dfu<'_> {
         match setup.value {
             0 => {
                 let commands = [
-                    CMD_GET_COMMANDS,
-                    CMD_SET_ADDRESS,
-                    CMD_ERASE,
-                    CMD_READ_UNPROTECT,
+                    dfuse::GET_COMMANDS,
+                    dfuse::SET_ADDRESS,
+                    dfuse::ERASE,
+                    dfuse::READ_UNPROTECT,
                 ];
-                self.regs.state = State::DfuUploadIdle;
+                self.regs.state = DfuState::DfuUploadIdle;
                 Ok(Outcome::Data(commands[..len.min(commands.len())].to_vec()))
             }
             1 => Ok(self.refuse()),
             block => {
                 let read = self
                     .block_address(block)
-                    .ok_or(Failure::Status(Status::ErrAddress))
+                    .ok_or(Failure::Status(DfuStatus::ErrAddress))
                     .and_then(|addr| self.mem.read(self.alt, addr, len));
                 match read {
                     Ok(bytes) => {
-                        self.regs.state = State::DfuUploadIdle;
+                        self.regs.state = DfuState::DfuUploadIdle;
                         self.stats.data_blocks_uploaded += 1;
                         Ok(Outcome::Data(bytes))
                     }
@@ -336,26 +282,28 @@ impl Dfu<'_> {
 
     fn getstatus(&mut self) -> Result<Outcome, SimError> {
         match self.regs.state {
-            State::DfuDnloadSync => match self.regs.pending.take() {
+            DfuState::DfuDnloadSync => match self.regs.pending.take() {
                 Some(pending) => self.execute(pending),
                 None => {
-                    self.regs.state = State::DfuDnloadIdle;
+                    self.regs.state = DfuState::DfuDnloadIdle;
                     Ok(Outcome::Data(self.status_reply(0, self.regs.state)))
                 }
             },
-            State::DfuDnbusy => {
+            DfuState::DfuDnBusy => {
                 let poll = if self.regs.stuck {
                     self.regs.busy_poll_ms
                 } else {
                     let until = self.regs.busy_until.unwrap_or(self.now);
                     ceil_ms(until.duration_since(self.now).unwrap_or_default())
                 };
-                Ok(Outcome::Data(self.status_reply(poll, State::DfuDnbusy)))
+                Ok(Outcome::Data(self.status_reply(poll, DfuState::DfuDnBusy)))
             }
-            State::DfuManifestSync => {
+            DfuState::DfuManifestSync => {
                 // Particle: report dfuDNLOAD_IDLE, then reset (REFERENCE §1 quirk).
-                self.regs.state = State::DfuManifest;
-                Ok(Outcome::Leave(self.status_reply(0, State::DfuDnloadIdle)))
+                self.regs.state = DfuState::DfuManifest;
+                Ok(Outcome::Leave(
+                    self.status_reply(0, DfuState::DfuDnloadIdle),
+                ))
             }
             state => Ok(Outcome::Data(self.status_reply(0, state))),
         }
@@ -371,27 +319,27 @@ impl Dfu<'_> {
                 self.regs.stuck = true;
                 self.regs.busy_poll_ms = poll;
                 self.regs.busy_until = None;
-                self.regs.state = State::DfuDnbusy;
-                return Ok(Outcome::Data(self.status_reply(poll, State::DfuDnbusy)));
+                self.regs.state = DfuState::DfuDnBusy;
+                return Ok(Outcome::Data(self.status_reply(poll, DfuState::DfuDnBusy)));
             }
             Fate::Normal if pending.block == 0 => self.command(&pending.data),
             Fate::Normal => match self.block_address(pending.block) {
                 Some(addr) => self.mem.write(self.alt, addr, &pending.data),
-                None => Err(Failure::Status(Status::ErrAddress)),
+                None => Err(Failure::Status(DfuStatus::ErrAddress)),
             },
         };
         match result {
             Ok(declared_ms) => {
                 let poll = scale_ms(declared_ms, self.time_factor);
-                self.regs.state = State::DfuDnbusy;
+                self.regs.state = DfuState::DfuDnBusy;
                 self.regs.busy_until = Some(self.now + Duration::from_millis(u64::from(poll)));
                 self.stats.poll_timeout_ms_total += u64::from(poll);
-                Ok(Outcome::Data(self.status_reply(poll, State::DfuDnbusy)))
+                Ok(Outcome::Data(self.status_reply(poll, DfuState::DfuDnBusy)))
             }
             Err(Failure::Status(status)) => {
                 self.regs.status = status;
                 self.enter_error_state();
-                Ok(Outcome::Data(self.status_reply(0, State::DfuError)))
+                Ok(Outcome::Data(self.status_reply(0, DfuState::DfuError)))
             }
             Err(Failure::Io(e)) => Err(e),
         }
@@ -400,18 +348,18 @@ impl Dfu<'_> {
     fn command(&mut self, data: &[u8]) -> Result<u32, Failure> {
         let program_ms = self.mem.program_ms(self.alt);
         match (data[0], data.get(1..5)) {
-            (CMD_SET_ADDRESS, Some(a)) => {
+            (dfuse::SET_ADDRESS, Some(a)) => {
                 let addr = u32::from_le_bytes([a[0], a[1], a[2], a[3]]);
                 self.mem.check_address(self.alt, addr)?;
                 self.regs.pointer = addr;
                 Ok(program_ms)
             }
-            (CMD_ERASE, Some(a)) => {
+            (dfuse::ERASE, Some(a)) => {
                 let addr = u32::from_le_bytes([a[0], a[1], a[2], a[3]]);
                 self.regs.pointer = addr;
                 self.mem.erase(self.alt, addr)
             }
-            (CMD_ERASE, None) => self.mem.mass_erase(self.alt),
+            (dfuse::ERASE, None) => self.mem.mass_erase(self.alt),
             // Get-commands through DNLOAD does nothing; read unprotect has
             // nothing to remove (the virtual flash is never read-protected).
             _ => Ok(program_ms),
@@ -419,11 +367,11 @@ impl Dfu<'_> {
     }
 
     fn clrstatus(&mut self) -> Outcome {
-        if self.regs.state == State::DfuError {
-            self.regs.state = State::DfuIdle;
-            self.regs.status = Status::Ok;
+        if self.regs.state == DfuState::DfuError {
+            self.regs.state = DfuState::DfuIdle;
+            self.regs.status = DfuStatus::Ok;
         } else if !self.regs.stuck {
-            self.regs.status = Status::ErrUnknown;
+            self.regs.status = DfuStatus::ErrUnknown;
             self.enter_error_state();
         }
         Outcome::Data(Vec::new())
@@ -431,13 +379,13 @@ impl Dfu<'_> {
 
     fn abort(&mut self) -> Outcome {
         match self.regs.state {
-            State::DfuIdle
-            | State::DfuDnloadSync
-            | State::DfuDnloadIdle
-            | State::DfuManifestSync
-            | State::DfuUploadIdle => {
-                self.regs.state = State::DfuIdle;
-                self.regs.status = Status::Ok;
+            DfuState::DfuIdle
+            | DfuState::DfuDnloadSync
+            | DfuState::DfuDnloadIdle
+            | DfuState::DfuManifestSync
+            | DfuState::DfuUploadIdle => {
+                self.regs.state = DfuState::DfuIdle;
+                self.regs.status = DfuStatus::Ok;
                 self.regs.pending = None;
                 Outcome::Data(Vec::new())
             }
@@ -447,13 +395,19 @@ impl Dfu<'_> {
 
     /// DfuSe block addressing: pointer + (wBlockNum − 2) × wTransferSize.
     fn block_address(&self, block: u16) -> Option<u32> {
-        let offset = u64::from(block - 2) * u64::from(self.transfer_size);
+        let offset = u64::from(block - dfuse::FIRST_DATA_BLOCK) * u64::from(self.transfer_size);
         u32::try_from(u64::from(self.regs.pointer) + offset).ok()
     }
 
-    fn status_reply(&self, poll_ms: u32, reported: State) -> Vec<u8> {
-        let t = poll_ms.to_le_bytes();
-        vec![self.regs.status as u8, t[0], t[1], t[2], reported as u8, 0]
+    fn status_reply(&self, poll_ms: u32, reported: DfuState) -> Vec<u8> {
+        StatusReply {
+            status: self.regs.status,
+            poll_timeout: Duration::from_millis(u64::from(poll_ms)),
+            state: reported,
+            string_index: 0,
+        }
+        .encode()
+        .to_vec()
     }
 }
 
@@ -474,10 +428,10 @@ mod hex_bytes {
 fn valid_command(data: &[u8]) -> bool {
     matches!(
         (data[0], data.len()),
-        (CMD_GET_COMMANDS, 1)
-            | (CMD_SET_ADDRESS, 5)
-            | (CMD_ERASE, 1)
-            | (CMD_ERASE, 5)
-            | (CMD_READ_UNPROTECT, 1)
+        (dfuse::GET_COMMANDS, 1)
+            | (dfuse::SET_ADDRESS, 5)
+            | (dfuse::ERASE, 1)
+            | (dfuse::ERASE, 5)
+            | (dfuse::READ_UNPROTECT, 1)
     )
 }

@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::dfu::Status;
+use crate::dfu::protocol::DfuStatus;
 
 /// One fault to inject. `nth` is 1-based: 1 = the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +152,7 @@ pub(crate) struct FaultPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BlockFate {
     Normal,
-    Fail(Status),
+    Fail(DfuStatus),
     Stuck,
     Vanish,
 }
@@ -208,8 +208,8 @@ impl FaultPlan {
         });
         let fates = fired.iter().map(|f| match f {
             Fault::Vanish { .. } => BlockFate::Vanish,
-            Fault::WriteError { .. } => BlockFate::Fail(Status::ErrWrite),
-            Fault::AddressError { .. } => BlockFate::Fail(Status::ErrAddress),
+            Fault::WriteError { .. } => BlockFate::Fail(DfuStatus::ErrWrite),
+            Fault::AddressError { .. } => BlockFate::Fail(DfuStatus::ErrAddress),
             _ => BlockFate::Stuck,
         });
         // Disconnection beats an error status, which beats hanging.
@@ -248,7 +248,7 @@ mod tests {
         assert!(!plan.on_request());
         assert!(plan.on_request());
         assert!(!plan.on_request());
-        assert_eq!(plan.on_data_block(10), BlockFate::Fail(Status::ErrWrite));
+        assert_eq!(plan.on_data_block(10), BlockFate::Fail(DfuStatus::ErrWrite));
         assert_eq!(plan.on_data_block(10), BlockFate::Normal);
         assert!(plan.armed.is_empty());
         assert_eq!(plan.fired.len(), 2);

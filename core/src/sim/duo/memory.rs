@@ -13,8 +13,9 @@ use std::path::Path;
 use crate::dct::DctImage;
 use crate::platform::Platform;
 
-use super::dfu::Status;
-use super::layout::{media_of, Media, MediaKind};
+use crate::dfu::protocol::DfuStatus;
+
+use super::media::{media_of, Media, MediaKind};
 use super::store::{FlashFile, INTERNAL_FLASH_FILE, SERIAL_FLASH_FILE};
 use super::SimError;
 
@@ -22,7 +23,7 @@ use super::SimError;
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// The device reports this DFU status.
-    Status(Status),
+    Status(DfuStatus),
     /// The state directory failed underneath the device.
     Io(SimError),
 }
@@ -63,12 +64,10 @@ impl Memory {
             .find(|m| m.kind == MediaKind::InternalFlash)
             .expect("internal_base found it")
             .map;
-        for s in internal_map.sectors.iter().filter(|s| !s.writable) {
-            let start = (s.addr - internal_base) as usize;
-            for (i, b) in internal[start..start + s.size as usize]
-                .iter_mut()
-                .enumerate()
-            {
+        for seg in internal_map.segments.iter().filter(|s| !s.perms.writable) {
+            let start = (seg.start - internal_base) as usize;
+            let len = (seg.end() - u64::from(seg.start)) as usize;
+            for (i, b) in internal[start..start + len].iter_mut().enumerate() {
                 *b = BOOTLOADER_FILL[i % BOOTLOADER_FILL.len()];
             }
         }
@@ -111,7 +110,8 @@ impl Memory {
                 MediaKind::SerialFlash => serial.as_ref().map_or(0, FlashFile::len),
                 MediaKind::Dct => continue,
             };
-            let span = m.map.sectors.last().map_or(0, |s| s.end()) - u64::from(m.map.start());
+            let span = m.map.segments.iter().map(|s| s.end()).max().unwrap_or(0)
+                - u64::from(m.map.start());
             if span > image_len as u64 {
                 return Err(SimError::Platform(format!(
                     "alt {} declares {span} bytes but its flash image has {image_len}",
@@ -140,7 +140,7 @@ impl Memory {
         self.media
             .iter()
             .find(|m| m.alt == alt)
-            .ok_or(Failure::Status(Status::ErrTarget))
+            .ok_or(Failure::Status(DfuStatus::ErrTarget))
     }
 
     /// The flash image behind a raw medium and the offset of `addr` in it.
@@ -163,27 +163,27 @@ impl Memory {
     /// The set-address check: the pointer must lie in the alt's map
     /// (on alt 1: 0..0x3FFF, `DCT_If_CheckAdd`).
     pub fn check_address(&self, alt: u8, addr: u32) -> Result<(), Failure> {
-        match self.media(alt)?.map.sector_at(addr) {
+        match self.media(alt)?.map.sector_at(u64::from(addr)) {
             Some(_) => Ok(()),
-            None => Err(Failure::Status(Status::ErrAddress)),
+            None => Err(Failure::Status(DfuStatus::ErrAddress)),
         }
     }
 
     /// Erase the sector holding `addr`; returns the declared time.
     pub fn erase(&mut self, alt: u8, addr: u32) -> Result<u32, Failure> {
         let media = self.media(alt)?.clone();
-        let sector = *media
+        let sector = media
             .map
-            .sector_at(addr)
-            .ok_or(Failure::Status(Status::ErrAddress))?;
+            .sector_at(u64::from(addr))
+            .ok_or(Failure::Status(DfuStatus::ErrAddress))?;
         if media.kind == MediaKind::Dct {
             // `DCT_If_Erase` is a no-op that succeeds.
             return Ok(media.erase_ms(sector.size));
         }
-        if !sector.erasable {
-            return Err(Failure::Status(Status::ErrErase));
+        if !sector.perms.erasable {
+            return Err(Failure::Status(DfuStatus::ErrErase));
         }
-        let (flash, offset) = self.raw(media.kind, sector.addr, media.map.start());
+        let (flash, offset) = self.raw(media.kind, sector.start, media.map.start());
         flash.erase(offset, sector.size as usize)?;
         Ok(media.erase_ms(sector.size))
     }
@@ -193,9 +193,10 @@ impl Memory {
     pub fn mass_erase(&mut self, alt: u8) -> Result<u32, Failure> {
         let media = self.media(alt)?.clone();
         let mut total = 0u32;
-        for sector in media.map.sectors.iter().filter(|s| s.erasable) {
+        let sectors = media.map.segments.iter().flat_map(|seg| seg.sectors());
+        for sector in sectors.filter(|s| s.perms.erasable) {
             if media.kind != MediaKind::Dct {
-                let (flash, offset) = self.raw(media.kind, sector.addr, media.map.start());
+                let (flash, offset) = self.raw(media.kind, sector.start, media.map.start());
                 flash.erase(offset, sector.size as usize)?;
             }
             total = total.saturating_add(media.erase_ms(sector.size));
@@ -213,16 +214,16 @@ impl Memory {
             self.check_address(alt, addr)?;
             return match self.app_dct_write(addr as usize, data) {
                 Ok(()) => Ok(media.program_ms()),
-                Err(SimError::Dct(_)) => Err(Failure::Status(Status::ErrWrite)),
+                Err(SimError::Dct(_)) => Err(Failure::Status(DfuStatus::ErrWrite)),
                 Err(e) => Err(Failure::Io(e)),
             };
         }
         let sectors = media
             .map
-            .sectors_in(addr, data.len())
-            .ok_or(Failure::Status(Status::ErrAddress))?;
-        if sectors.iter().any(|s| !s.writable) {
-            return Err(Failure::Status(Status::ErrWrite));
+            .sectors_in(u64::from(addr), data.len() as u64)
+            .map_err(|_| Failure::Status(DfuStatus::ErrAddress))?;
+        if sectors.iter().any(|s| !s.perms.writable) {
+            return Err(Failure::Status(DfuStatus::ErrWrite));
         }
         let (flash, offset) = self.raw(media.kind, addr, media.map.start());
         flash.program(offset, data)?;
@@ -233,10 +234,11 @@ impl Memory {
     /// a DfuSe host notices the end of an upload).
     pub fn read(&mut self, alt: u8, addr: u32, len: usize) -> Result<Vec<u8>, Failure> {
         let media = self.media(alt)?.clone();
-        if media.map.sector_at(addr).is_none() {
-            return Err(Failure::Status(Status::ErrAddress));
+        let addr64 = u64::from(addr);
+        if media.map.segment_at(addr64).is_none() {
+            return Err(Failure::Status(DfuStatus::ErrAddress));
         }
-        let n = (len as u64).min(media.map.bytes_available(addr)) as usize;
+        let n = (len as u64).min(media.map.contiguous_end(addr64) - addr64) as usize;
         if media.kind == MediaKind::Dct {
             return Ok(self.app_dct_read(addr as usize, n));
         }

@@ -3,8 +3,10 @@
 //!
 //! - [`usb`]: descriptors and standard requests (what `dfu-util -l` sees);
 //! - [`dfu`]: the DFU 1.1 / DfuSe state machine of ST's DFU class;
-//! - `memory`, [`layout`]: internal flash and serial flash as NOR, alt 1 as the
-//!   application DCT with its copy-on-write;
+//! - `memory`, [`media`]: internal flash and serial flash as NOR, alt 1 as the
+//!   application DCT with its copy-on-write, and what each medium declares
+//!   as its busy time (the memory maps are parsed by [`crate::dfu::layout`],
+//!   the states and status codes are [`crate::dfu::protocol`]'s);
 //! - `boot`: the firmware's key rule at boot;
 //! - [`faults`]: injected failures;
 //! - `store`: the state directory shared by processes;
@@ -20,7 +22,7 @@ mod clock;
 pub mod dfu;
 mod error;
 pub mod faults;
-pub mod layout;
+pub mod media;
 mod memory;
 mod store;
 mod transport;
@@ -35,13 +37,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dfu::protocol::{request, DfuState, DfuStatus};
 use crate::dfu::transport::{Setup, TransportError};
 use crate::platform::{self, Platform};
 use crate::time::Clock;
 
 pub use boot::BootReport;
 pub use clock::ManualClock;
-pub use dfu::{State, Status};
 pub use error::SimError;
 pub use faults::Fault;
 pub use store::STATE_FILE;
@@ -113,7 +115,9 @@ pub struct DeviceInfo {
     pub time_factor: f64,
 }
 
-const STATE_FORMAT: u32 = 1;
+/// Version of the state file. 2: DFU states and status codes are stored by
+/// their spec names (`dfuIDLE`, `errWRITE`).
+const STATE_FORMAT: u32 = 2;
 
 /// Everything of the device except the flash images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +145,24 @@ impl DeviceState {
             detail: format!("unknown platform {:?}", self.platform),
         })
     }
+}
+
+/// The format number alone, so an old state file is named as such rather
+/// than as a field that does not parse.
+#[derive(Deserialize)]
+struct FormatOnly {
+    format: u32,
+}
+
+fn check_format(dir: &Path) -> Result<(), SimError> {
+    let FormatOnly { format } = store::read_state(dir)?;
+    if format != STATE_FORMAT {
+        return Err(SimError::Corrupt {
+            path: dir.join(STATE_FILE),
+            detail: format!("state format {format} (this build reads {STATE_FORMAT})"),
+        });
+    }
+    Ok(())
 }
 
 /// An open virtual device. Holds the device's lock until dropped.
@@ -228,19 +250,10 @@ impl VirtualDuo {
     }
 
     pub fn open_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
-        let _: DeviceState = store::read_state(dir)?;
+        check_format(dir)?;
         let lock = store::lock(dir)?;
         // Re-read under the lock: the previous holder may have just written.
         let state: DeviceState = store::read_state(dir)?;
-        if state.format != STATE_FORMAT {
-            return Err(SimError::Corrupt {
-                path: dir.join(STATE_FILE),
-                detail: format!(
-                    "state format {} (this build reads {STATE_FORMAT})",
-                    state.format
-                ),
-            });
-        }
         let platform = state.platform(dir)?;
         let mem = Memory::open(dir, platform)?;
         let written = serde_json::to_string_pretty(&state).unwrap_or_default();
@@ -258,6 +271,7 @@ impl VirtualDuo {
     /// Read what the device is without taking it (for listing devices while
     /// another program may hold one).
     pub fn probe(dir: &Path) -> Result<DeviceInfo, SimError> {
+        check_format(dir)?;
         let state: DeviceState = store::read_state(dir)?;
         Ok(DeviceInfo {
             platform: state.platform(dir)?,
@@ -319,7 +333,7 @@ impl VirtualDuo {
     }
 
     /// The DFU class's state and status as the device holds them.
-    pub fn dfu_state(&self) -> (State, Status) {
+    pub fn dfu_state(&self) -> (DfuState, DfuStatus) {
         (self.state.dfu.state, self.state.dfu.status)
     }
 
@@ -543,7 +557,7 @@ impl VirtualDuo {
                         reply
                     }
                 };
-                if setup.request == dfu::DFU_GETSTATUS {
+                if setup.request == request::GETSTATUS {
                     if let Some(len) = self.state.faults.on_getstatus() {
                         reply.truncate(len);
                     }

@@ -8,25 +8,24 @@
 //! 2 — both as in ST's `usbd_dfu_core.c`), interface 0 with one interface
 //! descriptor per alt setting (no endpoints, class 0xFE / subclass 0x01 /
 //! protocol 0x02), then a single 9-byte DFU functional descriptor.
+//! Descriptor type codes, DFU class codes and the language id are the host's
+//! own ([`crate::dfu::descriptor`]), so both ends agree by construction.
 //! String indices are ST's: 0 language ids, 1 manufacturer, 2 product,
 //! 3 serial, 4 configuration, 5 interface, 6 + n the memory layout of alt n.
 
 use serde::{Deserialize, Serialize};
 
+use crate::dfu::descriptor::{
+    DFUSE_VERSION, DFU_CLASS, DFU_PROTOCOL_DFU_MODE, DFU_SUBCLASS, GET_DESCRIPTOR, LANG_EN_US,
+    TYPE_CONFIGURATION, TYPE_DEVICE, TYPE_DFU_FUNCTIONAL, TYPE_INTERFACE, TYPE_STRING,
+};
 use crate::dfu::transport::Setup;
 use crate::platform::Platform;
-
-pub const DESC_DEVICE: u8 = 1;
-pub const DESC_CONFIGURATION: u8 = 2;
-pub const DESC_STRING: u8 = 3;
-pub const DESC_INTERFACE: u8 = 4;
-pub const DESC_DFU_FUNCTIONAL: u8 = 0x21;
 
 pub const REQ_GET_STATUS: u8 = 0;
 pub const REQ_CLEAR_FEATURE: u8 = 1;
 pub const REQ_SET_FEATURE: u8 = 3;
 pub const REQ_SET_ADDRESS: u8 = 5;
-pub const REQ_GET_DESCRIPTOR: u8 = 6;
 pub const REQ_GET_CONFIGURATION: u8 = 8;
 pub const REQ_SET_CONFIGURATION: u8 = 9;
 pub const REQ_GET_INTERFACE: u8 = 10;
@@ -40,16 +39,11 @@ pub const STRING_INTERFACE: u8 = 5;
 /// iInterface of alt 0; alt n uses this + n.
 pub const STRING_FIRST_ALT: u8 = 6;
 
-/// US English, the only language the bootloader declares.
-pub const LANG_EN_US: u16 = 0x0409;
-
 /// DFU functional descriptor bmAttributes: can download, can upload, will
 /// detach, not manifestation tolerant.
 pub const DFU_ATTRIBUTES: u8 = 0x0B;
 /// wDetachTimeOut, ms.
 pub const DFU_DETACH_TIMEOUT_MS: u16 = 255;
-/// bcdDFUVersion of DfuSe.
-pub const DFU_VERSION_DFUSE: u16 = 0x011A;
 
 /// Manufacturer string. Not given by REFERENCE and not verified on a board:
 /// taken as the vendor word of the platform's display name ("RedBear",
@@ -76,7 +70,7 @@ pub fn device_descriptor(platform: &Platform) -> [u8; 18] {
     let [bcd_lo, bcd_hi] = platform.bcd_device.to_le_bytes();
     [
         18,
-        DESC_DEVICE,
+        TYPE_DEVICE,
         0x00,
         0x02, // bcdUSB 2.00
         0x00,
@@ -100,10 +94,10 @@ pub fn device_descriptor(platform: &Platform) -> [u8; 18] {
 pub fn functional_descriptor(platform: &Platform) -> [u8; 9] {
     let [det_lo, det_hi] = DFU_DETACH_TIMEOUT_MS.to_le_bytes();
     let [xfer_lo, xfer_hi] = platform.transfer_size.to_le_bytes();
-    let [ver_lo, ver_hi] = DFU_VERSION_DFUSE.to_le_bytes();
+    let [ver_lo, ver_hi] = DFUSE_VERSION.to_le_bytes();
     [
         9,
-        DESC_DFU_FUNCTIONAL,
+        TYPE_DFU_FUNCTIONAL,
         DFU_ATTRIBUTES,
         det_lo,
         det_hi,
@@ -120,7 +114,7 @@ pub fn config_descriptor(platform: &Platform) -> Vec<u8> {
     let [total_lo, total_hi] = (total as u16).to_le_bytes();
     let mut d = vec![
         9,
-        DESC_CONFIGURATION,
+        TYPE_CONFIGURATION,
         total_lo,
         total_hi,
         1,    // bNumInterfaces
@@ -132,13 +126,13 @@ pub fn config_descriptor(platform: &Platform) -> Vec<u8> {
     for alt in platform.alt_settings {
         d.extend_from_slice(&[
             9,
-            DESC_INTERFACE,
+            TYPE_INTERFACE,
             0, // bInterfaceNumber
             alt.alt,
             0, // bNumEndpoints
-            0xFE,
-            0x01,
-            0x02,
+            DFU_CLASS,
+            DFU_SUBCLASS,
+            DFU_PROTOCOL_DFU_MODE,
             STRING_FIRST_ALT + alt.alt,
         ]);
     }
@@ -164,11 +158,11 @@ pub fn string(platform: &Platform, index: u8) -> Option<String> {
 pub fn string_descriptor(platform: &Platform, index: u8) -> Option<Vec<u8>> {
     if index == 0 {
         let [lo, hi] = LANG_EN_US.to_le_bytes();
-        return Some(vec![4, DESC_STRING, lo, hi]);
+        return Some(vec![4, TYPE_STRING, lo, hi]);
     }
     let text = string(platform, index)?;
     let units: Vec<u16> = text.encode_utf16().take(126).collect();
-    let mut d = vec![(2 + 2 * units.len()) as u8, DESC_STRING];
+    let mut d = vec![(2 + 2 * units.len()) as u8, TYPE_STRING];
     for u in units {
         d.extend_from_slice(&u.to_le_bytes());
     }
@@ -203,13 +197,13 @@ pub(crate) fn standard_request(
     let recipient = setup.request_type & 0x1F;
     let [index, kind] = setup.value.to_le_bytes();
     let reply = match (setup.request, is_in, recipient) {
-        (REQ_GET_DESCRIPTOR, true, 0) => match kind {
-            DESC_DEVICE => device_descriptor(platform).to_vec(),
-            DESC_CONFIGURATION if index == 0 => config_descriptor(platform),
-            DESC_STRING => string_descriptor(platform, index)?,
+        (GET_DESCRIPTOR, true, 0) => match kind {
+            TYPE_DEVICE => device_descriptor(platform).to_vec(),
+            TYPE_CONFIGURATION if index == 0 => config_descriptor(platform),
+            TYPE_STRING => string_descriptor(platform, index)?,
             _ => return None,
         },
-        (REQ_GET_DESCRIPTOR, true, 1) if kind == DESC_DFU_FUNCTIONAL => {
+        (GET_DESCRIPTOR, true, 1) if kind == TYPE_DFU_FUNCTIONAL => {
             functional_descriptor(platform).to_vec()
         }
         (REQ_GET_STATUS, true, 0) => vec![0x01, 0x00], // self-powered, as bmAttributes says

@@ -57,7 +57,11 @@ fn factory_duo_generates_a_key_on_first_boot() {
     assert_eq!(report.slot_first_byte, 0xFF);
     assert_eq!(duo.mode(), Mode::Firmware);
     let app = duo.app_dct_bytes();
-    generated_key(&app, 0xFF);
+    let (key, _) = generated_key(&app, 0xFF);
+    assert_eq!(
+        report.fingerprint,
+        Some(crate::keys::fingerprint(&key.to_public_key()))
+    );
     assert!(
         app[34 + 612..34 + 1216].iter().all(|&x| x == 0xFF),
         "beyond 612 untouched"
@@ -68,12 +72,19 @@ fn factory_duo_generates_a_key_on_first_boot() {
 fn leaving_dfu_reports_dnload_idle_then_the_device_boots_firmware() {
     let mut b = bench(0.01);
     b.alt(1);
-    assert_eq!(b.set_address(34).status, OK);
+    assert_eq!(b.set_address(34).status, DfuStatus::Ok);
     b.dnload(2, &[]).unwrap();
     // Particle's quirk: dfuDNLOAD_IDLE, not dfuMANIFEST (REFERENCE §1).
     assert_eq!(
         b.class_in(GETSTATUS, 0, 6).unwrap(),
-        [OK, 0, 0, 0, DNLOAD_IDLE, 0]
+        [
+            DfuStatus::Ok.code(),
+            0,
+            0,
+            0,
+            DfuState::DfuDnloadIdle.code(),
+            0
+        ]
     );
     assert_eq!(b.class_in(GETSTATUS, 0, 6), Err(TransportError::NoDevice));
     assert_eq!(b.t.reset(), Err(TransportError::NoDevice));
@@ -94,7 +105,7 @@ fn reset_request_makes_the_next_boot_generate_a_new_key() {
         clock: b.clock,
     };
     b.alt(1);
-    assert_eq!(b.write(34, RESET_REQUEST).status, OK);
+    assert_eq!(b.write(34, RESET_REQUEST).status, DfuStatus::Ok);
     assert_eq!(b.read(34, 1216), RESET_REQUEST);
     b.dnload(0, &[]).unwrap();
     b.status();
@@ -113,13 +124,18 @@ fn a_garbage_slot_is_kept_at_boot() {
     let mut b = bench(0.01);
     b.alt(1);
     let garbage = [0x30, 0x00, 0xDE, 0xAD, 0xBE, 0xEF];
-    assert_eq!(b.write(34, &garbage).status, OK);
+    assert_eq!(b.write(34, &garbage).status, DfuStatus::Ok);
     let before = b.t.app_dct_bytes();
     let mut duo = b.t.into_device();
     let report = duo.boot().unwrap();
     assert_eq!(
-        (report.generated_key, report.slot_first_byte),
-        (false, 0x30)
+        (
+            report.generated_key,
+            report.slot_first_byte,
+            report.fingerprint
+        ),
+        (false, 0x30, None),
+        "kept, and no key to fingerprint"
     );
     assert_eq!(duo.app_dct_bytes(), before);
 }
@@ -160,17 +176,16 @@ fn the_buttons_bring_it_back_to_dfu_idle() {
         t: SimTransport::new(duo).unwrap(),
         clock: b.clock,
     };
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 0,
-            state: IDLE
-        }
-    );
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 0, DfuState::DfuIdle));
     // The key generated at the first boot is kept by the next one.
     let key = b.t.app_dct_bytes()[34..646].to_vec();
     let mut duo = b.t.into_device();
-    assert!(!duo.boot().unwrap().generated_key);
+    let report = duo.boot().unwrap();
+    assert!(!report.generated_key);
+    let kept = crate::keys::parse_private_key(&key).unwrap();
+    assert_eq!(
+        report.fingerprint,
+        Some(crate::keys::fingerprint(&kept.to_public_key()))
+    );
     assert_eq!(duo.app_dct_bytes()[34..646], key[..]);
 }

@@ -29,26 +29,18 @@ fn alt_1_reads_the_application_dct_of_the_factory_image() {
 fn alt_1_refuses_addresses_from_0x4000() {
     let mut b = bench(0.01);
     b.alt(1);
-    assert_eq!(b.set_address(0x3FFF).status, OK);
+    assert_eq!(b.set_address(0x3FFF).status, DfuStatus::Ok);
     b.abort().unwrap();
     assert_eq!(
         b.set_address(0x4000),
-        DfuStatus {
-            status: ERR_ADDRESS,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrAddress, 0, DfuState::DfuError)
     );
     b.recover();
     // A data block whose address lands at 0x4000 (pointer 0, block 6).
-    assert_eq!(b.set_address(0).status, OK);
+    assert_eq!(b.set_address(0).status, DfuStatus::Ok);
     assert_eq!(
         b.download(6, &[0; 4]),
-        DfuStatus {
-            status: ERR_ADDRESS,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrAddress, 0, DfuState::DfuError)
     );
 }
 
@@ -58,30 +50,16 @@ fn alt_1_erase_is_a_no_op_declaring_1_ms_and_writes_declare_500_ms() {
     b.alt(1);
     let before = b.t.device().dct_region().to_vec();
     b.dnload(0, &[0x41, 0, 0, 0, 0]).unwrap();
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 1,
-            state: DNBUSY
-        }
-    );
-    assert_eq!(b.wait().state, DNLOAD_IDLE);
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 1, DfuState::DfuDnBusy));
+    assert_eq!(b.wait().state, DfuState::DfuDnloadIdle);
     assert_eq!(b.t.device().dct_region(), &before[..]);
     // Set address is a command that is not an erase: programming time.
     b.dnload(0, &[0x21, 34, 0, 0, 0]).unwrap();
-    assert_eq!(b.status().poll_ms, 500);
+    assert_eq!(b.status().poll_timeout.as_millis(), 500);
     b.wait();
     b.dnload(2, &[0x30; 8]).unwrap();
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 500,
-            state: DNBUSY
-        }
-    );
-    assert_eq!(b.wait().state, DNLOAD_IDLE);
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 500, DfuState::DfuDnBusy));
+    assert_eq!(b.wait().state, DfuState::DfuDnloadIdle);
 }
 
 #[test]
@@ -91,7 +69,7 @@ fn a_write_at_34_lands_in_the_standby_partition_which_becomes_current() {
     let image = DctImage::from_bytes(&DUO, b.t.device().dct_region()).unwrap();
     assert_eq!(image.current_partition().unwrap(), 0);
     let key: Vec<u8> = (0..612u32).map(|i| (i % 200) as u8 + 1).collect();
-    assert_eq!(b.write(34, &key).status, OK);
+    assert_eq!(b.write(34, &key).status, DfuStatus::Ok);
 
     let flash = b.t.internal_flash();
     let new = app_dct_in_flash(1) + 34;
@@ -110,7 +88,7 @@ fn a_write_at_34_lands_in_the_standby_partition_which_becomes_current() {
     assert_eq!(b.t.app_dct_bytes()[34..646], key[..]);
 
     // The next write swaps back.
-    assert_eq!(b.write(34, &[0x42]).status, OK);
+    assert_eq!(b.write(34, &[0x42]).status, DfuStatus::Ok);
     let image = DctImage::from_bytes(&DUO, b.t.device().dct_region()).unwrap();
     assert_eq!(image.current_partition().unwrap(), 0);
     assert_eq!(b.read(34, 2), [0x42, key[1]]);
@@ -122,7 +100,7 @@ fn a_multi_block_write_swaps_once_per_block() {
     b.alt(1);
     let data: Vec<u8> = (0..4290u32).map(|i| (i % 97) as u8).collect();
     // Two blocks (4096 + 194 bytes): two copy-on-write swaps, 0 → 1 → 0.
-    assert_eq!(b.write(0, &data).status, OK);
+    assert_eq!(b.write(0, &data).status, DfuStatus::Ok);
     assert_eq!(b.t.app_dct_bytes(), data);
     let image = DctImage::from_bytes(&DUO, b.t.device().dct_region()).unwrap();
     assert_eq!(image.current_partition().unwrap(), 0);
@@ -137,11 +115,7 @@ fn alt_1_writes_must_end_within_the_partition_and_reads_stop_at_0x4000() {
     // 8836 bytes of partition left after the application DCT's start.
     assert_eq!(
         b.write(0x3000, &[0; 16]),
-        DfuStatus {
-            status: ERR_WRITE,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrWrite, 0, DfuState::DfuError)
     );
     assert_eq!(b.t.device().dct_region(), &before[..]);
     b.recover();

@@ -8,15 +8,15 @@ const APP: u32 = 0x080C_0000;
 fn programming_only_clears_bits_until_the_sector_is_erased() {
     let mut b = bench(0.01);
     let off = (APP - 0x0800_0000) as usize;
-    assert_eq!(b.write(APP, &[0x0F; 8]).status, OK);
+    assert_eq!(b.write(APP, &[0x0F; 8]).status, DfuStatus::Ok);
     assert_eq!(b.t.internal_flash()[off..off + 8], [0x0F; 8]);
     // Writing 1s over 0s is not reported (the STM32F2 has no flag for it);
     // the bits stay 0: new = old & data.
-    assert_eq!(b.write(APP, &[0xF3; 8]).status, OK);
+    assert_eq!(b.write(APP, &[0xF3; 8]).status, DfuStatus::Ok);
     assert_eq!(b.read(APP, 8), [0x03; 8]);
-    assert_eq!(b.erase(APP).status, OK);
+    assert_eq!(b.erase(APP).status, DfuStatus::Ok);
     assert_eq!(b.read(APP, 8), [0xFF; 8]);
-    assert_eq!(b.write(APP, &[0xF3; 8]).status, OK);
+    assert_eq!(b.write(APP, &[0xF3; 8]).status, DfuStatus::Ok);
     assert_eq!(b.read(APP, 8), [0xF3; 8]);
 }
 
@@ -25,12 +25,12 @@ fn erase_clears_exactly_one_sector() {
     let mut b = bench(0.01);
     // Sector 0x08010000 is 64 KiB; program its first and last byte and the
     // byte after it.
-    assert_eq!(b.write(0x0801_0000, &[0; 4]).status, OK);
+    assert_eq!(b.write(0x0801_0000, &[0; 4]).status, DfuStatus::Ok);
     b.abort().unwrap();
-    assert_eq!(b.write(0x0801_FFFC, &[0; 8]).status, OK);
+    assert_eq!(b.write(0x0801_FFFC, &[0; 8]).status, DfuStatus::Ok);
     b.abort().unwrap();
     // Any address in the sector erases the whole sector.
-    assert_eq!(b.erase(0x0801_8000).status, OK);
+    assert_eq!(b.erase(0x0801_8000).status, DfuStatus::Ok);
     let flash = b.t.internal_flash();
     assert!(flash[0x10000..0x20000].iter().all(|&x| x == 0xFF));
     assert_eq!(flash[0x20000..0x20004], [0; 4], "next sector untouched");
@@ -43,24 +43,16 @@ fn the_bootloader_sector_is_refused_and_unchanged() {
     assert_ne!(before, vec![0xFF; 0x4000], "a bootloader is there");
     assert_eq!(
         b.write(0x0800_0000, &[0; 16]),
-        DfuStatus {
-            status: ERR_WRITE,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrWrite, 0, DfuState::DfuError)
     );
     b.recover();
     assert_eq!(
         b.erase(0x0800_1000),
-        DfuStatus {
-            status: ERR_ERASE,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrErase, 0, DfuState::DfuError)
     );
     b.recover();
     // A write that starts in a writable sector but would spill into nothing.
-    assert_eq!(b.write(0x080F_FFF8, &[0; 16]).status, ERR_ADDRESS);
+    assert_eq!(b.write(0x080F_FFF8, &[0; 16]).status, DfuStatus::ErrAddress);
     b.recover();
     assert_eq!(b.t.internal_flash()[..0x4000], before[..]);
     // The bootloader sector still reads (it is `a`: readable).
@@ -74,8 +66,11 @@ fn mass_erase_spares_the_bootloader() {
     b.dnload(0, &[0x41]).unwrap();
     let s = b.status();
     // 3 × 16 KiB + 64 KiB + 7 × 128 KiB = 8300 ms declared, × 0.01.
-    assert_eq!((s.state, s.poll_ms), (DNBUSY, 83));
-    assert_eq!(b.wait().state, DNLOAD_IDLE);
+    assert_eq!(
+        (s.state, s.poll_timeout.as_millis()),
+        (DfuState::DfuDnBusy, 83)
+    );
+    assert_eq!(b.wait().state, DfuState::DfuDnloadIdle);
     let flash = b.t.internal_flash();
     assert_eq!(flash[..0x4000], boot[..]);
     assert!(
@@ -89,20 +84,20 @@ fn serial_flash_is_two_mib_of_4k_nor_sectors() {
     let mut b = bench(0.01);
     b.alt(2);
     let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
-    assert_eq!(b.erase(0x14_0000).status, OK);
-    assert_eq!(b.erase(0x14_1000).status, OK);
-    assert_eq!(b.write(0x14_0000, &data).status, OK);
+    assert_eq!(b.erase(0x14_0000).status, DfuStatus::Ok);
+    assert_eq!(b.erase(0x14_1000).status, DfuStatus::Ok);
+    assert_eq!(b.write(0x14_0000, &data).status, DfuStatus::Ok);
     assert_eq!(b.read(0x14_0000, data.len()), data);
     assert_eq!(
         b.erase(0x14_0800).status,
-        OK,
+        DfuStatus::Ok,
         "erase by any address in the sector"
     );
     let serial = b.t.device().serial_flash().unwrap();
     assert_eq!(serial.len(), 2 * 1024 * 1024);
     assert!(serial[0x14_0000..0x14_1000].iter().all(|&x| x == 0xFF));
     assert_eq!(serial[0x14_1000..0x14_1000 + 904], data[4096..]);
-    assert_eq!(b.set_address(0x20_0000).status, ERR_ADDRESS);
+    assert_eq!(b.set_address(0x20_0000).status, DfuStatus::ErrAddress);
 }
 
 #[test]
@@ -113,7 +108,7 @@ fn a_full_megabyte_round_trips_on_alt_0_outside_the_bootloader() {
         .collect();
     let mut addr = 0x0800_4000u32;
     while addr < 0x0810_0000 {
-        assert_eq!(b.erase(addr).status, OK);
+        assert_eq!(b.erase(addr).status, DfuStatus::Ok);
         addr += match addr {
             0x0800_4000..=0x0800_FFFF => 0x4000,
             0x0801_0000 => 0x1_0000,
@@ -121,6 +116,6 @@ fn a_full_megabyte_round_trips_on_alt_0_outside_the_bootloader() {
         };
     }
     b.abort().unwrap();
-    assert_eq!(b.write(0x0800_4000, &data).status, OK);
+    assert_eq!(b.write(0x0800_4000, &data).status, DfuStatus::Ok);
     assert_eq!(b.read(0x0800_4000, data.len()), data);
 }

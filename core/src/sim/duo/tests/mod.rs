@@ -15,30 +15,11 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use super::{CreateOptions, ManualClock, SimTransport, VirtualDuo};
+pub use crate::dfu::protocol::request::{ABORT, CLRSTATUS, DNLOAD, GETSTATE, GETSTATUS, UPLOAD};
+pub use crate::dfu::protocol::{
+    DfuState, DfuStatus, StatusReply, REQUEST_TYPE_IN as IN, REQUEST_TYPE_OUT as OUT,
+};
 use crate::dfu::transport::{ControlTransport, Setup, TransportError};
-
-pub const OUT: u8 = 0x21;
-pub const IN: u8 = 0xA1;
-
-pub const DNLOAD: u8 = 1;
-pub const UPLOAD: u8 = 2;
-pub const GETSTATUS: u8 = 3;
-pub const CLRSTATUS: u8 = 4;
-pub const GETSTATE: u8 = 5;
-pub const ABORT: u8 = 6;
-
-pub const IDLE: u8 = 2;
-pub const DNBUSY: u8 = 4;
-pub const DNLOAD_IDLE: u8 = 5;
-pub const UPLOAD_IDLE: u8 = 9;
-pub const ERROR: u8 = 10;
-
-pub const OK: u8 = 0x00;
-pub const ERR_WRITE: u8 = 0x03;
-pub const ERR_ERASE: u8 = 0x04;
-pub const ERR_ADDRESS: u8 = 0x08;
-pub const ERR_UNKNOWN: u8 = 0x0E;
-pub const ERR_STALLEDPKT: u8 = 0x0F;
 
 /// A virtual Duo in a temporary directory, opened as a transport, with the
 /// clock the device judges time by.
@@ -106,12 +87,14 @@ impl Bench {
         self.class_in(UPLOAD, block, len)
     }
 
-    pub fn status(&mut self) -> DfuStatus {
-        DfuStatus::parse(&self.class_in(GETSTATUS, 0, 6).unwrap())
+    pub fn status(&mut self) -> StatusReply {
+        let bytes = self.class_in(GETSTATUS, 0, 6).unwrap();
+        assert_eq!(bytes.len(), 6, "GETSTATUS reply {bytes:02x?}");
+        StatusReply::parse(&bytes).unwrap()
     }
 
-    pub fn state(&mut self) -> u8 {
-        self.class_in(GETSTATE, 0, 1).unwrap()[0]
+    pub fn state(&mut self) -> DfuState {
+        DfuState::from_code(self.class_in(GETSTATE, 0, 1).unwrap()[0]).unwrap()
     }
 
     pub fn clrstatus(&mut self) {
@@ -128,43 +111,42 @@ impl Bench {
 
     /// GETSTATUS until the device is no longer busy, advancing the clock
     /// by each bwPollTimeout as a well-behaved host waits.
-    pub fn wait(&mut self) -> DfuStatus {
+    pub fn wait(&mut self) -> StatusReply {
         loop {
             let s = self.status();
-            if s.state != DNBUSY {
+            if s.state != DfuState::DfuDnBusy {
                 return s;
             }
-            self.clock
-                .advance(Duration::from_millis(u64::from(s.poll_ms)));
+            self.clock.advance(s.poll_timeout);
         }
     }
 
     /// DNLOAD then wait for the result.
-    pub fn download(&mut self, block: u16, data: &[u8]) -> DfuStatus {
+    pub fn download(&mut self, block: u16, data: &[u8]) -> StatusReply {
         self.dnload(block, data).unwrap();
         self.wait()
     }
 
-    pub fn set_address(&mut self, addr: u32) -> DfuStatus {
+    pub fn set_address(&mut self, addr: u32) -> StatusReply {
         let mut cmd = vec![0x21];
         cmd.extend_from_slice(&addr.to_le_bytes());
         self.download(0, &cmd)
     }
 
-    pub fn erase(&mut self, addr: u32) -> DfuStatus {
+    pub fn erase(&mut self, addr: u32) -> StatusReply {
         let mut cmd = vec![0x41];
         cmd.extend_from_slice(&addr.to_le_bytes());
         self.download(0, &cmd)
     }
 
     /// dfu-util's way: set address, then one block per 4 KiB at block 2…
-    pub fn write(&mut self, addr: u32, data: &[u8]) -> DfuStatus {
+    pub fn write(&mut self, addr: u32, data: &[u8]) -> StatusReply {
         let s = self.set_address(addr);
-        assert_eq!(s.status, OK, "set address {addr:#x}: {s:?}");
+        assert_eq!(s.status, DfuStatus::Ok, "set address {addr:#x}: {s:?}");
         let mut last = s;
         for (i, chunk) in data.chunks(4096).enumerate() {
             last = self.download(2 + i as u16, chunk);
-            if last.status != OK {
+            if last.status != DfuStatus::Ok {
                 return last;
             }
         }
@@ -174,7 +156,7 @@ impl Bench {
     /// Set address, back to idle, upload blocks from 2.
     pub fn read(&mut self, addr: u32, len: usize) -> Vec<u8> {
         let s = self.set_address(addr);
-        assert_eq!(s.status, OK, "set address {addr:#x}: {s:?}");
+        assert_eq!(s.status, DfuStatus::Ok, "set address {addr:#x}: {s:?}");
         self.abort().unwrap();
         let mut out = Vec::new();
         let mut block = 2;
@@ -194,10 +176,10 @@ impl Bench {
 
     /// Back to dfuIDLE from an error, as hosts do.
     pub fn recover(&mut self) {
-        if self.status().state == ERROR {
+        if self.status().state == DfuState::DfuError {
             self.clrstatus();
         }
-        assert_eq!(self.status().state, IDLE);
+        assert_eq!(self.status().state, DfuState::DfuIdle);
     }
 }
 
@@ -211,21 +193,12 @@ pub fn setup(request_type: u8, request: u8, value: u16, length: u16) -> Setup {
     }
 }
 
-/// A GETSTATUS reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DfuStatus {
-    pub status: u8,
-    pub poll_ms: u32,
-    pub state: u8,
-}
-
-impl DfuStatus {
-    pub fn parse(b: &[u8]) -> Self {
-        assert_eq!(b.len(), 6, "GETSTATUS reply {b:02x?}");
-        DfuStatus {
-            status: b[0],
-            poll_ms: u32::from_le_bytes([b[1], b[2], b[3], 0]),
-            state: b[4],
-        }
+/// The GETSTATUS reply a test expects.
+pub fn reply(status: DfuStatus, poll_ms: u64, state: DfuState) -> StatusReply {
+    StatusReply {
+        status,
+        poll_timeout: Duration::from_millis(poll_ms),
+        state,
+        string_index: 0,
     }
 }

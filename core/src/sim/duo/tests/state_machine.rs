@@ -1,21 +1,14 @@
 //! DFU 1.1 / DfuSe transitions as ST's DFU class makes them.
 
 use super::*;
-use crate::sim::duo::{Mode, State, Status};
+use crate::sim::duo::Mode;
 
 #[test]
 fn a_fresh_device_is_idle_with_status_ok() {
     let mut b = bench(0.01);
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 0,
-            state: IDLE
-        }
-    );
-    assert_eq!(b.state(), IDLE);
-    assert_eq!(b.t.device().dfu_state(), (State::DfuIdle, Status::Ok));
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 0, DfuState::DfuIdle));
+    assert_eq!(b.state(), DfuState::DfuIdle);
+    assert_eq!(b.t.device().dfu_state(), (DfuState::DfuIdle, DfuStatus::Ok));
 }
 
 #[test]
@@ -24,30 +17,16 @@ fn a_download_runs_on_getstatus_and_ends_in_dnload_idle() {
     b.dnload(0, &[0x21, 0x00, 0x00, 0x02, 0x08]).unwrap();
     assert_eq!(
         b.state(),
-        3,
+        DfuState::DfuDnloadSync,
         "dfuDNLOAD_SYNC until the host asks for status"
     );
     // Command blocks get the medium's programming time: 17 ms × 0.01 → 1 ms.
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 1,
-            state: DNBUSY
-        }
-    );
-    assert_eq!(b.state(), DNBUSY);
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 1, DfuState::DfuDnBusy));
+    assert_eq!(b.state(), DfuState::DfuDnBusy);
     b.clock.advance(Duration::from_millis(1));
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 0,
-            state: DNLOAD_IDLE
-        }
-    );
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 0, DfuState::DfuDnloadIdle));
     // Next block from dfuDNLOAD_IDLE.
-    assert_eq!(b.download(2, &[0x00; 16]).status, OK);
+    assert_eq!(b.download(2, &[0x00; 16]).status, DfuStatus::Ok);
     assert_eq!(b.t.internal_flash()[0x20000..0x20010], [0u8; 16]);
 }
 
@@ -56,27 +35,17 @@ fn busy_until_is_honoured_by_the_devices_clock() {
     let mut b = bench(1.0);
     // Erasing a 128 KiB sector declares 1 s at time factor 1.0.
     b.dnload(0, &[0x41, 0x00, 0x00, 0x02, 0x08]).unwrap();
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 1000,
-            state: DNBUSY
-        }
-    );
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 1000, DfuState::DfuDnBusy));
     b.clock.advance(Duration::from_millis(400));
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 600,
-            state: DNBUSY
-        }
-    );
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 600, DfuState::DfuDnBusy));
     b.clock.advance(Duration::from_micros(599_500));
-    assert_eq!(b.status().poll_ms, 1, "remaining time rounds up");
+    assert_eq!(
+        b.status().poll_timeout.as_millis(),
+        1,
+        "remaining time rounds up"
+    );
     b.clock.advance(Duration::from_micros(500));
-    assert_eq!(b.status().state, DNLOAD_IDLE);
+    assert_eq!(b.status().state, DfuState::DfuDnloadIdle);
     assert_eq!(
         b.t.stats().poll_timeout_ms_total,
         1000,
@@ -90,7 +59,7 @@ fn time_factor_scales_every_declared_timeout() {
         let mut b = bench(factor);
         b.dnload(0, &[0x41, 0x00, 0x40, 0x00, 0x08]).unwrap();
         assert_eq!(
-            b.status().poll_ms,
+            b.status().poll_timeout.as_millis(),
             expected,
             "16 KiB erase at factor {factor}"
         );
@@ -101,20 +70,20 @@ fn time_factor_scales_every_declared_timeout() {
 fn upload_walks_blocks_from_the_address_pointer() {
     let mut b = bench(0.01);
     let data: Vec<u8> = (0..3 * 4096).map(|i| (i % 251) as u8).collect();
-    assert_eq!(b.erase(0x0802_0000).status, OK);
-    assert_eq!(b.write(0x0802_0000, &data).status, OK);
+    assert_eq!(b.erase(0x0802_0000).status, DfuStatus::Ok);
+    assert_eq!(b.write(0x0802_0000, &data).status, DfuStatus::Ok);
     b.abort().unwrap();
-    assert_eq!(b.set_address(0x0802_1000).status, OK);
+    assert_eq!(b.set_address(0x0802_1000).status, DfuStatus::Ok);
     b.abort().unwrap();
     assert_eq!(
         b.upload(3, 16).unwrap(),
         data[8192..8208],
         "block 3 = pointer + 4096"
     );
-    assert_eq!(b.state(), UPLOAD_IDLE);
+    assert_eq!(b.state(), DfuState::DfuUploadIdle);
     assert_eq!(b.upload(2, 4).unwrap(), data[4096..4100]);
     b.abort().unwrap();
-    assert_eq!(b.state(), IDLE);
+    assert_eq!(b.state(), DfuState::DfuIdle);
 }
 
 #[test]
@@ -127,17 +96,17 @@ fn upload_block_0_lists_the_dfuse_commands() {
 fn abort_returns_to_idle_from_download_and_upload() {
     let mut b = bench(0.01);
     b.set_address(0x0802_0000);
-    assert_eq!(b.state(), DNLOAD_IDLE);
+    assert_eq!(b.state(), DfuState::DfuDnloadIdle);
     b.abort().unwrap();
-    assert_eq!(b.state(), IDLE);
+    assert_eq!(b.state(), DfuState::DfuIdle);
     b.upload(2, 8).unwrap();
-    assert_eq!(b.state(), UPLOAD_IDLE);
+    assert_eq!(b.state(), DfuState::DfuUploadIdle);
     b.abort().unwrap();
-    assert_eq!(b.state(), IDLE);
+    assert_eq!(b.state(), DfuState::DfuIdle);
     // A block received but not yet executed is dropped by ABORT.
     b.dnload(2, &[0u8; 4]).unwrap();
     b.abort().unwrap();
-    assert_eq!(b.status().state, IDLE);
+    assert_eq!(b.status().state, DfuState::DfuIdle);
     assert_eq!(b.t.internal_flash()[0x20000..0x20004], [0xFF; 4]);
 }
 
@@ -152,35 +121,24 @@ fn a_request_the_state_does_not_allow_stalls_into_dfu_error() {
     );
     assert_eq!(
         b.status(),
-        DfuStatus {
-            status: ERR_STALLEDPKT,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrStalledPkt, 0, DfuState::DfuError)
     );
     // In dfuERROR everything but GETSTATUS / GETSTATE / CLRSTATUS stalls,
     // and the first status is kept.
     assert_eq!(b.dnload(2, &[0; 4]), Err(TransportError::Stall));
     assert_eq!(b.abort(), Err(TransportError::Stall));
-    assert_eq!(b.state(), ERROR);
+    assert_eq!(b.state(), DfuState::DfuError);
     b.clrstatus();
-    assert_eq!(
-        b.status(),
-        DfuStatus {
-            status: OK,
-            poll_ms: 0,
-            state: IDLE
-        }
-    );
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 0, DfuState::DfuIdle));
 }
 
 #[test]
 fn download_while_busy_stalls() {
     let mut b = bench(1.0);
     b.dnload(0, &[0x41, 0x00, 0x00, 0x02, 0x08]).unwrap();
-    assert_eq!(b.status().state, DNBUSY);
+    assert_eq!(b.status().state, DfuState::DfuDnBusy);
     assert_eq!(b.dnload(2, &[0; 4]), Err(TransportError::Stall));
-    assert_eq!(b.status().state, ERROR);
+    assert_eq!(b.status().state, DfuState::DfuError);
 }
 
 #[test]
@@ -189,11 +147,7 @@ fn clrstatus_outside_dfu_error_is_an_error_itself() {
     b.clrstatus();
     assert_eq!(
         b.status(),
-        DfuStatus {
-            status: ERR_UNKNOWN,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrUnknown, 0, DfuState::DfuError)
     );
     b.recover();
 }
@@ -212,7 +166,7 @@ fn malformed_downloads_are_refused() {
             Err(TransportError::Stall),
             "block {block} {data:02x?}"
         );
-        assert_eq!(b.status().status, ERR_STALLEDPKT);
+        assert_eq!(b.status().status, DfuStatus::ErrStalledPkt);
         b.recover();
     }
 }
@@ -222,27 +176,19 @@ fn addresses_outside_the_map_report_err_address() {
     let mut b = bench(0.01);
     assert_eq!(
         b.set_address(0x0810_0000),
-        DfuStatus {
-            status: ERR_ADDRESS,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrAddress, 0, DfuState::DfuError)
     );
     b.recover();
-    assert_eq!(b.set_address(0x07FF_FFFF).status, ERR_ADDRESS);
+    assert_eq!(b.set_address(0x07FF_FFFF).status, DfuStatus::ErrAddress);
     b.recover();
     // Upload past the end of internal flash: a short block, then errADDRESS.
-    assert_eq!(b.set_address(0x080F_FF00).status, OK);
+    assert_eq!(b.set_address(0x080F_FF00).status, DfuStatus::Ok);
     b.abort().unwrap();
     assert_eq!(b.upload(2, 4096).unwrap().len(), 0x100);
     assert_eq!(b.upload(3, 4096), Err(TransportError::Stall));
     assert_eq!(
         b.status(),
-        DfuStatus {
-            status: ERR_ADDRESS,
-            poll_ms: 0,
-            state: ERROR
-        }
+        reply(DfuStatus::ErrAddress, 0, DfuState::DfuError)
     );
 }
 

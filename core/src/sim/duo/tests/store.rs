@@ -109,7 +109,7 @@ fn a_second_open_while_held_is_busy() {
 #[test]
 fn reopening_sees_the_same_device_mid_download() {
     let mut b = bench(0.01);
-    assert_eq!(b.write(0x0802_0000, &[0x12, 0x34]).status, OK);
+    assert_eq!(b.write(0x0802_0000, &[0x12, 0x34]).status, DfuStatus::Ok);
     let stats = b.t.stats();
     let path = b.path();
     drop(b.t);
@@ -124,8 +124,8 @@ fn reopening_sees_the_same_device_mid_download() {
         clock,
     };
     // Still in dfuDNLOAD_IDLE with the pointer where the last process left it.
-    assert_eq!(b.state(), DNLOAD_IDLE);
-    assert_eq!(b.download(2, &[0x00]).status, OK);
+    assert_eq!(b.state(), DfuState::DfuDnloadIdle);
+    assert_eq!(b.download(2, &[0x00]).status, DfuStatus::Ok);
     assert_eq!(
         b.t.internal_flash()[0x20000],
         0x00,
@@ -143,7 +143,7 @@ fn a_busy_period_outlives_the_process_that_started_it() {
     // Mass erase declares 8.3 s; × 10 = 83 s of busy, far beyond any test run.
     let mut b = bench(10.0);
     b.dnload(0, &[0x41]).unwrap();
-    assert_eq!(b.status().poll_ms, 83_000);
+    assert_eq!(b.status().poll_timeout.as_millis(), 83_000);
     let path = b.path();
     drop(b.t);
     let clock = ManualClock::new();
@@ -153,10 +153,13 @@ fn a_busy_period_outlives_the_process_that_started_it() {
         clock,
     };
     let s = b.status();
-    assert_eq!(s.state, DNBUSY);
-    assert!(s.poll_ms > 0 && s.poll_ms <= 83_000, "{s:?}");
+    assert_eq!(s.state, DfuState::DfuDnBusy);
+    assert!(
+        s.poll_timeout.as_millis() > 0 && s.poll_timeout.as_millis() <= 83_000,
+        "{s:?}"
+    );
     b.clock.advance(Duration::from_secs(84));
-    assert_eq!(b.status().state, DNLOAD_IDLE);
+    assert_eq!(b.status().state, DfuState::DfuDnloadIdle);
 }
 
 #[test]
@@ -219,14 +222,14 @@ fn another_process_sees_the_same_device() {
                     clock,
                 };
                 // The parent left the device in dfuDNLOAD_IDLE at 0x08020000.
-                assert_eq!(b.state(), DNLOAD_IDLE);
-                assert_eq!(b.download(3, &[0x5A; 4]).status, OK);
+                assert_eq!(b.state(), DfuState::DfuDnloadIdle);
+                assert_eq!(b.download(3, &[0x5A; 4]).status, DfuStatus::Ok);
             }
         }
         return;
     }
     let mut b = bench(0.01);
-    assert_eq!(b.write(0x0802_0000, &[0xA5; 4]).status, OK);
+    assert_eq!(b.write(0x0802_0000, &[0xA5; 4]).status, DfuStatus::Ok);
     let path = b.path();
     assert!(
         child("busy", &path).success(),

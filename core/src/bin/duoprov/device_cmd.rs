@@ -1,0 +1,204 @@
+//! `duoprov list`, `duoprov dfu read|write`, `duoprov udev`, and the pieces
+//! every device command shares: the `--device` selector, opening the board,
+//! progress bars.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use duo_provisioning::device::{self, Device};
+use duo_provisioning::dfu::{DeviceSelector, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::output::Ctx;
+
+/// Transfers above this size get a progress bar (on a TTY, without --json).
+const PROGRESS_MIN_BYTES: u64 = 64 * 1024;
+
+/// Where `duoprov udev` tells the user to put the rule.
+const UDEV_RULE_PATH: &str = "/etc/udev/rules.d/50-duoprov.rules";
+
+#[derive(Subcommand, Debug)]
+pub enum DfuCommand {
+    /// Read memory of an alt setting to a file (dfu-util -a A -s X:N -U FILE).
+    Read {
+        /// Alt setting: 0 internal flash, 1 DCT (addresses are DCT offsets), 2 serial flash.
+        #[arg(long)]
+        alt: u8,
+        /// Start address, decimal or 0x-hex.
+        #[arg(long, value_parser = parse_number)]
+        addr: u32,
+        /// Number of bytes, decimal or 0x-hex.
+        #[arg(long, value_parser = parse_number)]
+        len: u32,
+        /// File to write.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Write a file to memory of an alt setting, erasing the sectors it
+    /// touches first (dfu-util -a A -s X[:leave] -D FILE).
+    Write {
+        #[arg(long)]
+        alt: u8,
+        /// Start address, decimal or 0x-hex.
+        #[arg(long, value_parser = parse_number)]
+        addr: u32,
+        file: PathBuf,
+        /// Leave DFU mode afterwards: the board resets into its firmware.
+        #[arg(long)]
+        leave: bool,
+    },
+}
+
+/// `2082`, `0x822`, `0x0800_4000`.
+fn parse_number(s: &str) -> Result<u32, String> {
+    let clean: String = s.trim().chars().filter(|c| *c != '_').collect();
+    let parsed = match clean
+        .strip_prefix("0x")
+        .or_else(|| clean.strip_prefix("0X"))
+    {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => clean.parse(),
+    };
+    parsed.map_err(|_| format!("{s:?} is not a 32-bit number (decimal, or hex written 0x…)"))
+}
+
+/// The `--device` / `DUOPROV_DEVICE` value, parsed.
+pub fn selector(ctx: &Ctx) -> anyhow::Result<Option<DeviceSelector>> {
+    Ok(ctx.device.as_deref().map(str::parse).transpose()?)
+}
+
+/// Open the board the selector designates, in DFU mode.
+pub fn open(ctx: &Ctx) -> anyhow::Result<Device> {
+    let device = Device::open(selector(ctx)?.as_ref(), duo_provisioning::time::system())?;
+    ctx.info(format!("using {}", device.description()));
+    Ok(device)
+}
+
+/// A progress callback: a bar on stderr for transfers over 64 KiB, when
+/// stderr is a terminal and the output is not JSON; otherwise nothing.
+pub fn progress(ctx: &Ctx, total: u64, what: &str) -> (ProgressBar, impl FnMut(Progress)) {
+    let bar = if total > PROGRESS_MIN_BYTES && !ctx.json && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_message(what.to_string());
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let handle = bar.clone();
+    (bar, move |p: Progress| handle.set_position(p.done))
+}
+
+pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
+    let devices = device::list_devices(selector(ctx)?.as_ref(), duo_provisioning::time::system())?;
+    ctx.emit(&devices, || {
+        devices
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    Ok(())
+}
+
+pub fn run_dfu(cmd: DfuCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    match cmd {
+        DfuCommand::Read {
+            alt,
+            addr,
+            len,
+            output,
+        } => read(ctx, alt, addr, len as usize, &output),
+        DfuCommand::Write {
+            alt,
+            addr,
+            file,
+            leave,
+        } => write(ctx, alt, addr, &file, leave),
+    }
+}
+
+fn read(ctx: &Ctx, alt: u8, addr: u32, len: usize, output: &Path) -> anyhow::Result<()> {
+    let mut dev = open(ctx)?;
+    let (bar, mut on_progress) = progress(ctx, len as u64, "reading");
+    let data = dev.dfu_read(alt, addr, len, &mut on_progress);
+    bar.finish_and_clear();
+    let data = data?;
+    std::fs::write(output, &data).with_context(|| format!("cannot write {}", output.display()))?;
+    ctx.emit(
+        &serde_json::json!({
+            "alt": alt, "addr": addr, "len": data.len(), "output": output,
+        }),
+        || {
+            format!(
+                "read {} bytes from 0x{addr:08x} on alt {alt} into {}",
+                data.len(),
+                output.display()
+            )
+        },
+    );
+    Ok(())
+}
+
+fn write(ctx: &Ctx, alt: u8, addr: u32, file: &Path, leave: bool) -> anyhow::Result<()> {
+    let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut dev = open(ctx)?;
+    let (bar, mut on_progress) = progress(ctx, data.len() as u64, "writing");
+    let report = dev.dfu_write(alt, addr, &data, leave, &mut on_progress);
+    bar.finish_and_clear();
+    let report = report?;
+    ctx.emit(&report, || {
+        let mut text = format!(
+            "wrote {} bytes of {} at 0x{addr:08x} on alt {alt} ({} blocks",
+            report.bytes,
+            file.display(),
+            report.blocks
+        );
+        if !report.erased_sectors.is_empty() {
+            text.push_str(&format!(
+                ", {} sectors erased first",
+                report.erased_sectors.len()
+            ));
+        }
+        text.push(')');
+        if report.left_dfu {
+            text.push_str("\nthe board left DFU mode and is running its firmware");
+        }
+        text
+    });
+    Ok(())
+}
+
+pub fn udev(ctx: &Ctx) {
+    let rules = duo_provisioning::dfu::usb::udev_rule();
+    ctx.emit(
+        &serde_json::json!({ "path": UDEV_RULE_PATH, "rules": rules }),
+        || {
+            format!(
+                "{rules}\n# To install: duoprov udev | sudo tee {UDEV_RULE_PATH} && \
+                 sudo udevadm control --reload-rules && sudo udevadm trigger"
+            )
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_number;
+
+    #[test]
+    fn addresses_are_decimal_or_hex() {
+        assert_eq!(parse_number("2082"), Ok(2082));
+        assert_eq!(parse_number("0x822"), Ok(2082));
+        assert_eq!(parse_number("0x0800_4000"), Ok(0x0800_4000));
+        assert!(parse_number("0x1_0000_0000").is_err());
+        assert!(parse_number("-1").is_err());
+        assert!(parse_number("12k").is_err());
+    }
+}

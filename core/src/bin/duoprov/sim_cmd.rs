@@ -1,0 +1,343 @@
+//! `duoprov sim …`: make and drive a virtual Duo (a board in a directory).
+//! Use it with `--device sim:DIR` as if it were plugged in.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use duo_provisioning::platform::{self, Platform};
+use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo};
+use serde::Serialize;
+
+use crate::output::Ctx;
+
+#[derive(Subcommand, Debug)]
+pub enum SimCommand {
+    /// Make a new virtual device in DIR (absent or empty), in DFU mode.
+    Create {
+        dir: PathBuf,
+        /// The 32 KiB DCT region image (both partitions) to start from.
+        /// Default: RedBear's factory image (key slots erased).
+        #[arg(long, value_name = "DCT.bin")]
+        from: Option<PathBuf>,
+        /// The MCU's device id, 24 hex digits. Default: random.
+        #[arg(long, value_name = "HEX24", value_parser = parse_device_id)]
+        device_id: Option<[u8; 12]>,
+        /// Scale of every busy time the device declares: 1.0 is a real
+        /// board's timing, 0.001 makes a 500 ms DCT write take 1 ms.
+        #[arg(long, value_name = "F", default_value_t = 1.0)]
+        time_factor: f64,
+        /// Board family: duo, photon or p1.
+        #[arg(long, default_value = "duo", value_parser = parse_platform)]
+        platform: &'static Platform,
+    },
+    /// Reset the board into its firmware (like tapping RESET): the firmware
+    /// keeps the key in the slot, or generates one if the slot's first byte
+    /// is 0xFF. The device then no longer answers DFU.
+    Boot { dir: PathBuf },
+    /// Put the board back in DFU mode (hold SETUP, tap RESET).
+    Dfu { dir: PathBuf },
+    /// Arm failures for the next DFU session: stall:N (the Nth request),
+    /// write-error:N / address-error:N (the Nth data block), vanish:BYTES
+    /// (disconnect after BYTES of download data), stuck-busy:N (the Nth data
+    /// block never finishes), short-status:N[:LEN] (the Nth GETSTATUS reply
+    /// cut to LEN bytes). Each fires once.
+    Fault {
+        dir: PathBuf,
+        /// Faults to arm, e.g. write-error:1 stall:3.
+        #[arg(value_name = "SPEC", value_parser = parse_fault)]
+        faults: Vec<Fault>,
+        /// Disarm every armed fault first.
+        #[arg(long)]
+        clear: bool,
+        /// Only list armed and fired faults.
+        #[arg(long, conflicts_with_all = ["faults", "clear"])]
+        list: bool,
+    },
+    /// Mode, device id, time factor, faults, last boot and counters.
+    Show { dir: PathBuf },
+    /// The device's counters (control transfers, declared poll time, blocks).
+    Stats {
+        dir: PathBuf,
+        /// Zero the counters after printing them.
+        #[arg(long)]
+        reset: bool,
+    },
+}
+
+fn parse_platform(s: &str) -> Result<&'static Platform, String> {
+    platform::by_name(s).ok_or_else(|| format!("unknown platform {s:?}; use duo, photon or p1"))
+}
+
+fn parse_device_id(s: &str) -> Result<[u8; 12], String> {
+    let mut id = [0u8; 12];
+    hex::decode_to_slice(s.trim(), &mut id).map_err(|_| {
+        format!(
+            "{s:?} is not a device id: give 24 hex digits (12 bytes), e.g. 2fff27fffc473530fff23637"
+        )
+    })?;
+    Ok(id)
+}
+
+fn parse_fault(s: &str) -> Result<Fault, String> {
+    s.parse()
+}
+
+pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    match cmd {
+        SimCommand::Create {
+            dir,
+            from,
+            device_id,
+            time_factor,
+            platform,
+        } => create(ctx, &dir, from.as_deref(), device_id, time_factor, platform),
+        SimCommand::Boot { dir } => boot(ctx, &dir),
+        SimCommand::Dfu { dir } => {
+            let mut duo = VirtualDuo::open(&dir)?;
+            duo.enter_dfu()?;
+            let view = View::of(&duo);
+            ctx.emit(&view, || {
+                format!(
+                    "{} is in DFU mode (LED blinking yellow): use --device sim:{}",
+                    dir.display(),
+                    dir.display()
+                )
+            });
+            Ok(())
+        }
+        SimCommand::Fault {
+            dir,
+            faults,
+            clear,
+            list,
+        } => fault(ctx, &dir, faults, clear, list),
+        SimCommand::Show { dir } => {
+            let duo = VirtualDuo::open(&dir)?;
+            let view = View::of(&duo);
+            ctx.emit(&view, || view.render());
+            Ok(())
+        }
+        SimCommand::Stats { dir, reset } => {
+            let mut duo = VirtualDuo::open(&dir)?;
+            let stats = duo.stats();
+            if reset {
+                duo.reset_stats()?;
+            }
+            ctx.emit(
+                &serde_json::json!({ "dir": dir, "stats": stats, "reset": reset }),
+                || {
+                    let mut text = render_stats(&stats);
+                    if reset {
+                        text.push_str("\n(counters reset to zero)");
+                    }
+                    text
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
+fn create(
+    ctx: &Ctx,
+    dir: &Path,
+    from: Option<&Path>,
+    device_id: Option<[u8; 12]>,
+    time_factor: f64,
+    platform: &'static Platform,
+) -> anyhow::Result<()> {
+    let dct_image = match from {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read the DCT image {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let duo = VirtualDuo::create(
+        dir,
+        CreateOptions {
+            platform,
+            dct_image,
+            device_id,
+            time_factor,
+        },
+    )
+    .with_context(|| match from {
+        Some(path) => format!("creating a virtual device from {}", path.display()),
+        None => "creating a virtual device".to_string(),
+    })?;
+    let view = View::of(&duo);
+    ctx.emit(&view, || {
+        format!(
+            "created a virtual {} in {} (DFU mode, device id {}, time factor {})\n\
+             use it with --device sim:{}",
+            platform.display_name,
+            dir.display(),
+            view.device_id,
+            view.time_factor,
+            dir.display()
+        )
+    });
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct BootResult<'a> {
+    dir: &'a Path,
+    mode: Mode,
+    #[serde(flatten)]
+    report: &'a BootReport,
+}
+
+fn boot(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
+    let mut duo = VirtualDuo::open(dir)?;
+    let report = duo
+        .boot()
+        .with_context(|| format!("the firmware of {} failed at boot", dir.display()))?;
+    let result = BootResult {
+        dir,
+        mode: duo.mode(),
+        report: &report,
+    };
+    ctx.emit(&result, || describe_boot(dir, &report));
+    Ok(())
+}
+
+fn describe_boot(dir: &Path, report: &BootReport) -> String {
+    format!(
+        "{} is running firmware: {}\nback to DFU mode: duoprov sim dfu {}",
+        dir.display(),
+        boot_summary(report),
+        dir.display()
+    )
+}
+
+/// What the firmware did with the key slot.
+fn boot_summary(report: &BootReport) -> String {
+    match (report.generated_key, &report.fingerprint) {
+        (true, Some(fp)) => format!(
+            "the key slot was empty (first byte 0xFF): the firmware generated a new RSA-1024 \
+             key, sha256 fingerprint {fp}"
+        ),
+        (true, None) => "the firmware generated a new key".to_string(),
+        (false, Some(fp)) => format!("kept the key in the slot, sha256 fingerprint {fp}"),
+        (false, None) => format!(
+            "kept the slot (first byte 0x{:02X}) although it is not a valid key: this device \
+             will fail the cloud handshake. Fix it with `duoprov keys reset` or `duoprov keys \
+             load BACKUP` in DFU mode",
+            report.slot_first_byte
+        ),
+    }
+}
+
+fn fault(ctx: &Ctx, dir: &Path, faults: Vec<Fault>, clear: bool, list: bool) -> anyhow::Result<()> {
+    let mut duo = VirtualDuo::open(dir)?;
+    if !list && !clear && faults.is_empty() {
+        anyhow::bail!("give a fault to arm (e.g. write-error:1), --clear to disarm all, or --list");
+    }
+    if clear {
+        duo.clear_faults()?;
+    }
+    for f in faults {
+        duo.arm_fault(f)?;
+    }
+    let view = View::of(&duo);
+    ctx.emit(
+        &serde_json::json!({
+            "dir": dir, "armed": view.armed_faults, "fired": view.fired_faults,
+        }),
+        || {
+            format!(
+                "armed: {}\nfired: {}",
+                list_or_none(&view.armed_faults),
+                list_or_none(&view.fired_faults)
+            )
+        },
+    );
+    Ok(())
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// What `sim show` (and the other commands with --json) report.
+#[derive(Serialize)]
+struct View {
+    dir: PathBuf,
+    platform: &'static str,
+    mode: Mode,
+    connected: bool,
+    device_id: String,
+    time_factor: f64,
+    armed_faults: Vec<String>,
+    fired_faults: Vec<String>,
+    last_boot: Option<BootReport>,
+    last_boot_error: Option<String>,
+    stats: Stats,
+}
+
+impl View {
+    fn of(duo: &VirtualDuo) -> View {
+        let (last_boot, last_boot_error) = duo.last_boot();
+        View {
+            dir: duo.dir().to_path_buf(),
+            platform: duo.platform().name,
+            mode: duo.mode(),
+            connected: duo.connected(),
+            device_id: duo.device_id_hex(),
+            time_factor: duo.time_factor(),
+            armed_faults: duo.armed_faults().iter().map(Fault::to_string).collect(),
+            fired_faults: duo.fired_faults().iter().map(Fault::to_string).collect(),
+            last_boot: last_boot.cloned(),
+            last_boot_error: last_boot_error.map(str::to_string),
+            stats: duo.stats(),
+        }
+    }
+
+    fn render(&self) -> String {
+        let mode = match (self.mode, self.connected) {
+            (Mode::Dfu, true) => "DFU mode (bootloader, answers DFU)".to_string(),
+            (Mode::Dfu, false) => format!(
+                "disconnected (vanish fault); reconnect with `duoprov sim dfu {}`",
+                self.dir.display()
+            ),
+            (Mode::Firmware, _) => "running firmware (does not answer DFU)".to_string(),
+        };
+        let boot = match (&self.last_boot, &self.last_boot_error) {
+            (_, Some(e)) => format!("failed: {e}"),
+            (Some(b), None) => boot_summary(b),
+            (None, None) => "never booted".to_string(),
+        };
+        format!(
+            "directory:     {}\nplatform:      {}\nmode:          {mode}\ndevice id:     {}\n\
+             time factor:   {}\narmed faults:  {}\nfired faults:  {}\nlast boot:     {boot}\n{}",
+            self.dir.display(),
+            self.platform,
+            self.device_id,
+            self.time_factor,
+            list_or_none(&self.armed_faults),
+            list_or_none(&self.fired_faults),
+            render_stats(&self.stats)
+        )
+    }
+}
+
+fn render_stats(s: &Stats) -> String {
+    format!(
+        "control transfers:     {}\n\
+         declared poll time:    {} ms\n\
+         data blocks down/up:   {} / {}\n\
+         stalls:                {}",
+        s.control_transfers,
+        s.poll_timeout_ms_total,
+        s.data_blocks_downloaded,
+        s.data_blocks_uploaded,
+        s.stalls
+    )
+}

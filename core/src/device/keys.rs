@@ -1,0 +1,465 @@
+//! The device key slot: application-DCT offset 34, 1216 bytes (REFERENCE
+//! §2 "Key slot states"). The firmware reads its first 612 bytes at boot
+//! and generates a key only when the first byte is 0xFF; any other content
+//! is kept. So:
+//!
+//! - `save` refuses a slot with no key (erased, reset request) and a corrupt
+//!   one, saying what to do;
+//! - `load` validates the file before touching the device, keeps a verified
+//!   backup of the current slot, writes the whole slot (PKCS#1 DER padded
+//!   with 0xFF, one DNLOAD block that the bootloader applies as one DCT
+//!   copy-on-write, so the slot is never half old and half new), reads it
+//!   back, and on any failure puts the previous slot back and says so;
+//! - `reset` writes the reset request and, unless told not to, leaves DFU so
+//!   the firmware generates a new key.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Device, DeviceError};
+use crate::dfu::{DfuError, TransportError};
+use crate::keys::{self, KeyError, KeyFiles, RsaPrivateKey, SlotState};
+use crate::platform::{known_field, PRIVATE_KEY_READ_LEN};
+
+/// How many numbered backups (`backup_rsa_NAME.N.der`) are tried before
+/// giving up rather than overwriting one.
+const MAX_BACKUPS: u32 = 1000;
+
+/// What `keys save` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct SaveReport {
+    pub files: KeyFiles,
+    pub bits: usize,
+    /// SHA-256 of the public key's SPKI DER.
+    pub fingerprint: String,
+}
+
+/// A private key file checked and converted for the slot, before any
+/// transfer: [`KeyToLoad::from_file`] refuses what the device could not use.
+#[derive(Debug, Clone)]
+pub struct KeyToLoad {
+    pub path: PathBuf,
+    key: RsaPrivateKey,
+    /// PKCS#1 DER padded with 0xFF to the 1216-byte slot.
+    slot: Vec<u8>,
+    pub der_len: usize,
+    pub bits: usize,
+    pub fingerprint: String,
+    /// Remarks about a key the firmware may not handle (not RSA-1024, e ≠ 65537).
+    pub notes: Vec<String>,
+}
+
+impl KeyToLoad {
+    /// Read and check a private key file (DER or PEM, PKCS#1 or PKCS#8, or
+    /// a slot dump). A bare `NAME` that does not exist means `NAME.der`, as
+    /// particle-cli's file naming goes.
+    pub fn from_file(path_or_name: &Path) -> Result<KeyToLoad, DeviceError> {
+        let path = if !path_or_name.exists() && path_or_name.extension().is_none() {
+            path_or_name.with_extension("der")
+        } else {
+            path_or_name.to_path_buf()
+        };
+        let key = keys::load_private_key_file(&path)?;
+        let slot = keys::slot_bytes(&key).map_err(|e| e.in_file(&path))?;
+        let der_len = keys::private_key_to_der(&key)?.len();
+        Ok(KeyToLoad {
+            bits: keys::key_bits(&key),
+            fingerprint: keys::fingerprint(&key.to_public_key()),
+            notes: keys::device_key_notes(&key),
+            path,
+            key,
+            slot,
+            der_len,
+        })
+    }
+
+    /// The 1216 bytes written at offset 34.
+    pub fn slot_bytes(&self) -> &[u8] {
+        &self.slot
+    }
+
+    pub fn key(&self) -> &RsaPrivateKey {
+        &self.key
+    }
+}
+
+/// What the backup file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupKind {
+    /// The previous key's PKCS#1 DER, exactly as it stood in the slot:
+    /// restore with `duoprov keys load BACKUP`.
+    Key,
+    /// The slot held no valid key: all 1216 bytes as read, so that
+    /// `duoprov dfu write --alt 1 --addr 34 BACKUP` restores it byte for byte.
+    RawSlot,
+}
+
+/// What `keys load` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    pub file: PathBuf,
+    pub bits: usize,
+    pub fingerprint: String,
+    /// Bytes written at offset 34 (the whole slot).
+    pub bytes_written: usize,
+    /// Read back and compared equal.
+    pub verified: bool,
+    /// What the slot held before.
+    pub previous: SlotState,
+    pub backup: PathBuf,
+    pub backup_kind: BackupKind,
+    pub notes: Vec<String>,
+}
+
+/// What became of the device after a failed `keys load`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum RestoreOutcome {
+    /// The slot still held the previous content (verified): the failed write
+    /// never took effect.
+    Unchanged { backup: PathBuf },
+    /// The previous slot was written back and read back equal.
+    Restored { backup: PathBuf },
+    /// Putting the previous slot back failed too.
+    Failed {
+        error: String,
+        backup: PathBuf,
+        next_step: String,
+    },
+}
+
+impl std::fmt::Display for RestoreOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreOutcome::Unchanged { backup } => write!(
+                f,
+                "the device still holds its previous key (read back and verified); a backup is in {}",
+                backup.display()
+            ),
+            RestoreOutcome::Restored { backup } => write!(
+                f,
+                "the previous key was written back and verified; a backup is in {}",
+                backup.display()
+            ),
+            RestoreOutcome::Failed {
+                error,
+                backup,
+                next_step,
+            } => write!(
+                f,
+                "restoring the previous key failed too: {error}\nthe previous key is saved in {}: {next_step}",
+                backup.display()
+            ),
+        }
+    }
+}
+
+/// What `keys reset` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResetReport {
+    pub bytes_written: usize,
+    pub verified: bool,
+    pub left_dfu: bool,
+    pub next_step: String,
+}
+
+/// `dir/NAME.der` → `NAME` (also `.pem`, `.pub.pem`): the particle-cli base
+/// name of a key file.
+pub fn key_base(name: &Path) -> PathBuf {
+    let text = name.to_string_lossy();
+    for suffix in [".pub.pem", ".der", ".pem"] {
+        if let Some(base) = text.strip_suffix(suffix) {
+            if !base.is_empty() && !base.ends_with('/') {
+                return PathBuf::from(base);
+            }
+        }
+    }
+    name.to_path_buf()
+}
+
+/// The backup name for loading `key_file`: `backup_rsa_NAME.der` next to
+/// it (particle-cli's name), or, when that exists, `backup_rsa_NAME.N.der`
+/// with the first free N from 1: a backup is never overwritten.
+pub fn backup_path(key_file: &Path, n: u32) -> PathBuf {
+    let dir = key_file.parent().unwrap_or(Path::new(""));
+    let base = key_base(Path::new(key_file.file_name().unwrap_or_default()));
+    let name = base.to_string_lossy();
+    if n == 0 {
+        dir.join(format!("backup_rsa_{name}.der"))
+    } else {
+        dir.join(format!("backup_rsa_{name}.{n}.der"))
+    }
+}
+
+/// Write the backup (mode 0600, never over an existing file), then read
+/// it back and compare.
+fn write_backup(key_file: &Path, bytes: &[u8]) -> Result<PathBuf, DeviceError> {
+    for n in 0..MAX_BACKUPS {
+        let path = backup_path(key_file, n);
+        match keys::write_atomic(&path, bytes, true, false) {
+            Ok(()) => {
+                return match fs::read(&path) {
+                    Ok(back) if back == bytes => Ok(path),
+                    Ok(_) => Err(DeviceError::Backup {
+                        path,
+                        detail: "the file reads back different from what was written".into(),
+                    }),
+                    Err(e) => Err(DeviceError::Backup {
+                        path,
+                        detail: format!("cannot read it back: {e}"),
+                    }),
+                };
+            }
+            Err(KeyError::Exists { .. }) => continue,
+            Err(e) => {
+                return Err(DeviceError::Backup {
+                    path,
+                    detail: e.to_string(),
+                })
+            }
+        }
+    }
+    Err(DeviceError::Backup {
+        path: backup_path(key_file, 0),
+        detail: format!("it and {MAX_BACKUPS} numbered backups exist already; move some away"),
+    })
+}
+
+/// Length of the DER SEQUENCE opening `bytes` (header included), if whole.
+fn der_sequence_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.first() != Some(&0x30) {
+        return None;
+    }
+    let b1 = *bytes.get(1)?;
+    let (len, header) = match b1 {
+        0..=0x7F => (usize::from(b1), 2),
+        0x81 => (usize::from(*bytes.get(2)?), 3),
+        0x82 => (
+            usize::from(u16::from_be_bytes([*bytes.get(2)?, *bytes.get(3)?])),
+            4,
+        ),
+        _ => return None,
+    };
+    Some(header + len).filter(|&n| n <= bytes.len())
+}
+
+fn gone(e: &DeviceError) -> bool {
+    matches!(
+        e,
+        DeviceError::Dfu(DfuError::Transport {
+            source: TransportError::NoDevice,
+            ..
+        })
+    )
+}
+
+impl Device {
+    /// The first 612 bytes of the key slot: what the firmware reads at boot
+    /// and particle-cli reads back (`dfu-util -a 1 -s 34:612 -U`).
+    pub fn read_key_slot(&mut self) -> Result<Vec<u8>, DeviceError> {
+        self.read_dct(
+            known_field("device_private_key").offset,
+            PRIVATE_KEY_READ_LEN,
+        )
+    }
+
+    /// All 1216 bytes of the key slot.
+    pub fn read_full_key_slot(&mut self) -> Result<Vec<u8>, DeviceError> {
+        let field = known_field("device_private_key");
+        self.read_dct(field.offset, field.size)
+    }
+
+    /// Save the device's key as `BASE.der` (PKCS#1 DER, 0600), `BASE.pem`
+    /// (0600) and `BASE.pub.pem`. Never overwrites without `force`; refuses a
+    /// slot without a valid key, saying what it holds and what to do.
+    pub fn save_key(&mut self, base: &Path, force: bool) -> Result<SaveReport, DeviceError> {
+        let files = KeyFiles::for_base(base);
+        if !force {
+            for path in [&files.der, &files.pem, &files.public_pem] {
+                if fs::symlink_metadata(path).is_ok() {
+                    return Err(KeyError::Exists { path: path.clone() }.into());
+                }
+            }
+        }
+        let slot = self.read_full_key_slot()?;
+        let state = keys::classify_slot(&slot);
+        if !state.is_valid() {
+            return Err(self.no_key_to_save(state, keys::firmware_regenerates(&slot)));
+        }
+        let key = keys::parse_private_key(&slot)?;
+        let files = keys::write_key_files(base, &key, force)?;
+        Ok(SaveReport {
+            files,
+            bits: keys::key_bits(&key),
+            fingerprint: keys::fingerprint(&key.to_public_key()),
+        })
+    }
+
+    fn no_key_to_save(&self, state: SlotState, regenerates: bool) -> DeviceError {
+        let boot_first = format!(
+            "leave DFU mode ({}) and let the firmware boot, then put the board back in DFU mode \
+             ({}) and run `duoprov keys save` again",
+            self.boot_hint(),
+            self.dfu_hint()
+        );
+        let (what, next_step) = match &state {
+            SlotState::Erased => (
+                "the device's key slot (DCT offset 34) is erased (all 0xFF): there is no key to \
+                 save yet"
+                    .to_string(),
+                format!("a factory board makes its key at its first boot: {boot_first}"),
+            ),
+            SlotState::ResetRequest => (
+                "the device's key slot (DCT offset 34) holds the reset request (FF FF FF FF then \
+                 zeros): there is no key to save"
+                    .to_string(),
+                format!("the firmware generates a new key at its next boot: {boot_first}"),
+            ),
+            SlotState::Corrupt { reason } if regenerates => (
+                format!(
+                    "the device's key slot (DCT offset 34) does not hold a valid key: {reason}"
+                ),
+                format!("the firmware generates a new key at its next boot: {boot_first}"),
+            ),
+            // `Valid` is not passed in; it shares the corrupt wording.
+            SlotState::Corrupt { .. } | SlotState::Valid { .. } => (
+                format!(
+                    "the device's key slot (DCT offset 34) does not hold a valid key: {}",
+                    match &state {
+                        SlotState::Corrupt { reason } => reason.as_str(),
+                        _ => "unreadable",
+                    }
+                ),
+                "the firmware keeps such a slot (it makes a new key only when the first byte is \
+                 0xFF), so this device cannot connect to the cloud. Have it generate a new key \
+                 with `duoprov keys reset`, or restore a backup with `duoprov keys load BACKUP`"
+                    .to_string(),
+            ),
+        };
+        DeviceError::NoKeyToSave {
+            state,
+            what,
+            next_step,
+        }
+    }
+
+    /// Write `key` into the slot, keeping a verified backup of what was there
+    /// (see [`backup_path`]). On any failure once the write has started, the
+    /// previous slot is put back and verified, and the error says so.
+    pub fn load_key(&mut self, key: &KeyToLoad) -> Result<LoadReport, DeviceError> {
+        let field = known_field("device_private_key");
+        let original = self.read_dct(field.offset, field.size)?;
+        let previous = keys::classify_slot(&original);
+        let (backup_bytes, backup_kind) = match der_sequence_len(&original) {
+            Some(len) if previous.is_valid() => (&original[..len], BackupKind::Key),
+            _ => (&original[..], BackupKind::RawSlot),
+        };
+        let backup = write_backup(&key.path, backup_bytes)?;
+        if let Err(failure) = self.write_dct_verified(field.offset, &key.slot, "the new key") {
+            let restore = match self.restore_slot(field.offset, &original) {
+                Ok(false) => RestoreOutcome::Unchanged { backup },
+                Ok(true) => RestoreOutcome::Restored { backup },
+                Err(e) => RestoreOutcome::Failed {
+                    error: e.to_string(),
+                    next_step: self.restore_hint(&backup, backup_kind),
+                    backup,
+                },
+            };
+            return Err(DeviceError::LoadFailed {
+                file: key.path.clone(),
+                failure: Box::new(failure),
+                restore,
+            });
+        }
+        Ok(LoadReport {
+            file: key.path.clone(),
+            bits: key.bits,
+            fingerprint: key.fingerprint.clone(),
+            bytes_written: key.slot.len(),
+            verified: true,
+            previous,
+            backup,
+            backup_kind,
+            notes: key.notes.clone(),
+        })
+    }
+
+    fn restore_hint(&self, backup: &Path, kind: BackupKind) -> String {
+        let command = match kind {
+            BackupKind::Key => format!("duoprov keys load {}", backup.display()),
+            BackupKind::RawSlot => {
+                format!("duoprov dfu write --alt 1 --addr 34 {}", backup.display())
+            }
+        };
+        format!(
+            "put the board back in DFU mode ({}) and run `{command}`",
+            self.dfu_hint()
+        )
+    }
+
+    /// Bring the device back to dfuIDLE after a failure, then make the slot
+    /// hold `original` again. Returns whether it had to be rewritten.
+    fn restore_slot(&mut self, offset: usize, original: &[u8]) -> Result<bool, DeviceError> {
+        self.recover()?;
+        if self.read_dct(offset, original.len())? == original {
+            return Ok(false);
+        }
+        self.write_dct_verified(offset, original, "the previous key")?;
+        Ok(true)
+    }
+
+    /// dfuIDLE again, whatever happened: CLRSTATUS / ABORT (get-to-idle);
+    /// if the device stays busy or stalls, a USB reset; if it is gone,
+    /// reopen it (it must be back in DFU mode).
+    pub(crate) fn recover(&mut self) -> Result<(), DeviceError> {
+        let first: Result<(), DeviceError> = self.dfu.get_to_idle().map_err(Into::into);
+        match first {
+            Ok(()) => return Ok(()),
+            Err(e) if gone(&e) => self.reopen()?,
+            Err(_) => match self.dfu.usb_reset().map_err(DeviceError::from) {
+                Ok(()) => {}
+                Err(e) if gone(&e) => self.reopen()?,
+                Err(e) => return Err(e),
+            },
+        }
+        match self.dfu.get_to_idle().map_err(DeviceError::from) {
+            Err(e) if gone(&e) => {
+                self.reopen()?;
+                Ok(self.dfu.get_to_idle()?)
+            }
+            other => other,
+        }
+    }
+
+    /// Write the reset request (REFERENCE §2: `FF FF FF FF` then zeros) over
+    /// the whole slot and verify it; then, if `leave`, leave DFU mode so the
+    /// firmware generates a new key at boot.
+    pub fn reset_key(&mut self, leave: bool) -> Result<ResetReport, DeviceError> {
+        let field = known_field("device_private_key");
+        self.write_dct_verified(field.offset, keys::RESET_REQUEST, "the reset request")?;
+        if leave {
+            self.leave()?;
+        }
+        let next_step = if leave {
+            format!(
+                "the board is booting and generates a new key (LED blinking white); to read it, \
+                 put the board back in DFU mode ({}) and run `duoprov keys save NAME`",
+                self.dfu_hint()
+            )
+        } else {
+            format!(
+                "the firmware generates a new key at its next boot ({})",
+                self.boot_hint()
+            )
+        };
+        Ok(ResetReport {
+            bytes_written: keys::RESET_REQUEST.len(),
+            verified: true,
+            left_dfu: leave,
+            next_step,
+        })
+    }
+}

@@ -1,0 +1,343 @@
+//! A board in DFU mode, and what the provisioning guide does to it: back up,
+//! restore and reset the device key, write the server key, read and edit
+//! the DCT, raw DFU reads and writes. The CLI and the bindings are thin
+//! over this module: every domain decision (which bytes at which offset,
+//! what a slot state means, how to recover from a failed write) is here.
+//!
+//! - `open`: the `--device` selector → a [`Device`] (USB through
+//!   [`crate::dfu::usb`], `sim:DIR` through [`crate::sim::duo::SimTransport`]),
+//!   and [`list_devices`];
+//! - `keys`: the key slot at application-DCT offset 34 (REFERENCE §2): save,
+//!   load with a verified backup and restore on failure, reset;
+//! - this file: the DCT and server-key operations and the raw pass-throughs.
+//!
+//! Every wait goes through the [`Clock`] given at open, so tests run the
+//! virtual Duo on a manual clock and benchmarks on the real one.
+
+mod keys;
+mod open;
+
+#[cfg(all(test, feature = "sim"))]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::dct::{AppDct, DctError, FieldValue};
+use crate::dfu::{
+    ControlTransport, DeviceSelector, Dfu, DfuError, DfuStats, ErasePolicy, LeaveOutcome, Progress,
+};
+use crate::keys::{KeyError, SlotState};
+use crate::platform::{self, Platform, APP_DCT_SIZE};
+use crate::server_key::{self, ServerKeyError, ServerKeySummary};
+use crate::time::Clock;
+
+pub use keys::{
+    backup_path, key_base, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome,
+    SaveReport,
+};
+pub use open::{list_devices, ListedAlt, ListedDevice};
+
+/// What a device operation can fail with. Each message names what failed,
+/// the value involved and the next step.
+#[derive(Debug, thiserror::Error)]
+pub enum DeviceError {
+    #[error(transparent)]
+    Dfu(#[from] DfuError),
+    #[cfg(feature = "sim")]
+    #[error(transparent)]
+    Sim(#[from] crate::sim::duo::SimError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Dct(#[from] DctError),
+    #[error(transparent)]
+    ServerKey(#[from] ServerKeyError),
+    #[error(
+        "{description} is not a board this tool knows (USB {vid:04x}:{pid:04x}); supported in DFU \
+         mode: RedBear Duo 2b04:d058, Particle Photon 2b04:d006, Particle P1 2b04:d008"
+    )]
+    UnknownBoard {
+        description: String,
+        vid: u16,
+        pid: u16,
+    },
+    #[error(
+        "{selector}: this build of duoprov has no {feature} support (cargo feature `{feature}`)"
+    )]
+    Unsupported {
+        selector: String,
+        feature: &'static str,
+    },
+    /// `keys save` on a slot that holds no key, or a corrupt one.
+    #[error("{what}; {next_step}")]
+    NoKeyToSave {
+        state: SlotState,
+        what: String,
+        next_step: String,
+    },
+    /// What was read back is not what was written.
+    #[error(
+        "{what} at DCT offset {offset} did not read back as written: first difference at byte \
+         {index} (wrote 0x{wrote:02x}, read 0x{read:02x}); the device did not keep the write"
+    )]
+    VerifyMismatch {
+        what: &'static str,
+        offset: u32,
+        index: usize,
+        wrote: u8,
+        read: u8,
+    },
+    /// The backup of the current key could not be made; the device was not written.
+    #[error("cannot keep a backup of the device's current key at {}: {detail}; nothing was written to the device", path.display())]
+    Backup { path: PathBuf, detail: String },
+    /// A key load failed after its write started; says what the restore did.
+    #[error("loading {} failed: {failure}\n{restore}", file.display())]
+    LoadFailed {
+        file: PathBuf,
+        failure: Box<DeviceError>,
+        restore: RestoreOutcome,
+    },
+}
+
+/// How the device is reached, for hints that name the right action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Usb,
+    /// A virtual Duo and its state directory.
+    Sim(PathBuf),
+    /// A transport handed in by the caller ([`Device::from_transport`]);
+    /// it cannot be reopened.
+    Custom,
+}
+
+/// An open board in DFU mode.
+pub struct Device {
+    dfu: Dfu<Box<dyn ControlTransport + Send>>,
+    platform: &'static Platform,
+    description: String,
+    selector: Option<DeviceSelector>,
+    connection: Connection,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("description", &self.description)
+            .field("platform", &self.platform.name)
+            .field("connection", &self.connection)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What `dfu write` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WriteReport {
+    pub alt: u8,
+    pub addr: u32,
+    pub bytes: usize,
+    /// Start addresses of the sectors erased first.
+    pub erased_sectors: Vec<u32>,
+    pub blocks: u32,
+    /// The device was told to leave DFU mode afterwards (and did).
+    pub left_dfu: bool,
+}
+
+/// One DCT field changed on the device by `dct set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub offset: usize,
+    pub size: usize,
+    pub old: FieldValue,
+    pub new: FieldValue,
+    /// Read back from the device after the write and compared.
+    pub verified: bool,
+}
+
+impl Device {
+    /// The board family (from its DFU-mode USB ids).
+    pub fn platform(&self) -> &'static Platform {
+        self.platform
+    }
+
+    /// `RedBear Duo (virtual, sim:vd)`, `RedBear Duo at usb:1-4`.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The DFU engine, for what this layer does not wrap.
+    pub fn dfu_mut(&mut self) -> &mut Dfu<Box<dyn ControlTransport + Send>> {
+        &mut self.dfu
+    }
+
+    /// Wire counters since open (or the last [`Device::reset_stats`]).
+    pub fn stats(&self) -> DfuStats {
+        self.dfu.stats()
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.dfu.reset_stats();
+    }
+
+    /// Host-side refusal of ranges outside the memory map or without
+    /// permission (on by default; the CLI never turns it off). Off, the
+    /// device's own refusal can be observed.
+    pub fn set_layout_checks(&mut self, enabled: bool) {
+        self.dfu.set_layout_checks(enabled);
+    }
+
+    /// How to reset this board into its firmware, for messages.
+    pub(crate) fn boot_hint(&self) -> String {
+        match &self.connection {
+            Connection::Sim(dir) => format!("`duoprov sim boot {}`", dir.display()),
+            Connection::Usb | Connection::Custom => "tap RESET".to_string(),
+        }
+    }
+
+    /// How to put this board back in DFU mode, for messages.
+    pub(crate) fn dfu_hint(&self) -> String {
+        match &self.connection {
+            Connection::Sim(dir) => format!("`duoprov sim dfu {}`", dir.display()),
+            Connection::Usb | Connection::Custom => {
+                "hold SETUP, tap RESET, release SETUP when the LED blinks yellow".to_string()
+            }
+        }
+    }
+
+    /// Read `len` bytes at `addr` of `alt` (checked against the alt's memory map).
+    pub fn dfu_read(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        len: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<u8>, DeviceError> {
+        Ok(self.dfu.read(alt, addr, len, progress)?)
+    }
+
+    /// Write `data` at `addr` of `alt`, erasing the touched sectors of
+    /// erasable segments first (not on the DCT alt, whose erase is a no-op),
+    /// then optionally leave DFU mode.
+    pub fn dfu_write(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        data: &[u8],
+        leave: bool,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<WriteReport, DeviceError> {
+        let summary = self
+            .dfu
+            .write(alt, addr, data, ErasePolicy::TouchedSectors, progress)?;
+        if leave {
+            self.leave()?;
+        }
+        Ok(WriteReport {
+            alt,
+            addr,
+            bytes: data.len(),
+            erased_sectors: summary.erased,
+            blocks: summary.blocks,
+            left_dfu: leave,
+        })
+    }
+
+    /// Leave DFU mode: the board resets into its firmware (which, on a slot
+    /// whose first byte is 0xFF, generates a new key).
+    pub fn leave(&mut self) -> Result<LeaveOutcome, DeviceError> {
+        Ok(self.dfu.leave(None)?)
+    }
+
+    /// `len` bytes of the application DCT at `offset` (alt 1 addresses are
+    /// application-DCT offsets, REFERENCE §1).
+    pub(crate) fn read_dct(&mut self, offset: usize, len: usize) -> Result<Vec<u8>, DeviceError> {
+        let alt = self.platform.dct_alt;
+        Ok(self.dfu.read(alt, offset as u32, len, &mut |_| {})?)
+    }
+
+    /// Write `data` at application-DCT `offset`, then read it back and
+    /// compare. One DNLOAD block per 4 KiB, each applied by the bootloader
+    /// as one copy-on-write of the DCT (so a block is never half-applied).
+    pub(crate) fn write_dct_verified(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        what: &'static str,
+    ) -> Result<(), DeviceError> {
+        let alt = self.platform.dct_alt;
+        self.dfu
+            .write(alt, offset as u32, data, ErasePolicy::Never, &mut |_| {})?;
+        let back = self.read_dct(offset, data.len())?;
+        verify(what, offset, data, &back)
+    }
+
+    /// The whole application DCT (REFERENCE §2 table, 4290 bytes at 0 on alt 1).
+    pub fn read_app_dct(&mut self) -> Result<AppDct, DeviceError> {
+        let bytes = self.read_dct(0, APP_DCT_SIZE)?;
+        Ok(AppDct::from_bytes(self.platform, &bytes)?)
+    }
+
+    /// Set one DCT field from text (the forms of [`AppDct::set`]): only that
+    /// field's bytes are written, at its offset, then read back.
+    pub fn set_dct_field(&mut self, name: &str, value: &str) -> Result<FieldChange, DeviceError> {
+        let field = crate::dct::lookup(name)?;
+        let mut app = self.read_app_dct()?;
+        let old = app.get(name)?;
+        app.set(name, value)?;
+        let bytes = app.field_bytes(name)?.to_vec();
+        self.write_dct_verified(field.offset, &bytes, "the DCT field")?;
+        Ok(FieldChange {
+            field: field.name,
+            offset: field.offset,
+            size: field.size,
+            old,
+            new: app.get(name)?,
+            verified: true,
+        })
+    }
+
+    /// Where the device connects and which server key it trusts (the block
+    /// at DCT offset 2082, REFERENCE §2).
+    pub fn read_server_address(&mut self) -> Result<ServerKeySummary, DeviceError> {
+        let field = platform::known_field("server_public_key");
+        let block = self.read_dct(field.offset, field.size)?;
+        Ok(server_key::parse_server_key(&block)?.summary())
+    }
+
+    /// Write a server key block as the whole 768-byte field (so no address
+    /// or port of a previous block survives), verified by reading it back.
+    pub fn write_server_key(&mut self, block: &[u8]) -> Result<ServerKeySummary, DeviceError> {
+        let summary = server_key::parse_server_key(block)?.summary();
+        let field = platform::known_field("server_public_key");
+        let bytes = server_key::server_key_field(block)?;
+        self.write_dct_verified(field.offset, &bytes, "the server key block")?;
+        Ok(summary)
+    }
+}
+
+/// `back` must equal `wrote`.
+fn verify(what: &'static str, offset: usize, wrote: &[u8], back: &[u8]) -> Result<(), DeviceError> {
+    if back == wrote {
+        return Ok(());
+    }
+    let index = wrote
+        .iter()
+        .zip(back)
+        .position(|(a, b)| a != b)
+        .unwrap_or(wrote.len().min(back.len()));
+    Err(DeviceError::VerifyMismatch {
+        what,
+        offset: offset as u32,
+        index,
+        wrote: wrote.get(index).copied().unwrap_or(0),
+        read: back.get(index).copied().unwrap_or(0),
+    })
+}
