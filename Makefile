@@ -42,3 +42,31 @@ bench: deps
 
 clean:
 	$(CARGO) clean
+
+# ---- issue 5: real peers (dfu-util, duoprov over rusb) against the virtual Duo ----
+# The libusb-1.0 stand-in, under the soname the loader looks for, so either
+#   LD_PRELOAD=$(LIBUSB_VIRTUAL)  or  LD_LIBRARY_PATH=$(dir $(LIBUSB_VIRTUAL))
+# routes a program's libusb calls to the virtual Duos in $DUO_VIRTUAL_DIRS.
+LIBUSB_VIRTUAL := target/libusb-virtual/libusb-1.0.so.0
+
+.PHONY: libusb-virtual conformance bench-dfu
+
+libusb-virtual: deps
+	$(CARGO) build -p libusb-virtual
+	@mkdir -p $(dir $(LIBUSB_VIRTUAL))
+	@# Replace by rename: a running program may have the old file mapped.
+	cp target/debug/liblibusb_virtual.so $(LIBUSB_VIRTUAL).tmp && mv -f $(LIBUSB_VIRTUAL).tmp $(LIBUSB_VIRTUAL)
+
+conformance: deps libusb-virtual
+	$(CARGO) build -p duo-provisioning --bin duoprov
+	DUOPROV=$(DUOPROV) LIBUSB_VIRTUAL=$(LIBUSB_VIRTUAL) ./tests/conformance/conformance.sh
+
+test: conformance
+
+# Backing up and restoring the key slot with dfu-util and with duoprov, at
+# real device timing (figures only).
+bench-dfu: deps libusb-virtual
+	$(CARGO) build -p duo-provisioning --bin duoprov
+	DUOPROV=$(DUOPROV) LIBUSB_VIRTUAL=$(LIBUSB_VIRTUAL) ./tests/conformance/bench.sh
+
+bench: bench-dfu
