@@ -320,7 +320,18 @@ pub fn read_string<T: ControlTransport + ?Sized>(
 /// serial string: what `dfu-util -l` shows.
 pub fn probe<T: ControlTransport + ?Sized>(t: &mut T) -> Result<DeviceInfo, DfuError> {
     let device = read_device_descriptor(t)?;
-    let mut config = read_config(t, 0)?;
+    let config = read_config(t, 0)?;
+    with_strings(t, device, config)
+}
+
+/// Complete descriptors the caller already has (e.g. libusb's cached copies,
+/// which cost no transfers) with the strings only the device can give: the
+/// alt-setting names (the DfuSe memory layouts) and the serial.
+pub fn with_strings<T: ControlTransport + ?Sized>(
+    t: &mut T,
+    device: DeviceDescriptor,
+    mut config: DfuConfig,
+) -> Result<DeviceInfo, DfuError> {
     if config.alt_settings.is_empty() {
         return Err(DfuError::NoDfuInterface(format!(
             " on {:04x}:{:04x}",

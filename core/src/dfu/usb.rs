@@ -114,6 +114,10 @@ pub struct UsbDfuDevice {
     pub alt_settings: Vec<(u8, String)>,
     #[serde(serialize_with = "platform_name")]
     pub platform: &'static Platform,
+    /// The descriptors as read during the scan, so opening the device does
+    /// not read them again (`None` if the device could not be opened).
+    #[serde(skip)]
+    pub dfu_info: Option<descriptor::DeviceInfo>,
 }
 
 fn platform_name<S: serde::Serializer>(p: &&'static Platform, s: S) -> Result<S::Ok, S::Error> {
@@ -148,27 +152,82 @@ struct Scan {
     init_error: Option<rusb::Error>,
 }
 
-/// A device's serial string and its alt settings with their names.
-type Strings = (Option<String>, Vec<(u8, String)>);
+/// The device and configuration descriptors from libusb's cache (as
+/// dfu-util takes them: no control transfers), in the engine's types.
+fn cached_descriptors(
+    dev: &Device<Context>,
+    desc: &rusb::DeviceDescriptor,
+) -> Option<(descriptor::DeviceDescriptor, descriptor::DfuConfig)> {
+    let device = descriptor::DeviceDescriptor {
+        usb_version: bcd(desc.usb_version()),
+        vendor_id: desc.vendor_id(),
+        product_id: desc.product_id(),
+        device_version: bcd(desc.device_version()),
+        manufacturer_index: desc.manufacturer_string_index().unwrap_or(0),
+        product_index: desc.product_string_index().unwrap_or(0),
+        serial_index: desc.serial_number_string_index().unwrap_or(0),
+        num_configurations: desc.num_configurations(),
+    };
+    let cfg = dev.config_descriptor(0).ok()?;
+    let mut config = descriptor::DfuConfig {
+        configuration_value: cfg.number(),
+        alt_settings: Vec::new(),
+        functional: None,
+    };
+    // libusb hands the bytes after each interface descriptor to that
+    // altsetting as `extra`: the Duo's one functional descriptor arrives as
+    // the extra of its last alt setting.
+    config.functional = functional_in(cfg.extra());
+    for iface in cfg.interfaces() {
+        for d in iface.descriptors() {
+            if d.class_code() == descriptor::DFU_CLASS
+                && d.sub_class_code() == descriptor::DFU_SUBCLASS
+            {
+                config.alt_settings.push(descriptor::DfuAltSetting {
+                    interface: d.interface_number(),
+                    alt: d.setting_number(),
+                    protocol: d.protocol_code(),
+                    name_index: d.description_string_index().unwrap_or(0),
+                    name: None,
+                });
+            }
+            if config.functional.is_none() {
+                config.functional = functional_in(d.extra());
+            }
+        }
+    }
+    Some((device, config))
+}
 
-/// The serial string and the alt-setting names, read the way dfu-util reads
-/// them (plain GET_DESCRIPTOR requests, interface not claimed).
-fn read_strings(dev: &Device<Context>) -> Option<Strings> {
+/// The first DFU functional descriptor in a run of descriptors.
+fn functional_in(mut bytes: &[u8]) -> Option<descriptor::FunctionalDescriptor> {
+    while bytes.len() >= 2 {
+        let len = usize::from(bytes[0]);
+        if len < 2 || len > bytes.len() {
+            return None;
+        }
+        if bytes[1] == descriptor::TYPE_DFU_FUNCTIONAL {
+            return descriptor::FunctionalDescriptor::parse(&bytes[..len]).ok();
+        }
+        bytes = &bytes[len..];
+    }
+    None
+}
+
+/// Cached descriptors completed with the strings, read the way dfu-util
+/// reads them (plain GET_DESCRIPTOR requests, interface not claimed).
+fn read_info(
+    dev: &Device<Context>,
+    desc: &rusb::DeviceDescriptor,
+) -> Option<descriptor::DeviceInfo> {
+    let (device, config) = cached_descriptors(dev, desc)?;
     let mut t = UsbTransport {
         handle: dev.open().ok()?,
         interface: 0,
         claimed: false,
         timeout: Duration::from_secs(1),
     };
-    let info = descriptor::probe(&mut t).ok()?;
-    let alts = info
-        .config
-        .alt_settings
-        .iter()
-        .filter(|a| a.protocol == descriptor::DFU_PROTOCOL_DFU_MODE)
-        .map(|a| (a.alt, a.name.clone().unwrap_or_default()))
-        .collect();
-    Some((info.serial, alts))
+    descriptor::with_strings(&mut t, device, config).ok()
 }
 
 fn scan() -> Result<Scan, DfuError> {
@@ -198,7 +257,19 @@ fn scan() -> Result<Scan, DfuError> {
         let Some(platform) = platform::by_dfu_ids(desc.vendor_id(), desc.product_id()) else {
             continue;
         };
-        let (serial, alt_settings) = read_strings(&dev).unwrap_or_default();
+        let dfu_info = read_info(&dev, &desc);
+        let (serial, alt_settings) = match &dfu_info {
+            Some(info) => (
+                info.serial.clone(),
+                info.config
+                    .alt_settings
+                    .iter()
+                    .filter(|a| a.protocol == descriptor::DFU_PROTOCOL_DFU_MODE)
+                    .map(|a| (a.alt, a.name.clone().unwrap_or_default()))
+                    .collect(),
+            ),
+            None => (None, Vec::new()),
+        };
         let version = desc.device_version();
         let info = UsbDfuDevice {
             bus: dev.bus_number(),
@@ -210,6 +281,7 @@ fn scan() -> Result<Scan, DfuError> {
             device_version: bcd(version),
             alt_settings,
             platform,
+            dfu_info,
         };
         found.push((info, dev));
     }
@@ -304,13 +376,18 @@ pub fn open(selector: Option<&DeviceSelector>) -> Result<(UsbTransport, UsbDfuDe
     ))
 }
 
-/// [`open`], then read the descriptors: a ready DFU engine.
+/// [`open`]: a ready DFU engine, on the descriptors the scan already read
+/// (only if the scan could not read them are they read again).
 pub fn open_dfu(
     selector: Option<&DeviceSelector>,
     clock: Arc<dyn Clock>,
 ) -> Result<(Dfu<UsbTransport>, UsbDfuDevice), DfuError> {
     let (transport, info) = open(selector)?;
-    Ok((Dfu::open(transport, clock)?, info))
+    let dfu = match info.dfu_info.clone() {
+        Some(known) => Dfu::with_info(transport, clock, known)?,
+        None => Dfu::open(transport, clock)?,
+    };
+    Ok((dfu, info))
 }
 
 /// udev rules giving the logged-in user (and, failing uaccess, everyone)
