@@ -3,6 +3,7 @@
 //! to stderr (and as `{"ok":false,"error":…}` on stdout with `--json`); any
 //! failure exits non-zero.
 
+mod cloud_cmd;
 mod dct_cmd;
 mod device_cmd;
 mod keys_cmd;
@@ -53,6 +54,11 @@ enum Command {
     Dfu(device_cmd::DfuCommand),
     /// Print the udev rule that lets non-root users reach boards in DFU mode.
     Udev,
+    /// Send device public keys to the Particle Cloud: one device, or a batch.
+    Provision(cloud_cmd::ProvisionArgs),
+    /// Run a local cloud (the provisioning API on loopback).
+    #[command(subcommand)]
+    Cloud(cloud_cmd::CloudCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +77,8 @@ fn main() -> ExitCode {
             device_cmd::udev(&ctx);
             Ok(())
         }
+        Command::Provision(args) => cloud_cmd::run_provision(args, &ctx),
+        Command::Cloud(cmd) => cloud_cmd::run_cloud(cmd, &ctx),
     };
     output::finish(&ctx, result)
 }

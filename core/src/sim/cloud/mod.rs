@@ -1,1 +1,278 @@
-//! The local cloud. (Cloud issue.)
+//! The local cloud: the Particle provisioning API (REFERENCE §4) on loopback,
+//! so provisioning runs end to end without the internet — from Rust tests
+//! ([`LocalCloud::start`]), from other processes and languages
+//! (`duoprov cloud serve` prints its base URL), and in benchmarks.
+//!
+//! It behaves like the real endpoint: form or JSON bodies; the token from
+//! `Authorization: Bearer` or an `access_token` field; 401 `invalid_token`
+//! for unknown tokens; 403 `Permission Denied` for devices it never
+//! "initially provisioned" (not seeded); 400 for malformed ids and keys;
+//! 200 `{"ok":true,"id":…}` and a [`Record`] for accepted requests.
+//! `GET /v1/devices/{id}` answers for seeded devices.
+//!
+//! Admin surface (loopback peers only, JSON):
+//! `POST /admin/tokens {"token"}`, `POST /admin/devices {"device_id"|"device_ids"}`,
+//! `GET /admin/devices[/{id}[/key|/records]]`, `GET /admin/records`,
+//! `GET /admin/stats`, `POST /admin/reset-counters`,
+//! `PUT|GET|DELETE /admin/fault` (a [`Fault`] as JSON).
+
+mod api;
+mod fault;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::future::IntoFuture;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+pub use fault::{Fault, FaultBody};
+pub use store::{DeviceInfo, Record, Stats};
+
+use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
+use api::App;
+use fault::{ConnInfo, FaultListener};
+use store::Store;
+
+/// How long a shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The local cloud could not start or keep its state.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalCloudError {
+    #[error("cannot listen on {addr}: {reason}; pick another --addr (port 0 picks a free one)")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("local cloud state {}: {reason}", .path.display())]
+    State { path: PathBuf, reason: String },
+    #[error("cannot start the local cloud: {reason}")]
+    Runtime { reason: String },
+}
+
+/// What to start with.
+#[derive(Debug, Clone)]
+pub struct LocalCloudOptions {
+    /// Where to listen; the default `127.0.0.1:0` picks a free port.
+    pub addr: SocketAddr,
+    /// Persist seeded devices and records here (see the `store` docs).
+    pub state_dir: Option<PathBuf>,
+    /// Tokens it accepts.
+    pub tokens: Vec<AccessToken>,
+    /// Devices that had their initial provisioning.
+    pub devices: Vec<DeviceId>,
+    /// Time for fault delays, shutdown grace and record timestamps.
+    pub clock: Arc<dyn AsyncClock>,
+}
+
+impl Default for LocalCloudOptions {
+    fn default() -> Self {
+        LocalCloudOptions {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            state_dir: None,
+            tokens: Vec::new(),
+            devices: Vec::new(),
+            clock: Arc::new(TokioClock),
+        }
+    }
+}
+
+/// Starts local clouds.
+#[derive(Debug)]
+pub struct LocalCloud;
+
+impl LocalCloud {
+    /// Bind, load state, and serve on a background thread with its own
+    /// runtime; returns once the socket is listening.
+    pub fn start(options: LocalCloudOptions) -> Result<RunningCloud, LocalCloudError> {
+        let mut store = Store::open(options.state_dir.as_deref())?;
+        for token in &options.tokens {
+            store.add_token(token.expose_secret());
+        }
+        store.add_devices(options.devices.iter().cloned())?;
+        let store = Arc::new(Mutex::new(store));
+
+        let bind_error = |e: std::io::Error| LocalCloudError::Bind {
+            addr: options.addr,
+            reason: e.to_string(),
+        };
+        let std_listener = std::net::TcpListener::bind(options.addr).map_err(bind_error)?;
+        std_listener.set_nonblocking(true).map_err(bind_error)?;
+        let addr = std_listener.local_addr().map_err(bind_error)?;
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("local-cloud")
+            .enable_all()
+            .build()
+            .map_err(|e| LocalCloudError::Runtime {
+                reason: e.to_string(),
+            })?;
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::TcpListener::from_std(std_listener).map_err(bind_error)?
+        };
+
+        let app = App {
+            store: store.clone(),
+            clock: options.clock.clone(),
+        };
+        let clock = options.clock.clone();
+        let accept_clock = options.clock.clone();
+        let (stop, stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("local-cloud".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let service =
+                        api::router(app).into_make_service_with_connect_info::<ConnInfo>();
+                    let mut graceful = stopped.clone();
+                    let mut grace = stopped;
+                    let server = axum::serve(
+                        FaultListener {
+                            listener,
+                            clock: accept_clock,
+                        },
+                        service,
+                    )
+                    .with_graceful_shutdown(async move {
+                        let _ = graceful.wait_for(|stop| *stop).await;
+                    })
+                    .into_future();
+                    tokio::select! {
+                        _ = server => {}
+                        _ = async move {
+                            let _ = grace.wait_for(|stop| *stop).await;
+                            clock.sleep(SHUTDOWN_GRACE).await;
+                        } => {}
+                    }
+                });
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })
+            .map_err(|e| LocalCloudError::Runtime {
+                reason: e.to_string(),
+            })?;
+
+        Ok(RunningCloud {
+            store,
+            addr,
+            base_url: base_url(addr),
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// `http://127.0.0.1:PORT` (an unspecified bind address is reached over loopback).
+fn base_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// A serving local cloud. Dropping it shuts it down.
+#[derive(Debug)]
+pub struct RunningCloud {
+    store: Arc<Mutex<Store>>,
+    addr: SocketAddr,
+    base_url: String,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RunningCloud {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`: give this to the client as its API URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn add_token(&self, token: &AccessToken) {
+        self.store().add_token(token.expose_secret());
+    }
+
+    /// Seed devices; returns how many were new.
+    pub fn add_devices(
+        &self,
+        ids: impl IntoIterator<Item = DeviceId>,
+    ) -> Result<usize, LocalCloudError> {
+        self.store().add_devices(ids)
+    }
+
+    pub fn set_fault(&self, fault: Fault) {
+        self.store().fault.set(fault);
+    }
+
+    pub fn clear_fault(&self) {
+        self.store().fault.set(Fault::None);
+    }
+
+    pub fn fault(&self) -> Fault {
+        self.store().fault.get()
+    }
+
+    /// Every accepted provisioning, oldest first.
+    pub fn records(&self) -> Vec<Record> {
+        self.store().records(None)
+    }
+
+    pub fn records_for(&self, id: &DeviceId) -> Vec<Record> {
+        self.store().records(Some(id))
+    }
+
+    /// The PEM the cloud holds for a device.
+    pub fn public_key(&self, id: &DeviceId) -> Option<String> {
+        self.store().device(id).and_then(|d| d.public_key)
+    }
+
+    pub fn device(&self, id: &DeviceId) -> Option<DeviceInfo> {
+        self.store().device(id)
+    }
+
+    pub fn devices(&self) -> Vec<DeviceInfo> {
+        self.store().devices()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.store().stats.clone()
+    }
+
+    /// Zero the counters (and restart a rate-limit fault's count).
+    pub fn reset_counters(&self) {
+        self.store().reset_counters();
+    }
+
+    /// Stop accepting, let requests in flight finish (bounded), and wait
+    /// for the server thread.
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for RunningCloud {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}

@@ -1,0 +1,403 @@
+//! `duoprov provision …` and `duoprov cloud serve`: thin renderings of
+//! `duo_provisioning::cloud` (client, batches) and `sim::cloud` (local cloud).
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use duo_provisioning::cloud::batch::{
+    prepare_jobs, read_batch_file, BatchOptions, BatchSummary, DeviceResult,
+};
+use duo_provisioning::cloud::blocking::BlockingClient;
+use duo_provisioning::cloud::config::{resolve, Sources};
+use duo_provisioning::cloud::{
+    AccessToken, CloudConfig, DeviceId, KeySource, ProvisionKey, RetryPolicy,
+};
+use duo_provisioning::sim::cloud::{LocalCloud, LocalCloudOptions};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::output::{out, Ctx, Reported};
+
+/// Where the cloud is and how to talk to it (shared by single and batch runs).
+#[derive(Args, Debug)]
+pub struct ProvisionArgs {
+    /// The device id: 24 hexadecimal digits (read it in listening mode with
+    /// the serial command `i`). Not with --batch.
+    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    device_id: Option<String>,
+    /// The key to provision: a PEM or DER public or private key file (a
+    /// private key's public half is sent), or PEM text. Default: RedBear's
+    /// generic public key; the device's next connection then tells the cloud
+    /// its real key.
+    #[arg(value_name = "KEYFILE", conflicts_with = "batch")]
+    keyfile: Option<String>,
+    /// Provision every device listed in FILE: one id a line, or CSV
+    /// `device_id,keyfile` (key files relative to FILE); `#` comments and
+    /// blank lines are skipped.
+    #[arg(long, value_name = "FILE")]
+    batch: Option<PathBuf>,
+    /// Requests in flight at once with --batch.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    concurrency: u32,
+    /// With --batch: write one JSON line per device, then the summary, to FILE.
+    #[arg(long, value_name = "FILE", requires = "batch")]
+    report: Option<PathBuf>,
+    /// Product id to provision under (88 = the Duo's platform id).
+    #[arg(long, default_value_t = 88)]
+    product_id: u16,
+    /// Particle access token. Default: $PARTICLE_ACCESS_TOKEN, else
+    /// particle-cli's login (~/.particle/<profile>.config.json). Never printed.
+    #[arg(long, value_name = "TOKEN")]
+    token: Option<String>,
+    /// API base URL. Default: $PARTICLE_API_URL, else particle-cli's
+    /// `apiUrl`, else https://api.particle.io.
+    #[arg(long, value_name = "URL")]
+    api_url: Option<String>,
+    /// Allow plain http:// to a host that is not loopback.
+    #[arg(long)]
+    insecure_http: bool,
+    /// Give up on a request after SECS seconds (connect, send and reply).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    timeout: f64,
+    /// Retries after the first attempt, for 429, 502/503/504 and connection errors.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    retries: u32,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CloudCommand {
+    /// Run a local cloud: the provisioning API on loopback, for tests, demos
+    /// and other languages' tests.
+    ///
+    /// Prints its base URL (http://127.0.0.1:PORT) as the first line of
+    /// stdout, then serves until Ctrl-C (SIGINT) or SIGTERM. Admin surface
+    /// (loopback clients only): /admin/tokens, /admin/devices,
+    /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    addr: SocketAddr,
+    /// Keep seeded devices and accepted records in DIR across restarts
+    /// (tokens are never written).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// An access token the cloud accepts (repeatable).
+    #[arg(long = "token", value_name = "T")]
+    tokens: Vec<String>,
+    /// A device that had its initial provisioning (repeatable); others get
+    /// 403 Permission Denied.
+    #[arg(long = "device", value_name = "ID")]
+    device: Vec<String>,
+    /// More seeded devices: one id a line (`#` comments allowed).
+    #[arg(long, value_name = "FILE")]
+    devices_file: Option<PathBuf>,
+}
+
+pub fn run_cloud(cmd: CloudCommand, ctx: &Ctx) -> anyhow::Result<()> {
+    match cmd {
+        CloudCommand::Serve(args) => serve(ctx, args),
+    }
+}
+
+pub fn run_provision(args: ProvisionArgs, ctx: &Ctx) -> anyhow::Result<()> {
+    match (&args.batch, &args.device_id) {
+        (Some(batch), _) => provision_batch(ctx, &args, batch),
+        (None, Some(id)) => provision_one(ctx, &args, id),
+        (None, None) => anyhow::bail!(
+            "give a device id (24 hexadecimal digits) or --batch FILE, e.g. \
+             `duoprov provision 2fff27fffc473530fff23637`"
+        ),
+    }
+}
+
+/// Resolve token and URL, say where they came from, and build the client.
+fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
+    let sources = Sources::from_env(args.token.clone(), args.api_url.clone());
+    let resolved = resolve(&sources, args.insecure_http)?;
+    ctx.info(format!(
+        "using the access token from {}; API {} (from {})",
+        resolved.token_origin, resolved.api_url, resolved.api_url_origin
+    ));
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        anyhow::bail!(
+            "--timeout {} is not a positive number of seconds",
+            args.timeout
+        );
+    }
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let mut config = CloudConfig::new(resolved.api_url, resolved.token);
+    config.timeout = timeout;
+    config.connect_timeout = timeout.min(Duration::from_secs(10));
+    config.retry = RetryPolicy::with_retries(args.retries);
+    config.insecure_http = args.insecure_http;
+    Ok(BlockingClient::new(config)?)
+}
+
+fn describe_key(key: &ProvisionKey) -> String {
+    match &key.source {
+        KeySource::Generic => "using generic public key".to_string(),
+        KeySource::File { path } => format!(
+            "using the public key of {} (fingerprint {})",
+            path.display(),
+            key.fingerprint_prefix()
+        ),
+        KeySource::PemText => format!(
+            "using the public key given as PEM text (fingerprint {})",
+            key.fingerprint_prefix()
+        ),
+    }
+}
+
+#[derive(Serialize)]
+struct ProvisionReport<'a> {
+    ok: bool,
+    device_id: &'a DeviceId,
+    attempts: u32,
+    fingerprint: &'a str,
+    product_id: u16,
+    order: &'a str,
+    key_source: &'a KeySource,
+    response: &'a Value,
+}
+
+fn provision_one(ctx: &Ctx, args: &ProvisionArgs, id: &str) -> anyhow::Result<()> {
+    // A malformed id is refused before anything else, so no request is made.
+    let device_id = DeviceId::parse(id)?;
+    let key = ProvisionKey::from_arg(args.keyfile.as_deref())?;
+    ctx.info(describe_key(&key));
+    let client = client(ctx, args)?;
+    ctx.info(format!(
+        "attempting to add a new public key for device {device_id}"
+    ));
+    let attempted = client.provision_counted(&device_id, &key, args.product_id);
+    match attempted.result {
+        Ok(done) => {
+            let report = ProvisionReport {
+                ok: true,
+                device_id: &done.device_id,
+                attempts: done.attempts,
+                fingerprint: &done.fingerprint,
+                product_id: done.product_id,
+                order: &done.order,
+                key_source: &key.source,
+                response: &done.response,
+            };
+            ctx.emit(&report, || {
+                format!(
+                    "Success - device {} provisioned ({} attempt{}, key {})",
+                    done.device_id,
+                    done.attempts,
+                    if done.attempts == 1 { "" } else { "s" },
+                    key.fingerprint_prefix()
+                )
+            });
+            Ok(())
+        }
+        Err(e) => {
+            if ctx.json {
+                out(&json!({
+                    "ok": false,
+                    "device_id": device_id,
+                    "attempts": attempted.attempts,
+                    "error_kind": e.kind(),
+                    "error": e.to_string(),
+                })
+                .to_string());
+            }
+            let tries = match attempted.attempts {
+                0 | 1 => String::new(),
+                n => format!(" ({n} attempts)"),
+            };
+            eprintln!("error: {e}{tries}");
+            Err(Reported.into())
+        }
+    }
+}
+
+fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Result<()> {
+    let entries = read_batch_file(batch)?;
+    let generic = Arc::new(ProvisionKey::generic()?);
+    let jobs = prepare_jobs(entries, generic, &batch.display().to_string())?;
+    let client = client(ctx, args)?;
+    let mut report = match &args.report {
+        Some(path) => Some(BufWriter::new(File::create(path).with_context(|| {
+            format!("cannot create the report file {}", path.display())
+        })?)),
+        None => None,
+    };
+    ctx.info(format!(
+        "provisioning {} devices, {} at a time",
+        jobs.len(),
+        args.concurrency
+    ));
+
+    let bar = progress_bar(ctx, jobs.len() as u64);
+    let mut report_error: Option<std::io::Error> = None;
+    let options = BatchOptions {
+        concurrency: args.concurrency as usize,
+        product_id: args.product_id,
+    };
+    let (_, summary) = client.run_batch(jobs, &options, |result| {
+        if let Some(w) = report.as_mut() {
+            if let Err(e) = writeln!(w, "{}", tagged("device", result)) {
+                report_error.get_or_insert(e);
+            }
+        }
+        let line = if ctx.json {
+            tagged("device", result).to_string()
+        } else {
+            device_line(result)
+        };
+        bar.suspend(|| out(&line));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+
+    if let Some(mut w) = report.take() {
+        let written = writeln!(w, "{}", tagged("summary", &summary)).and_then(|()| w.flush());
+        if let Err(e) = written {
+            report_error.get_or_insert(e);
+        }
+    }
+    print_summary(ctx, &summary);
+    if let (Some(e), Some(path)) = (report_error, &args.report) {
+        anyhow::bail!("cannot write the report file {}: {e}", path.display());
+    }
+    if summary.all_ok() {
+        Ok(())
+    } else {
+        Err(Reported.into())
+    }
+}
+
+/// A bar on stderr, only for people: hidden with --json or when stderr is
+/// not a terminal.
+fn progress_bar(ctx: &Ctx, len: u64) -> ProgressBar {
+    if ctx.json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} devices, {per_sec}, eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// A serialisable value as a JSON object with `"type": kind` added.
+fn tagged(kind: &str, value: &impl Serialize) -> Value {
+    let mut v = serde_json::to_value(value).expect("result serialises");
+    if let Value::Object(map) = &mut v {
+        map.insert("type".into(), Value::String(kind.into()));
+    }
+    v
+}
+
+fn device_line(r: &DeviceResult) -> String {
+    let plural = if r.attempts == 1 { "" } else { "s" };
+    match &r.error {
+        None => format!(
+            "ok    {} ({} attempt{plural}, key {}, {:.1} ms)",
+            r.device_id,
+            r.attempts,
+            &r.fingerprint[..r.fingerprint.len().min(16)],
+            r.latency_ms
+        ),
+        Some(e) => format!(
+            "FAIL  {} (line {}, {} attempt{plural}): {e}",
+            r.device_id, r.line, r.attempts
+        ),
+    }
+}
+
+fn print_summary(ctx: &Ctx, summary: &BatchSummary) {
+    if ctx.json {
+        out(&tagged("summary", summary).to_string());
+    } else {
+        out(&format!("summary: {summary}"));
+    }
+}
+
+fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
+    let tokens = args
+        .tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            AccessToken::new(t.clone())
+                .with_context(|| format!("--token number {} cannot be used", i + 1))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut devices = args
+        .device
+        .iter()
+        .map(|d| DeviceId::parse(d).context("--device"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(file) = &args.devices_file {
+        devices.extend(read_batch_file(file)?.into_iter().map(|e| e.device_id));
+    }
+    let (token_count, device_count) = (tokens.len(), devices.len());
+    let running = LocalCloud::start(LocalCloudOptions {
+        addr: args.addr,
+        state_dir: args.state.clone(),
+        tokens,
+        devices,
+        ..LocalCloudOptions::default()
+    })?;
+    // The first line of stdout is the base URL, for the processes that wait for it.
+    out(running.base_url());
+    ctx.info(format!(
+        "local cloud serving at {}: {token_count} token(s), {} seeded device(s){}; \
+         admin at {}/admin; stop with Ctrl-C or SIGTERM",
+        running.base_url(),
+        running.devices().len().max(device_count),
+        match &args.state {
+            Some(dir) => format!(", state in {}", dir.display()),
+            None => String::new(),
+        },
+        running.base_url()
+    ));
+    if token_count == 0 {
+        ctx.info("no --token given: every request gets 401 until a token is added via POST /admin/tokens");
+    }
+    wait_for_stop_signal()?;
+    running.shutdown();
+    ctx.info("local cloud stopped");
+    Ok(())
+}
+
+/// Block until SIGINT (Ctrl-C) or SIGTERM.
+fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the signal listener")?;
+    runtime.block_on(async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.context("cannot listen for Ctrl-C")?,
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot listen for Ctrl-C")?;
+        Ok(())
+    })
+}

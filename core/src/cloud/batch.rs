@@ -1,0 +1,386 @@
+//! Provisioning many devices: a factory line's list of ids, sent with bounded
+//! concurrency over one connection pool, one result per device and a summary.
+//!
+//! Batch file: one device id a line, or CSV `device_id,keyfile` (key files
+//! relative to the batch file's directory; an empty key file column means the
+//! generic key). Blank lines, lines starting with `#`, and a `device_id,…`
+//! header line are skipped. A device listed twice is an error, so every
+//! device is provisioned exactly once.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{CloudClient, DeviceId, ProvisionKey};
+
+/// A batch file that cannot be used. Names the file, the line and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("cannot read batch file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("batch file {path}, line {line}: {reason}")]
+    Line {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    #[error(
+        "batch file {path} lists no devices; put one device id a line, or `device_id,keyfile`"
+    )]
+    Empty { path: String },
+}
+
+/// One device of a batch file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchEntry {
+    /// 1-based line number in the file.
+    pub line: usize,
+    pub device_id: DeviceId,
+    /// `None`: the batch's default key.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Read and parse a batch file.
+pub fn read_batch_file(path: &Path) -> Result<Vec<BatchEntry>, BatchError> {
+    let text = std::fs::read_to_string(path).map_err(|e| BatchError::Unreadable {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let base = path.parent().unwrap_or(Path::new(""));
+    parse_batch(&text, &path.display().to_string(), base)
+}
+
+/// Parse batch text; `origin` names it in errors, `base_dir` anchors
+/// relative key file paths.
+pub fn parse_batch(
+    text: &str,
+    origin: &str,
+    base_dir: &Path,
+) -> Result<Vec<BatchEntry>, BatchError> {
+    let mut entries = Vec::new();
+    let mut seen: HashMap<DeviceId, usize> = HashMap::new();
+    let mut first_content = true;
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let err = |reason: String| BatchError::Line {
+            path: origin.to_string(),
+            line,
+            reason,
+        };
+        let content = raw.trim().trim_start_matches('\u{feff}');
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = content.split(',').map(str::trim).collect();
+        let header = first_content
+            && ["device_id", "deviceid", "id"].contains(&fields[0].to_ascii_lowercase().as_str());
+        first_content = false;
+        if header {
+            continue;
+        }
+        if fields.len() > 2 {
+            return Err(err(format!(
+                "{} fields; expected `device_id` or `device_id,keyfile`",
+                fields.len()
+            )));
+        }
+        let device_id = DeviceId::parse(fields[0]).map_err(|e| err(e.to_string()))?;
+        if let Some(first) = seen.insert(device_id.clone(), line) {
+            return Err(err(format!(
+                "device {device_id} is already listed on line {first}; list each device once"
+            )));
+        }
+        let key_file = fields
+            .get(1)
+            .filter(|f| !f.is_empty())
+            .map(|f| base_dir.join(f));
+        entries.push(BatchEntry {
+            line,
+            device_id,
+            key_file,
+        });
+    }
+    if entries.is_empty() {
+        return Err(BatchError::Empty {
+            path: origin.to_string(),
+        });
+    }
+    Ok(entries)
+}
+
+/// A device ready to provision.
+#[derive(Debug, Clone)]
+pub struct BatchJob {
+    pub line: usize,
+    pub device_id: DeviceId,
+    pub key: Arc<ProvisionKey>,
+}
+
+/// Load every entry's key before the first request (each file once), so a
+/// bad key file stops the batch before anything is sent.
+pub fn prepare_jobs(
+    entries: Vec<BatchEntry>,
+    default_key: Arc<ProvisionKey>,
+    origin: &str,
+) -> Result<Vec<BatchJob>, BatchError> {
+    let mut loaded: HashMap<PathBuf, Arc<ProvisionKey>> = HashMap::new();
+    entries
+        .into_iter()
+        .map(|entry| {
+            let key = match &entry.key_file {
+                None => default_key.clone(),
+                Some(path) => match loaded.get(path) {
+                    Some(key) => key.clone(),
+                    None => {
+                        let key = Arc::new(ProvisionKey::from_file(path).map_err(|e| {
+                            BatchError::Line {
+                                path: origin.to_string(),
+                                line: entry.line,
+                                reason: e.to_string(),
+                            }
+                        })?);
+                        loaded.insert(path.clone(), key.clone());
+                        key
+                    }
+                },
+            };
+            Ok(BatchJob {
+                line: entry.line,
+                device_id: entry.device_id,
+                key,
+            })
+        })
+        .collect()
+}
+
+/// How to run a batch.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Requests in flight at once (at least 1).
+    pub concurrency: usize,
+    pub product_id: u16,
+}
+
+/// The result for one device, in the order results arrive.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceResult {
+    pub line: usize,
+    pub device_id: DeviceId,
+    pub ok: bool,
+    pub attempts: u32,
+    /// From the first request to the final answer, retries included.
+    pub latency_ms: f64,
+    pub fingerprint: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<&'static str>,
+}
+
+/// Totals of a batch.
+#[derive(Debug, Clone, Serialize)]
+pub struct BatchSummary {
+    pub total: usize,
+    pub ok: usize,
+    pub failed: usize,
+    /// Requests made, retries included.
+    pub attempts: u64,
+    pub concurrency: usize,
+    pub elapsed_secs: f64,
+    /// Devices finished (either way) per second of wall time.
+    pub rate_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+impl fmt::Display for BatchSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} devices: {} ok, {} failed, {} attempts in {:.2} s ({:.1} devices/s, concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
+            self.total,
+            self.ok,
+            self.failed,
+            self.attempts,
+            self.elapsed_secs,
+            self.rate_per_sec,
+            self.concurrency,
+            self.p50_ms,
+            self.p99_ms
+        )
+    }
+}
+
+impl BatchSummary {
+    /// Summarise `results` that took `elapsed` in all.
+    pub fn from_results(results: &[DeviceResult], elapsed: Duration, concurrency: usize) -> Self {
+        let mut latencies: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
+        latencies.sort_by(f64::total_cmp);
+        let ok = results.iter().filter(|r| r.ok).count();
+        let secs = elapsed.as_secs_f64();
+        BatchSummary {
+            total: results.len(),
+            ok,
+            failed: results.len() - ok,
+            attempts: results.iter().map(|r| u64::from(r.attempts)).sum(),
+            concurrency,
+            elapsed_secs: secs,
+            rate_per_sec: if secs > 0.0 {
+                results.len() as f64 / secs
+            } else {
+                0.0
+            },
+            p50_ms: percentile(&latencies, 50.0),
+            p99_ms: percentile(&latencies, 99.0),
+        }
+    }
+
+    /// True when every device succeeded.
+    pub fn all_ok(&self) -> bool {
+        self.failed == 0 && self.total > 0
+    }
+}
+
+/// Nearest-rank percentile of sorted values (0 for none).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Provision every job with at most `options.concurrency` requests in flight;
+/// `on_result` sees each device's result as it arrives. Must run inside a
+/// tokio runtime (workers are spawned on it).
+pub async fn run_batch(
+    client: &CloudClient,
+    jobs: Vec<BatchJob>,
+    options: &BatchOptions,
+    mut on_result: impl FnMut(&DeviceResult),
+) -> (Vec<DeviceResult>, BatchSummary) {
+    let clock = client.clock().clone();
+    let started = clock.now();
+    let total = jobs.len();
+    let workers = options.concurrency.max(1).min(total.max(1));
+    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let queue = queue.clone();
+        let tx = tx.clone();
+        let client = client.clone();
+        let product_id = options.product_id;
+        tasks.spawn(async move {
+            loop {
+                let job = queue.lock().expect("batch queue").pop_front();
+                let Some(job) = job else { break };
+                let clock = client.clock().clone();
+                let start = clock.now();
+                let attempted = client
+                    .provision_counted(&job.device_id, &job.key, product_id)
+                    .await;
+                let latency = clock.now().saturating_duration_since(start);
+                let (error, error_kind) = match &attempted.result {
+                    Ok(_) => (None, None),
+                    Err(e) => (Some(e.to_string()), Some(e.kind())),
+                };
+                let result = DeviceResult {
+                    line: job.line,
+                    device_id: job.device_id,
+                    ok: attempted.result.is_ok(),
+                    attempts: attempted.attempts,
+                    latency_ms: latency.as_secs_f64() * 1000.0,
+                    fingerprint: job.key.fingerprint.clone(),
+                    error,
+                    error_kind,
+                };
+                if tx.send(result).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut results = Vec::with_capacity(total);
+    while let Some(result) = rx.recv().await {
+        on_result(&result);
+        results.push(result);
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = clock.now().saturating_duration_since(started);
+    let summary = BatchSummary::from_results(&results, elapsed, workers);
+    (results, summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "2fff27fffc473530fff23637";
+    const B: &str = "0123456789abcdef01234567";
+
+    #[test]
+    fn one_id_a_line_with_comments_and_blank_lines() {
+        let text = format!("# factory line 3\n\n{A}\n  {}  \n", B.to_uppercase());
+        let entries = parse_batch(&text, "ids.txt", Path::new("/d")).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].line, 3);
+        assert_eq!(entries[1].line, 4);
+        assert_eq!(entries[1].device_id.as_str(), B);
+        assert!(entries.iter().all(|e| e.key_file.is_none()));
+    }
+
+    #[test]
+    fn csv_with_header_and_key_files_relative_to_the_batch_file() {
+        let text = format!("device_id,keyfile\n{A},keys/a.der\n{B},\n");
+        let entries = parse_batch(&text, "b.csv", Path::new("/batch")).unwrap();
+        assert_eq!(
+            entries[0].key_file,
+            Some(PathBuf::from("/batch/keys/a.der"))
+        );
+        assert_eq!(entries[1].key_file, None);
+    }
+
+    #[test]
+    fn a_bad_id_names_its_line() {
+        let text = format!("{A}\n# c\nnot-an-id\n");
+        let msg = parse_batch(&text, "ids.txt", Path::new(""))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("ids.txt, line 3"), "{msg}");
+        assert!(msg.contains("not-an-id"), "{msg}");
+    }
+
+    #[test]
+    fn a_device_listed_twice_is_refused() {
+        let text = format!("{A}\n{B}\n{}\n", A.to_uppercase());
+        let msg = parse_batch(&text, "ids.txt", Path::new(""))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 3"), "{msg}");
+        assert!(msg.contains("already listed on line 1"), "{msg}");
+    }
+
+    #[test]
+    fn too_many_fields_and_empty_files_are_refused() {
+        assert!(parse_batch(&format!("{A},k,extra\n"), "x", Path::new("")).is_err());
+        assert!(matches!(
+            parse_batch("# nothing\n\n", "x", Path::new("")),
+            Err(BatchError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 50.0);
+        assert_eq!(percentile(&v, 99.0), 99.0);
+        assert_eq!(percentile(&[7.0], 99.0), 7.0);
+        assert_eq!(percentile(&[], 50.0), 0.0);
+    }
+}
