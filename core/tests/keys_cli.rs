@@ -7,7 +7,6 @@
 
 mod common;
 
-
 use common::{duoprov, fixture, openssl, stderr, stdout_json};
 use duo_provisioning::server_key::{parse_server_key, ServerAddress, DEFAULT_SERVER_KEY_BLOCK};
 
