@@ -10,7 +10,7 @@ DUOPROV := target/debug/duoprov
 # tests, openssl for cross-checking key files.
 APT_PACKAGES := libusb-1.0-0-dev pkg-config dfu-util openssl
 
-.PHONY: all deps build demo test lint test-rust bench clean
+.PHONY: all deps build demo test lint test-rust examples bench clean
 
 all: build
 
@@ -35,7 +35,11 @@ lint: deps
 test-rust: deps
 	$(CARGO) test --workspace
 
-test: lint test-rust
+# Examples run in CI so they never rot.
+examples: deps
+	$(CARGO) run -q -p duo-provisioning-examples --bin guide
+
+test: lint test-rust examples
 
 bench: deps
 	$(CARGO) bench --workspace

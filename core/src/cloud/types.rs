@@ -40,6 +40,14 @@ impl DeviceId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The 12 raw bytes (the MCU's unique id, as the DCT and the cloud
+    /// handshake carry it).
+    pub fn to_bytes(&self) -> [u8; 12] {
+        let mut bytes = [0u8; 12];
+        hex::decode_to_slice(&self.0, &mut bytes).expect("a DeviceId is 24 hex digits");
+        bytes
+    }
 }
 
 /// Device ids come from files and command lines: keep error messages short.
