@@ -123,6 +123,12 @@ pub struct Device {
     clock: Arc<dyn Clock>,
 }
 
+// Bindings hand a device to worker threads: it must stay `Send`.
+const _: fn() = || {
+    fn assert_send<T: Send>() {}
+    assert_send::<Device>();
+};
+
 impl std::fmt::Debug for Device {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Device")

@@ -56,7 +56,7 @@ fn parse_platform(s: &str) -> Result<&'static Platform, String> {
 }
 
 impl Source {
-    fn from_device(&self) -> bool {
+    fn is_device(&self) -> bool {
         self.file.is_none() && !self.factory
     }
 
@@ -99,7 +99,7 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
             value,
             source,
         } => {
-            if source.from_device() {
+            if source.is_device() {
                 let change = crate::device_cmd::open(ctx)?.set_dct_field(&field, &value)?;
                 ctx.emit(&change, || {
                     format!(

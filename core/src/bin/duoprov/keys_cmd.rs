@@ -131,19 +131,22 @@ fn new_key(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
         fingerprint: keys::fingerprint(&key.to_public_key()),
     };
     ctx.emit(&result, || {
-        format!(
-            "wrote {} (private key, PKCS#1 DER, mode 0600: what the device stores)\n\
-             wrote {} (private key, PEM, mode 0600)\n\
-             wrote {} (public key, for the cloud)\n\
-             RSA-{} key, sha256 fingerprint {}",
-            result.files.der.display(),
-            result.files.pem.display(),
-            result.files.public_pem.display(),
-            result.bits,
-            result.fingerprint
-        )
+        describe_key_files(&result.files, result.bits, &result.fingerprint)
     });
     Ok(())
+}
+
+/// What `keys new` and `keys save` wrote.
+fn describe_key_files(files: &KeyFiles, bits: usize, fingerprint: &str) -> String {
+    format!(
+        "wrote {} (private key, PKCS#1 DER, mode 0600: what the device stores)\n\
+         wrote {} (private key, PEM, mode 0600)\n\
+         wrote {} (public key, for the cloud)\n\
+         RSA-{bits} key, sha256 fingerprint {fingerprint}",
+        files.der.display(),
+        files.pem.display(),
+        files.public_pem.display(),
+    )
 }
 
 /// `keys new device.der` means base `device`, as particle-cli users expect.
@@ -262,17 +265,9 @@ fn save(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
     let report = dev.save_key(&base, force)?;
     ctx.emit(&report, || {
         format!(
-            "saved the key of {}:\n\
-             wrote {} (private key, PKCS#1 DER, mode 0600)\n\
-             wrote {} (private key, PEM, mode 0600)\n\
-             wrote {} (public key, for the cloud)\n\
-             RSA-{} key, sha256 fingerprint {}",
+            "saved the key of {}:\n{}",
             dev.description(),
-            report.files.der.display(),
-            report.files.pem.display(),
-            report.files.public_pem.display(),
-            report.bits,
-            report.fingerprint
+            describe_key_files(&report.files, report.bits, &report.fingerprint)
         )
     });
     Ok(())
