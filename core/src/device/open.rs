@@ -185,7 +185,14 @@ impl Device {
         clock: Arc<dyn Clock>,
         description: &str,
     ) -> Result<Device, DeviceError> {
-        Device::assemble(transport, clock, description, None, Connection::Custom)
+        Device::assemble(
+            transport,
+            clock,
+            description,
+            None,
+            Connection::Custom,
+            None,
+        )
     }
 
     fn assemble(
@@ -194,8 +201,13 @@ impl Device {
         description: &str,
         selector: Option<DeviceSelector>,
         connection: Connection,
+        known: Option<crate::dfu::DeviceInfo>,
     ) -> Result<Device, DeviceError> {
-        let dfu = Dfu::open(transport, clock.clone())?;
+        // Descriptors already read while finding the board are not read again.
+        let dfu = match known {
+            Some(info) => Dfu::with_info(transport, clock.clone(), info)?,
+            None => Dfu::open(transport, clock.clone())?,
+        };
         let Some(platform) = dfu.platform() else {
             let d = &dfu.info().device;
             return Err(DeviceError::UnknownBoard {
@@ -250,6 +262,7 @@ fn open_sim(
         &description,
         selector,
         Connection::Sim(dir.to_path_buf()),
+        None,
     )
 }
 
@@ -281,6 +294,7 @@ fn open_usb(
         &description,
         selector.cloned(),
         Connection::Usb,
+        info.dfu_info.clone(),
     )
 }
 
