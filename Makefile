@@ -32,7 +32,7 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test-rust: deps
+test-rust: deps libusb-virtual
 	$(CARGO) test --workspace
 
 # Examples run in CI so they never rot.

@@ -97,7 +97,9 @@ impl Handle {
             return op(duo).map_err(|e| transport_code(&e));
         }
         drop(state);
-        let mut duo = VirtualDuo::open(&self.device.dir).map_err(|e| sim_code(&e))?;
+        // Not waiting for a holder: a busy device still answers descriptor
+        // requests (see `control`).
+        let mut duo = VirtualDuo::try_open(&self.device.dir).map_err(|e| sim_code(&e))?;
         op(&mut duo).map_err(|e| transport_code(&e))
     }
 

@@ -113,16 +113,7 @@ fn dfu_util_backs_up_the_key_slot_the_simulator_holds() {
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-a",
-            "1",
-            "-s",
-            "34:612",
-            "-U",
-            "out.der",
-        ],
+        &words("-d 2b04:d058 -a 1 -s 34:612 -U out.der"),
     );
     assert!(out.status.success());
     assert_eq!(std::fs::read(tmp.path().join("out.der")).unwrap(), key);
@@ -142,16 +133,7 @@ fn seed_guide_reset_command_makes_the_duo_leave_dfu_and_generate_a_new_key() {
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-a",
-            "1",
-            "-s",
-            "34:leave",
-            "-D",
-            "reset_device_private_key.bin",
-        ],
+        &words("-d 2b04:d058 -a 1 -s 34:leave -D reset_device_private_key.bin"),
     );
     assert!(out.status.success());
     let mut duo = VirtualDuo::open(&dir).unwrap();
@@ -179,16 +161,7 @@ fn seed_guide_server_key_and_factory_dct_downloads_land_where_the_device_reads_t
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-a",
-            "1",
-            "-s",
-            "2082",
-            "-D",
-            "server_public_key.der",
-        ],
+        &words("-d 2b04:d058 -a 1 -s 2082 -D server_public_key.der"),
     );
     assert!(out.status.success());
     let app = VirtualDuo::open(&dir).unwrap().app_dct_bytes();
@@ -198,16 +171,7 @@ fn seed_guide_server_key_and_factory_dct_downloads_land_where_the_device_reads_t
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-a",
-            "0",
-            "-s",
-            "0x08008000",
-            "-D",
-            "fac-dct-r1.bin",
-        ],
+        &words("-d 2b04:d058 -a 0 -s 0x08008000 -D fac-dct-r1.bin"),
     );
     assert!(out.status.success());
     assert_eq!(VirtualDuo::open(&dir).unwrap().dct_region(), &dct[..]);
@@ -235,18 +199,7 @@ fn dfu_util_sees_only_boards_in_dfu_mode_and_each_on_its_own_port() {
     let out = dfu_util(
         &[&a, &c],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-p",
-            "1-2",
-            "-a",
-            "1",
-            "-s",
-            "34:612",
-            "-U",
-            "c.der",
-        ],
+        &words("-d 2b04:d058 -p 1-2 -a 1 -s 34:612 -U c.der"),
     );
     assert!(out.status.success());
     let expected = key_slot(&VirtualDuo::open(&c).unwrap());
@@ -264,16 +217,7 @@ fn a_board_another_program_holds_still_lists_but_cannot_be_claimed() {
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-a",
-            "1",
-            "-s",
-            "34:612",
-            "-U",
-            "out.der",
-        ],
+        &words("-d 2b04:d058 -a 1 -s 34:612 -U out.der"),
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Cannot claim interface"));
@@ -282,16 +226,7 @@ fn a_board_another_program_holds_still_lists_but_cannot_be_claimed() {
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &[
-            "-d",
-            "2b04:d058",
-            "-a",
-            "1",
-            "-s",
-            "34:612",
-            "-U",
-            "out.der",
-        ],
+        &words("-d 2b04:d058 -a 1 -s 34:612 -U out.der"),
     );
     assert!(out.status.success());
 }
@@ -327,4 +262,9 @@ fn rusb_and_the_core_usb_transport_read_and_write_the_key_slot_through_the_stand
     std::fs::write(tmp.path().join("other.der"), &other).unwrap();
     run("write", "other.der");
     assert_eq!(key_slot(&VirtualDuo::open(&dir).unwrap()), other);
+}
+
+/// A dfu-util command line as the guide writes it, split into arguments.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
 }

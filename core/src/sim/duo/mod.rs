@@ -214,7 +214,7 @@ impl VirtualDuo {
             }
         };
         store::check_creatable(dir)?;
-        let lock = store::lock(dir)?;
+        let lock = store::lock(dir, clock.as_ref(), store::LOCK_PATIENCE)?;
         let mem = Memory::create(dir, platform, &image)?;
         let state = DeviceState {
             format: STATE_FORMAT,
@@ -250,8 +250,23 @@ impl VirtualDuo {
     }
 
     pub fn open_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
+        Self::open_within(dir, clock, store::LOCK_PATIENCE)
+    }
+
+    /// Open the device only if nobody holds it right now ([`SimError::Busy`]
+    /// at once otherwise): for callers with something better to do than
+    /// wait, like answering a descriptor request from the platform table.
+    pub fn try_open(dir: &Path) -> Result<Self, SimError> {
+        Self::open_within(dir, crate::time::system(), std::time::Duration::ZERO)
+    }
+
+    fn open_within(
+        dir: &Path,
+        clock: Arc<dyn Clock>,
+        patience: std::time::Duration,
+    ) -> Result<Self, SimError> {
         check_format(dir)?;
-        let lock = store::lock(dir)?;
+        let lock = store::lock(dir, clock.as_ref(), patience)?;
         // Re-read under the lock: the previous holder may have just written.
         let state: DeviceState = store::read_state(dir)?;
         let platform = state.platform(dir)?;

@@ -13,10 +13,12 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use fs2::FileExt;
 
 use super::SimError;
+use crate::time::Clock;
 
 /// The marker file: a directory holding it is a virtual device.
 pub const STATE_FILE: &str = "virtual-duo.json";
@@ -149,10 +151,18 @@ pub(crate) fn write_state(dir: &Path, json: &str) -> Result<(), SimError> {
     fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
 }
 
+/// How long opening waits for another holder to let go before answering
+/// [`SimError::Busy`]. A holder can outlive its release by a moment: a child
+/// process forked by another thread keeps a copy of the lock's file until it
+/// execs, and flock locks belong to the file, not the process.
+pub(crate) const LOCK_PATIENCE: Duration = Duration::from_secs(2);
+const LOCK_RETRY: Duration = Duration::from_millis(10);
+
 /// Take the device: an exclusive lock on `dir/lock`, released when the
-/// returned file is dropped (or the process ends). A second holder gets
-/// [`SimError::Busy`] at once, like a second program claiming the interface.
-pub(crate) fn lock(dir: &Path) -> Result<File, SimError> {
+/// returned file is dropped (or the process ends). While another program
+/// holds it, waits up to `patience` (through `clock`), then answers
+/// [`SimError::Busy`], like a second program claiming the interface.
+pub(crate) fn lock(dir: &Path, clock: &dyn Clock, patience: Duration) -> Result<File, SimError> {
     let path = dir.join(LOCK_FILE);
     let file = OpenOptions::new()
         .read(true)
@@ -161,12 +171,20 @@ pub(crate) fn lock(dir: &Path) -> Result<File, SimError> {
         .truncate(false)
         .open(&path)
         .map_err(|e| io_error(&path, e))?;
-    match file.try_lock_exclusive() {
-        Ok(()) => Ok(file),
-        Err(e) if e.kind() == fs2::lock_contended_error().kind() => Err(SimError::Busy {
-            dir: dir.to_path_buf(),
-        }),
-        Err(e) => Err(io_error(&path, e)),
+    let start = clock.now();
+    loop {
+        match file.try_lock_exclusive() {
+            Ok(()) => return Ok(file),
+            Err(e) if e.kind() == fs2::lock_contended_error().kind() => {
+                if clock.now().duration_since(start) >= patience {
+                    return Err(SimError::Busy {
+                        dir: dir.to_path_buf(),
+                    });
+                }
+                clock.sleep(LOCK_RETRY);
+            }
+            Err(e) => return Err(io_error(&path, e)),
+        }
     }
 }
 
