@@ -254,6 +254,8 @@ fn reset_without_leaving_writes_the_request_and_leaving_makes_a_new_key() {
         dfu_read(dir, "1", "34", "1216"),
         std::fs::read(fixture("reset_device_private_key.bin")).unwrap()
     );
+    // The key the reset replaced is kept, verified.
+    assert_eq!(read(dir, "backup_rsa_reset.der"), read(dir, "first.der"));
     assert_eq!(sim_json(dir, &["show", "vd"])["mode"], "dfu");
 
     let out = on_sim(dir, &["--json", "keys", "reset"]);

@@ -160,6 +160,12 @@ impl std::fmt::Display for RestoreOutcome {
 /// What `keys reset` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResetReport {
+    /// What the slot held before.
+    pub previous: SlotState,
+    /// The verified backup of it (`None` when it held no key: erased or
+    /// already the reset request).
+    pub backup: Option<PathBuf>,
+    pub backup_kind: Option<BackupKind>,
     pub bytes_written: usize,
     pub verified: bool,
     pub left_dfu: bool,
@@ -196,6 +202,21 @@ pub fn backup_path(key_file: &Path, n: u32) -> PathBuf {
 
 /// Write the backup (mode 0600, never over an existing file), then read
 /// it back and compare.
+/// Keep a verified backup of a slot's content next to `key_file`
+/// (`backup_rsa_NAME.der`): the key's DER when the slot holds a valid key,
+/// else the raw slot bytes, so that a restore is exact either way.
+fn back_up_slot(
+    key_file: &Path,
+    slot: &[u8],
+    state: &SlotState,
+) -> Result<(PathBuf, BackupKind), DeviceError> {
+    let (bytes, kind) = match der_sequence_len(slot) {
+        Some(len) if state.is_valid() => (&slot[..len], BackupKind::Key),
+        _ => (slot, BackupKind::RawSlot),
+    };
+    Ok((write_backup(key_file, bytes)?, kind))
+}
+
 fn write_backup(key_file: &Path, bytes: &[u8]) -> Result<PathBuf, DeviceError> {
     for n in 0..MAX_BACKUPS {
         let path = backup_path(key_file, n);
@@ -353,11 +374,7 @@ impl Device {
         let field = known_field("device_private_key");
         let original = self.read_dct(field.offset, field.size)?;
         let previous = keys::classify_slot(&original);
-        let (backup_bytes, backup_kind) = match der_sequence_len(&original) {
-            Some(len) if previous.is_valid() => (&original[..len], BackupKind::Key),
-            _ => (&original[..], BackupKind::RawSlot),
-        };
-        let backup = write_backup(&key.path, backup_bytes)?;
+        let (backup, backup_kind) = back_up_slot(&key.path, &original, &previous)?;
         if let Err(failure) = self.write_dct_verified(field.offset, &key.slot, "the new key") {
             let restore = match self.restore_slot(field.offset, &original) {
                 Ok(false) => RestoreOutcome::Unchanged { backup },
@@ -436,9 +453,21 @@ impl Device {
 
     /// Write the reset request (REFERENCE §2: `FF FF FF FF` then zeros) over
     /// the whole slot and verify it; then, if `leave`, leave DFU mode so the
-    /// firmware generates a new key at boot.
-    pub fn reset_key(&mut self, leave: bool) -> Result<ResetReport, DeviceError> {
+    /// firmware generates a new key at boot. Whatever the slot held first —
+    /// unless it was erased or already the reset request — is kept as a
+    /// verified backup named after `backup_name` (`backup_rsa_NAME.der`).
+    pub fn reset_key(
+        &mut self,
+        leave: bool,
+        backup_name: &Path,
+    ) -> Result<ResetReport, DeviceError> {
         let field = known_field("device_private_key");
+        let original = self.read_dct(field.offset, field.size)?;
+        let previous = keys::classify_slot(&original);
+        let backup = match previous {
+            SlotState::Erased | SlotState::ResetRequest => None,
+            _ => Some(back_up_slot(backup_name, &original, &previous)?),
+        };
         self.write_dct_verified(field.offset, keys::RESET_REQUEST, "the reset request")?;
         if leave {
             self.leave()?;
@@ -455,7 +484,11 @@ impl Device {
                 self.boot_hint()
             )
         };
+        let (backup, backup_kind) = backup.unzip();
         Ok(ResetReport {
+            previous,
+            backup,
+            backup_kind,
             bytes_written: keys::RESET_REQUEST.len(),
             verified: true,
             left_dfu: leave,

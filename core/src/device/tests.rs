@@ -320,12 +320,23 @@ fn save_refuses_a_corrupt_slot_pointing_to_reset_or_a_backup() {
 fn reset_writes_the_request_and_leaving_makes_the_firmware_generate_a_key() {
     let (old, _) = test_keys();
     let b = bench(Some(&slot_of(old)));
-    let report = b.open().reset_key(false).unwrap();
+    let name = b.tmp.path().join("before-reset");
+    let report = b.open().reset_key(false, &name).unwrap();
     assert!(report.verified && !report.left_dfu);
     assert_eq!(b.slot(), keys::RESET_REQUEST);
     assert_eq!(b.sim().mode(), Mode::Dfu);
+    // The key it destroyed is kept, verified, as particle-cli names backups.
+    let backup = report
+        .backup
+        .expect("a valid key is backed up before a reset");
+    assert_eq!(backup, b.tmp.path().join("backup_rsa_before-reset.der"));
+    assert_eq!(report.backup_kind, Some(BackupKind::Key));
+    let kept = keys::load_private_key_file(&backup).unwrap();
+    assert!(keys::keys_match(&kept, &old.to_public_key()));
 
-    let report = b.open().reset_key(true).unwrap();
+    // Resetting a slot that already holds the reset request has no key to keep.
+    let report = b.open().reset_key(true, &name).unwrap();
+    assert_eq!(report.backup, None);
     assert!(report.left_dfu);
     let sim = b.sim();
     assert_eq!(sim.mode(), Mode::Firmware);

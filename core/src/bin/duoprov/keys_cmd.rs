@@ -80,11 +80,16 @@ pub enum KeysCommand {
     },
     /// Write the reset request (FF FF FF FF, then zeros) over the key slot,
     /// then leave DFU mode so the firmware generates a new key at boot.
-    /// The current key is lost: `keys save` it first if it may be needed.
+    /// The key it replaces is first kept as a verified backup_rsa_NAME.der.
     Reset {
         /// Stay in DFU mode (the key is generated at the next boot).
         #[arg(long)]
         no_leave: bool,
+        /// Name of the backup of the key being replaced: backup_rsa_NAME.der
+        /// (numbered if it exists). A slot with no key (erased, or already the
+        /// reset request) needs none.
+        #[arg(long, value_name = "NAME", default_value = "reset")]
+        backup: PathBuf,
     },
     /// Where the device connects: the server address, port and server key
     /// stored at DCT offset 2082.
@@ -109,7 +114,7 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
         ),
         KeysCommand::Save { name, force } => save(ctx, &name, force),
         KeysCommand::Load { file } => load(ctx, &file),
-        KeysCommand::Reset { no_leave } => reset(ctx, !no_leave),
+        KeysCommand::Reset { no_leave, backup } => reset(ctx, !no_leave, &backup),
         KeysCommand::Address => address(ctx),
     }
 }
@@ -298,13 +303,21 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn reset(ctx: &Ctx, leave: bool) -> anyhow::Result<()> {
+fn reset(ctx: &Ctx, leave: bool, backup_name: &Path) -> anyhow::Result<()> {
     let mut dev = device_cmd::open(ctx)?;
-    let report = dev.reset_key(leave)?;
+    let report = dev.reset_key(leave, backup_name)?;
     ctx.emit(&report, || {
+        let kept = match &report.backup {
+            Some(path) => format!(
+                "previous key slot: {}; saved to {}\n",
+                describe_slot(&report.previous),
+                path.display()
+            ),
+            None => String::new(),
+        };
         format!(
-            "wrote the reset request over the key slot ({} bytes at DCT offset 34) and read it \
-             back: verified\n{}",
+            "{kept}wrote the reset request over the key slot ({} bytes at DCT offset 34) and \
+             read it back: verified\n{}",
             report.bytes_written, report.next_step
         )
     });
