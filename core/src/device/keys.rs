@@ -417,6 +417,39 @@ impl Device {
         )
     }
 
+    /// Before a raw write of `len` bytes at `addr` of `alt`: if it can change
+    /// the key slot — alt 1 over offsets 34..1250, or internal flash over the
+    /// DCT region (whose copy-on-write may switch partitions) — and the slot
+    /// holds anything but an erased slot or the reset request, keep a
+    /// verified backup of it named after `backup_name` first.
+    pub(crate) fn keep_key_before_raw_write(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        len: usize,
+        backup_name: &Path,
+    ) -> Result<Option<PathBuf>, DeviceError> {
+        let slot = known_field("device_private_key");
+        let p = self.platform;
+        let (start, end) = (u64::from(addr), u64::from(addr) + len as u64);
+        let overlaps = |lo: u64, hi: u64| start < hi && lo < end;
+        let touches_slot = if alt == p.dct_alt {
+            overlaps(slot.offset as u64, slot.end() as u64)
+        } else {
+            let region = u64::from(p.dct_region_addr);
+            alt == 0 && overlaps(region, region + 2 * p.dct_partition_size as u64)
+        };
+        if !touches_slot {
+            return Ok(None);
+        }
+        let original = self.read_dct(slot.offset, slot.size)?;
+        let state = keys::classify_slot(&original);
+        if matches!(state, SlotState::Erased | SlotState::ResetRequest) {
+            return Ok(None);
+        }
+        Ok(Some(back_up_slot(backup_name, &original, &state)?.0))
+    }
+
     /// Bring the device back to dfuIDLE after a failure, then make the slot
     /// hold `original` again. Returns whether it had to be rewritten.
     fn restore_slot(&mut self, offset: usize, original: &[u8]) -> Result<bool, DeviceError> {

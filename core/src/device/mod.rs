@@ -20,7 +20,7 @@ mod open;
 #[cfg(all(test, feature = "sim"))]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -150,6 +150,8 @@ pub struct WriteReport {
     pub blocks: u32,
     /// The device was told to leave DFU mode afterwards (and did).
     pub left_dfu: bool,
+    /// The verified backup of the device key the write could have changed.
+    pub key_backup: Option<PathBuf>,
 }
 
 /// One DCT field changed on the device by `dct set`.
@@ -231,15 +233,19 @@ impl Device {
 
     /// Write `data` at `addr` of `alt`, erasing the touched sectors of
     /// erasable segments first (not on the DCT alt, whose erase is a no-op),
-    /// then optionally leave DFU mode.
+    /// then optionally leave DFU mode. A write that can change the device key
+    /// first keeps a verified backup of it, `backup_rsa_NAME.der` after
+    /// `key_backup_name`.
     pub fn dfu_write(
         &mut self,
         alt: u8,
         addr: u32,
         data: &[u8],
         leave: bool,
+        key_backup_name: &Path,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<WriteReport, DeviceError> {
+        let key_backup = self.keep_key_before_raw_write(alt, addr, data.len(), key_backup_name)?;
         let summary = self
             .dfu
             .write(alt, addr, data, ErasePolicy::TouchedSectors, progress)?;
@@ -253,6 +259,7 @@ impl Device {
             erased_sectors: summary.erased,
             blocks: summary.blocks,
             left_dfu: leave,
+            key_backup,
         })
     }
 

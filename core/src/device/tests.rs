@@ -356,7 +356,7 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
         .map(|i: usize| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
         .collect();
     let report = dev
-        .dfu_write(0, 0x0800_4000, &data, false, &mut |_| {})
+        .dfu_write(0, 0x0800_4000, &data, false, Path::new("raw"), &mut |_| {})
         .unwrap();
     assert_eq!(report.erased_sectors.len(), 11);
     let back = dev
@@ -373,14 +373,28 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
 
     // Host checks on: refused before anything is sent.
     let err = dev
-        .dfu_write(0, 0x0800_0000, &[0; 16], false, &mut |_| {})
+        .dfu_write(
+            0,
+            0x0800_0000,
+            &[0; 16],
+            false,
+            Path::new("raw"),
+            &mut |_| {},
+        )
         .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
     assert!(matches!(err, DeviceError::Dfu(ref e) if e.nothing_sent()));
     // Checks off: the device itself refuses with errWRITE.
     dev.set_layout_checks(false);
     let err = dev
-        .dfu_write(0, 0x0800_0000, &[0; 16], false, &mut |_| {})
+        .dfu_write(
+            0,
+            0x0800_0000,
+            &[0; 16],
+            false,
+            Path::new("raw"),
+            &mut |_| {},
+        )
         .unwrap_err();
     let DeviceError::Dfu(dfu) = &err else {
         panic!("{err:?}")
@@ -445,5 +459,39 @@ fn opening_a_directory_that_is_no_device_or_a_device_running_firmware_says_what_
     assert!(matches!(
         Device::open(Some(&b.selector()), b.clock.clone()),
         Err(DeviceError::Sim(_))
+    ));
+}
+
+#[test]
+fn a_raw_write_over_the_key_slot_keeps_the_key_first() {
+    let (old, new) = test_keys();
+    let b = bench(Some(&slot_of(old)));
+    let name = b.tmp.path().join("raw");
+    let mut dev = b.open();
+    // The server key block at 2082 is not the key: no backup.
+    let block = dev.read_dct(2082, 768).unwrap();
+    let report = dev
+        .dfu_write(1, 2082, &block, false, &name, &mut |_| {})
+        .unwrap();
+    assert_eq!(report.key_backup, None);
+    // Over offset 34 it is: the old key is kept, verified, then replaced.
+    let report = dev
+        .dfu_write(1, 34, &slot_of(new), false, &name, &mut |_| {})
+        .unwrap();
+    let backup = report.key_backup.expect("the key is backed up");
+    let kept = keys::load_private_key_file(&backup).unwrap();
+    assert!(keys::keys_match(&kept, &old.to_public_key()));
+    drop(dev);
+    assert_eq!(b.slot(), slot_of(new));
+    // So is a write of internal flash over the DCT region (alt 0).
+    let mut dev = b.open();
+    let region = dev.dfu_read(0, 0x0800_8000, 0x8000, &mut |_| {}).unwrap();
+    let report = dev
+        .dfu_write(0, 0x0800_8000, &region, false, &name, &mut |_| {})
+        .unwrap();
+    let backup = report.key_backup.expect("a DCT region write is backed up");
+    assert!(keys::keys_match(
+        &keys::load_private_key_file(&backup).unwrap(),
+        &new.to_public_key()
     ));
 }

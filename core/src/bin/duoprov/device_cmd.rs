@@ -146,15 +146,32 @@ fn read(ctx: &Ctx, alt: u8, addr: u32, len: usize, output: &Path) -> anyhow::Res
     Ok(())
 }
 
+/// `dfu write` keeps a key it may overwrite as `backup_rsa_dfu-write.der`.
+const KEY_BACKUP_NAME: &str = "dfu-write";
+
 fn write(ctx: &Ctx, alt: u8, addr: u32, file: &Path, leave: bool) -> anyhow::Result<()> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut dev = open(ctx)?;
     let (bar, mut on_progress) = progress(ctx, data.len() as u64, "writing");
-    let report = dev.dfu_write(alt, addr, &data, leave, &mut on_progress);
+    let report = dev.dfu_write(
+        alt,
+        addr,
+        &data,
+        leave,
+        Path::new(KEY_BACKUP_NAME),
+        &mut on_progress,
+    );
     bar.finish_and_clear();
     let report = report?;
     ctx.emit(&report, || {
-        let mut text = format!(
+        let mut text = String::new();
+        if let Some(backup) = &report.key_backup {
+            text.push_str(&format!(
+                "the write covers the device key: saved it first to {}\n",
+                backup.display()
+            ));
+        }
+        text += &format!(
             "wrote {} bytes of {} at 0x{addr:08x} on alt {alt} ({} blocks",
             report.bytes,
             file.display(),
