@@ -233,19 +233,23 @@ impl Device {
 
     /// Write `data` at `addr` of `alt`, erasing the touched sectors of
     /// erasable segments first (not on the DCT alt, whose erase is a no-op),
-    /// then optionally leave DFU mode. A write that can change the device key
-    /// first keeps a verified backup of it, `backup_rsa_NAME.der` after
-    /// `key_backup_name`.
+    /// then optionally leave DFU mode. With `key_backup_name`, a write that
+    /// can change the device key first keeps a verified backup of it,
+    /// `backup_rsa_NAME.der` (one slot read: 500 ms of the device's time);
+    /// `None` writes as dfu-util does, with no backup.
     pub fn dfu_write(
         &mut self,
         alt: u8,
         addr: u32,
         data: &[u8],
         leave: bool,
-        key_backup_name: &Path,
+        key_backup_name: Option<&Path>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<WriteReport, DeviceError> {
-        let key_backup = self.keep_key_before_raw_write(alt, addr, data.len(), key_backup_name)?;
+        let key_backup = match key_backup_name {
+            Some(name) => self.keep_key_before_raw_write(alt, addr, data.len(), name)?,
+            None => None,
+        };
         let summary = self
             .dfu
             .write(alt, addr, data, ErasePolicy::TouchedSectors, progress)?;

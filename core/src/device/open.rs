@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::{Connection, Device, DeviceError};
 use crate::dfu::{ControlTransport, DeviceInfo, DeviceSelector, Dfu, DfuError};
-use crate::platform::PLATFORMS;
 use crate::time::Clock;
 
 /// One alt setting as the device names it.
@@ -152,11 +151,12 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
 }
 
 /// ` on USB (looked for 2b04:d058 …)` / ` matching usb:1-4`.
+#[cfg(feature = "usb")]
 fn no_device_detail(selector: Option<&DeviceSelector>) -> String {
     match selector {
         Some(sel) => format!(" matching {sel}"),
         None => {
-            let ids: Vec<String> = PLATFORMS
+            let ids: Vec<String> = crate::platform::PLATFORMS
                 .iter()
                 .map(|p| format!("{:04x}:{:04x}", p.usb_vid, p.dfu_pid))
                 .collect();

@@ -356,7 +356,14 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
         .map(|i: usize| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
         .collect();
     let report = dev
-        .dfu_write(0, 0x0800_4000, &data, false, Path::new("raw"), &mut |_| {})
+        .dfu_write(
+            0,
+            0x0800_4000,
+            &data,
+            false,
+            Some(Path::new("raw")),
+            &mut |_| {},
+        )
         .unwrap();
     assert_eq!(report.erased_sectors.len(), 11);
     let back = dev
@@ -378,7 +385,7 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
             0x0800_0000,
             &[0; 16],
             false,
-            Path::new("raw"),
+            Some(Path::new("raw")),
             &mut |_| {},
         )
         .unwrap_err();
@@ -392,7 +399,7 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
             0x0800_0000,
             &[0; 16],
             false,
-            Path::new("raw"),
+            Some(Path::new("raw")),
             &mut |_| {},
         )
         .unwrap_err();
@@ -471,23 +478,33 @@ fn a_raw_write_over_the_key_slot_keeps_the_key_first() {
     // The server key block at 2082 is not the key: no backup.
     let block = dev.read_dct(2082, 768).unwrap();
     let report = dev
-        .dfu_write(1, 2082, &block, false, &name, &mut |_| {})
+        .dfu_write(1, 2082, &block, false, Some(&name), &mut |_| {})
         .unwrap();
     assert_eq!(report.key_backup, None);
     // Over offset 34 it is: the old key is kept, verified, then replaced.
     let report = dev
-        .dfu_write(1, 34, &slot_of(new), false, &name, &mut |_| {})
+        .dfu_write(1, 34, &slot_of(new), false, Some(&name), &mut |_| {})
         .unwrap();
     let backup = report.key_backup.expect("the key is backed up");
     let kept = keys::load_private_key_file(&backup).unwrap();
     assert!(keys::keys_match(&kept, &old.to_public_key()));
+    // Asked not to, it writes as dfu-util does: no backup.
+    let report = dev
+        .dfu_write(1, 34, &slot_of(new), false, None, &mut |_| {})
+        .unwrap();
+    assert_eq!(report.key_backup, None);
     drop(dev);
     assert_eq!(b.slot(), slot_of(new));
+    assert_eq!(
+        backups(b.tmp.path()).len(),
+        1,
+        "only the first write kept one"
+    );
     // So is a write of internal flash over the DCT region (alt 0).
     let mut dev = b.open();
     let region = dev.dfu_read(0, 0x0800_8000, 0x8000, &mut |_| {}).unwrap();
     let report = dev
-        .dfu_write(0, 0x0800_8000, &region, false, &name, &mut |_| {})
+        .dfu_write(0, 0x0800_8000, &region, false, Some(&name), &mut |_| {})
         .unwrap();
     let backup = report.key_backup.expect("a DCT region write is backed up");
     assert!(keys::keys_match(

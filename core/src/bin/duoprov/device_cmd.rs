@@ -48,6 +48,10 @@ pub enum DfuCommand {
         /// Leave DFU mode afterwards: the board resets into its firmware.
         #[arg(long)]
         leave: bool,
+        /// Do not keep the device key first when the write covers it (by
+        /// default a valid key is saved to backup_rsa_dfu-write.der).
+        #[arg(long)]
+        no_key_backup: bool,
     },
 }
 
@@ -120,7 +124,8 @@ pub fn run_dfu(cmd: DfuCommand, ctx: &Ctx) -> anyhow::Result<()> {
             addr,
             file,
             leave,
-        } => write(ctx, alt, addr, &file, leave),
+            no_key_backup,
+        } => write(ctx, alt, addr, &file, leave, !no_key_backup),
     }
 }
 
@@ -149,7 +154,14 @@ fn read(ctx: &Ctx, alt: u8, addr: u32, len: usize, output: &Path) -> anyhow::Res
 /// `dfu write` keeps a key it may overwrite as `backup_rsa_dfu-write.der`.
 const KEY_BACKUP_NAME: &str = "dfu-write";
 
-fn write(ctx: &Ctx, alt: u8, addr: u32, file: &Path, leave: bool) -> anyhow::Result<()> {
+fn write(
+    ctx: &Ctx,
+    alt: u8,
+    addr: u32,
+    file: &Path,
+    leave: bool,
+    key_backup: bool,
+) -> anyhow::Result<()> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     let mut dev = open(ctx)?;
     let (bar, mut on_progress) = progress(ctx, data.len() as u64, "writing");
@@ -158,7 +170,7 @@ fn write(ctx: &Ctx, alt: u8, addr: u32, file: &Path, leave: bool) -> anyhow::Res
         addr,
         &data,
         leave,
-        Path::new(KEY_BACKUP_NAME),
+        key_backup.then_some(Path::new(KEY_BACKUP_NAME)),
         &mut on_progress,
     );
     bar.finish_and_clear();
