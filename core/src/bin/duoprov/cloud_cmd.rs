@@ -129,13 +129,17 @@ fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
         "using the access token from {}; API {} (from {})",
         resolved.token_origin, resolved.api_url, resolved.api_url_origin
     ));
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        anyhow::bail!(
-            "--timeout {} is not a positive number of seconds",
-            args.timeout
-        );
-    }
-    let timeout = Duration::from_secs_f64(args.timeout);
+    // try_from: `Duration::from_secs_f64` panics on values too large for a
+    // Duration (e.g. 1e300); a value under 1 ms would time out every request.
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| *t >= Duration::from_millis(1))
+        .with_context(|| {
+            format!(
+                "--timeout {} is not a number of seconds from 0.001 to about 10^19",
+                args.timeout
+            )
+        })?;
     let mut config = CloudConfig::new(resolved.api_url, resolved.token);
     config.timeout = timeout;
     config.connect_timeout = timeout.min(Duration::from_secs(10));
