@@ -267,7 +267,14 @@ pub async fn run_batch(
     let started = clock.now();
     let total = jobs.len();
     let workers = options.concurrency.max(1).min(total.max(1));
-    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    // What each job would report if its worker died before answering.
+    let pending: Vec<(usize, DeviceId, String)> = jobs
+        .iter()
+        .map(|j| (j.line, j.device_id.clone(), j.key.fingerprint.clone()))
+        .collect();
+    let queue = Arc::new(Mutex::new(VecDeque::from(
+        jobs.into_iter().enumerate().collect::<Vec<_>>(),
+    )));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
@@ -278,7 +285,7 @@ pub async fn run_batch(
         tasks.spawn(async move {
             loop {
                 let job = queue.lock().expect("batch queue").pop_front();
-                let Some(job) = job else { break };
+                let Some((index, job)) = job else { break };
                 let clock = client.clock().clone();
                 let start = clock.now();
                 let attempted = client
@@ -299,7 +306,7 @@ pub async fn run_batch(
                     error,
                     error_kind,
                 };
-                if tx.send(result).is_err() {
+                if tx.send((index, result)).is_err() {
                     break;
                 }
             }
@@ -307,11 +314,37 @@ pub async fn run_batch(
     }
     drop(tx);
     let mut results = Vec::with_capacity(total);
-    while let Some(result) = rx.recv().await {
+    let mut answered = vec![false; total];
+    while let Some((index, result)) = rx.recv().await {
+        answered[index] = true;
         on_result(&result);
         results.push(result);
     }
     while tasks.join_next().await.is_some() {}
+    // A worker that panicked took its device with it: report that device as
+    // failed, so the summary never counts fewer devices than were given.
+    for ((line, device_id, fingerprint), _) in pending
+        .into_iter()
+        .zip(answered)
+        .filter(|(_, answered)| !answered)
+    {
+        let result = DeviceResult {
+            line,
+            device_id,
+            ok: false,
+            attempts: 0,
+            latency_ms: 0.0,
+            fingerprint,
+            error: Some(
+                "internal error: the batch worker for this device stopped before an answer; \
+                 it may or may not be provisioned, run it again"
+                    .into(),
+            ),
+            error_kind: Some("internal"),
+        };
+        on_result(&result);
+        results.push(result);
+    }
     let elapsed = clock.now().saturating_duration_since(started);
     let summary = BatchSummary::from_results(&results, elapsed, workers);
     (results, summary)
