@@ -351,6 +351,32 @@ fn an_out_of_range_timeout_is_refused_cleanly_before_any_request() {
 }
 
 #[test]
+fn cloud_serve_with_json_announces_its_url_as_json() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = cmd(home.path())
+        .args(["cloud", "serve", "--json", "--token", TOKEN])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn duoprov cloud serve --json");
+    let mut first = String::new();
+    let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.unwrap();
+    let json: Value = serde_json::from_str(&first)
+        .unwrap_or_else(|e| panic!("first line is not JSON ({e}): {first:?}"));
+    assert_eq!(json["ok"], true);
+    assert!(
+        json["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{json}"
+    );
+}
+
+#[test]
 fn token_and_url_come_from_a_particle_cli_config_in_home() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();

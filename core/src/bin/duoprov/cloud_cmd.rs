@@ -77,7 +77,8 @@ pub enum CloudCommand {
     /// and other languages' tests.
     ///
     /// Prints its base URL (http://127.0.0.1:PORT) as the first line of
-    /// stdout, then serves until Ctrl-C (SIGINT) or SIGTERM. Admin surface
+    /// stdout (with --json, a JSON object with `url`), then serves until
+    /// Ctrl-C (SIGINT) or SIGTERM. Admin surface
     /// (loopback clients only): /admin/tokens, /admin/devices,
     /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault.
     Serve(ServeArgs),
@@ -360,8 +361,18 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         devices,
         ..LocalCloudOptions::default()
     })?;
-    // The first line of stdout is the base URL, for the processes that wait for it.
-    out(running.base_url());
+    // The first line of stdout is the base URL, for the processes that wait
+    // for it; with --json, stdout stays JSON: {"ok":true,"url":…,"addr":…}.
+    if ctx.json {
+        out(&json!({
+            "ok": true,
+            "url": running.base_url(),
+            "addr": running.addr().to_string(),
+        })
+        .to_string());
+    } else {
+        out(running.base_url());
+    }
     ctx.info(format!(
         "local cloud serving at {}: {token_count} token(s), {} seeded device(s){}; \
          admin at {}/admin; stop with Ctrl-C or SIGTERM",
