@@ -3,8 +3,9 @@
 //!
 //! Batch file: one device id a line, or CSV `device_id,keyfile` (key files
 //! relative to the batch file's directory; an empty key file column means the
-//! generic key; fields may be double-quoted, as spreadsheets write them). Blank lines, lines starting with `#`, and a `device_id,…`
-//! header line are skipped. A device listed twice is an error, so every
+//! generic key; fields may be double-quoted, as spreadsheets write them).
+//! Blank lines, lines starting with `#`, and a `device_id,…` header line are
+//! skipped. A device listed twice is an error, so every
 //! device is provisioned exactly once.
 
 use std::collections::{HashMap, VecDeque};
