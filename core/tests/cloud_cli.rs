@@ -329,6 +329,54 @@ fn a_reply_slower_than_the_timeout_fails_as_a_timeout() {
 }
 
 #[test]
+fn an_out_of_range_timeout_is_refused_cleanly_before_any_request() {
+    let home = tempfile::tempdir().unwrap();
+    let cloud = in_process_cloud(&[SEEDED]);
+    for timeout in ["1e300", "1e-12", "NaN", "0"] {
+        let out = provision(
+            home.path(),
+            cloud.base_url(),
+            &[SEEDED, "--timeout", timeout, "--json"],
+        );
+        assert_eq!(out.status.code(), Some(1), "{timeout}: {}", both(&out));
+        assert!(!stderr(&out).contains("panicked"), "{}", both(&out));
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["ok"], false);
+        assert!(
+            json["error"].as_str().unwrap().contains("--timeout"),
+            "{json}"
+        );
+    }
+    assert_eq!(cloud.stats().requests, 0);
+}
+
+#[test]
+fn cloud_serve_with_json_announces_its_url_as_json() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = cmd(home.path())
+        .args(["cloud", "serve", "--json", "--token", TOKEN])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn duoprov cloud serve --json");
+    let mut first = String::new();
+    let read = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
+    let _ = child.kill();
+    let _ = child.wait();
+    read.unwrap();
+    let json: Value = serde_json::from_str(&first)
+        .unwrap_or_else(|e| panic!("first line is not JSON ({e}): {first:?}"));
+    assert_eq!(json["ok"], true);
+    assert!(
+        json["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:"),
+        "{json}"
+    );
+}
+
+#[test]
 fn token_and_url_come_from_a_particle_cli_config_in_home() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();

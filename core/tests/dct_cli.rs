@@ -196,3 +196,44 @@ fn a_value_that_does_not_fit_is_refused_naming_field_and_limit() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("no_such_field"));
 }
+
+/// A DCT file holds the device private key (offset 34): editing it must not
+/// widen its permissions, nor write through a stray `PATH.tmp` symlink.
+#[cfg(unix)]
+#[test]
+fn set_keeps_a_private_dct_file_private_and_ignores_a_stray_tmp_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dct.bin");
+    std::fs::write(&path, std::fs::read(fixture("fac-dct-r1.bin")).unwrap()).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"not a DCT").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("dct.bin.tmp")).unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join("dct.bin.bak")).unwrap();
+
+    let out = duoprov(
+        dir.path(),
+        &[
+            "dct",
+            "set",
+            "claimed",
+            "true",
+            "--file",
+            path.to_str().unwrap(),
+        ],
+    );
+    assert_ok(&out, "dct set");
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_file(), "dct.bin is still a plain file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a DCT");
+    let backup = dir.path().join("dct.bin.bak");
+    let meta = std::fs::symlink_metadata(&backup).unwrap();
+    assert!(meta.file_type().is_file(), "the backup is a plain file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read(&backup).unwrap(),
+        std::fs::read(fixture("fac-dct-r1.bin")).unwrap()
+    );
+}

@@ -3,8 +3,9 @@
 //!
 //! Batch file: one device id a line, or CSV `device_id,keyfile` (key files
 //! relative to the batch file's directory; an empty key file column means the
-//! generic key). Blank lines, lines starting with `#`, and a `device_id,…`
-//! header line are skipped. A device listed twice is an error, so every
+//! generic key; fields may be double-quoted, as spreadsheets write them).
+//! Blank lines, lines starting with `#`, and a `device_id,…` header line are
+//! skipped. A device listed twice is an error, so every
 //! device is provisioned exactly once.
 
 use std::collections::{HashMap, VecDeque};
@@ -75,7 +76,7 @@ pub fn parse_batch(
         if content.is_empty() || content.starts_with('#') {
             continue;
         }
-        let fields: Vec<&str> = content.split(',').map(str::trim).collect();
+        let fields = split_csv(content).map_err(|reason| err(reason.into()))?;
         let header = first_content
             && ["device_id", "deviceid", "id"].contains(&fields[0].to_ascii_lowercase().as_str());
         first_content = false;
@@ -88,7 +89,7 @@ pub fn parse_batch(
                 fields.len()
             )));
         }
-        let device_id = DeviceId::parse(fields[0]).map_err(|e| err(e.to_string()))?;
+        let device_id = DeviceId::parse(&fields[0]).map_err(|e| err(e.to_string()))?;
         if let Some(first) = seen.insert(device_id.clone(), line) {
             return Err(err(format!(
                 "device {device_id} is already listed on line {first}; list each device once"
@@ -110,6 +111,53 @@ pub fn parse_batch(
         });
     }
     Ok(entries)
+}
+
+/// Split one CSV line into trimmed fields. Spreadsheets quote fields
+/// (`"2fff…","keys/a, b.der"`): a field in double quotes may hold commas,
+/// and `""` inside it is one quote.
+fn split_csv(line: &str) -> Result<Vec<String>, &'static str> {
+    let mut fields = Vec::new();
+    let mut chars = line.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => field.push(c),
+                    None => return Err("a quoted field has no closing double quote"),
+                }
+            }
+            while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                chars.next();
+            }
+            if !matches!(chars.peek(), None | Some(',')) {
+                return Err("text after a closing double quote; put a comma between fields");
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                field.push(c);
+                chars.next();
+            }
+            field = field.trim().to_string();
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
 }
 
 /// A device ready to provision.
@@ -267,7 +315,14 @@ pub async fn run_batch(
     let started = clock.now();
     let total = jobs.len();
     let workers = options.concurrency.max(1).min(total.max(1));
-    let queue = Arc::new(Mutex::new(VecDeque::from(jobs)));
+    // What each job would report if its worker died before answering.
+    let pending: Vec<(usize, DeviceId, String)> = jobs
+        .iter()
+        .map(|j| (j.line, j.device_id.clone(), j.key.fingerprint.clone()))
+        .collect();
+    let queue = Arc::new(Mutex::new(VecDeque::from(
+        jobs.into_iter().enumerate().collect::<Vec<_>>(),
+    )));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
@@ -278,7 +333,7 @@ pub async fn run_batch(
         tasks.spawn(async move {
             loop {
                 let job = queue.lock().expect("batch queue").pop_front();
-                let Some(job) = job else { break };
+                let Some((index, job)) = job else { break };
                 let clock = client.clock().clone();
                 let start = clock.now();
                 let attempted = client
@@ -299,7 +354,7 @@ pub async fn run_batch(
                     error,
                     error_kind,
                 };
-                if tx.send(result).is_err() {
+                if tx.send((index, result)).is_err() {
                     break;
                 }
             }
@@ -307,11 +362,37 @@ pub async fn run_batch(
     }
     drop(tx);
     let mut results = Vec::with_capacity(total);
-    while let Some(result) = rx.recv().await {
+    let mut answered = vec![false; total];
+    while let Some((index, result)) = rx.recv().await {
+        answered[index] = true;
         on_result(&result);
         results.push(result);
     }
     while tasks.join_next().await.is_some() {}
+    // A worker that panicked took its device with it: report that device as
+    // failed, so the summary never counts fewer devices than were given.
+    for ((line, device_id, fingerprint), _) in pending
+        .into_iter()
+        .zip(answered)
+        .filter(|(_, answered)| !answered)
+    {
+        let result = DeviceResult {
+            line,
+            device_id,
+            ok: false,
+            attempts: 0,
+            latency_ms: 0.0,
+            fingerprint,
+            error: Some(
+                "internal error: the batch worker for this device stopped before an answer; \
+                 it may or may not be provisioned, run it again"
+                    .into(),
+            ),
+            error_kind: Some("internal"),
+        };
+        on_result(&result);
+        results.push(result);
+    }
     let elapsed = clock.now().saturating_duration_since(started);
     let summary = BatchSummary::from_results(&results, elapsed, workers);
     (results, summary)
@@ -344,6 +425,25 @@ mod tests {
             Some(PathBuf::from("/batch/keys/a.der"))
         );
         assert_eq!(entries[1].key_file, None);
+    }
+
+    #[test]
+    fn quoted_csv_from_a_spreadsheet_with_bom_and_crlf_is_read() {
+        let text = format!(
+            "\u{feff}\"device_id\",\"keyfile\"\r\n\"{A}\",\"keys/a, b.der\"\r\n\"{B}\",\"\"\r\n"
+        );
+        let entries = parse_batch(&text, "b.csv", Path::new("/batch")).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].device_id.as_str(), A);
+        assert_eq!(
+            entries[0].key_file,
+            Some(PathBuf::from("/batch/keys/a, b.der"))
+        );
+        assert_eq!(entries[1].key_file, None);
+        let msg = parse_batch(&format!("\"{A}\n"), "b.csv", Path::new(""))
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("line 1") && msg.contains("quote"), "{msg}");
     }
 
     #[test]

@@ -360,7 +360,7 @@ fn error_chain(e: &reqwest::Error, token: &AccessToken) -> String {
 }
 
 /// Decide what a reply means. Success only for a 2xx JSON object without
-/// `error` and with `ok` not false (REFERENCE §4).
+/// `error` and with `ok` absent or `true` (REFERENCE §4).
 fn judge_reply(
     status: u16,
     retry_after: Option<Duration>,
@@ -409,12 +409,21 @@ fn judge_reply(
                     },
                 }));
             }
-            if value.get("ok") == Some(&Value::Bool(false)) {
-                return Err(Fatal(CloudError::Rejected {
-                    device_id,
-                    status,
-                    message: "the reply says \"ok\": false".into(),
-                }));
+            // Only `true` (or no `ok` at all) is success: `"false"`, 0 and
+            // other odd values are not a confirmation.
+            match value.get("ok") {
+                None | Some(Value::Null) | Some(Value::Bool(true)) => {}
+                Some(other) => {
+                    return Err(Fatal(CloudError::Rejected {
+                        device_id,
+                        status,
+                        message: sanitize(
+                            &format!("the reply says \"ok\": {other}"),
+                            SNIPPET_CHARS,
+                            Some(token),
+                        ),
+                    }));
+                }
             }
             Ok(value)
         }
@@ -497,6 +506,22 @@ mod tests {
             fatal(judge(200, "true")),
             CloudError::BadResponse { .. }
         ));
+    }
+
+    #[test]
+    fn an_ok_field_that_is_not_true_is_not_success() {
+        for body in [
+            r#"{"ok":"false"}"#,
+            r#"{"ok":0}"#,
+            r#"{"ok":"no","id":"x"}"#,
+            r#"{"ok":[]}"#,
+        ] {
+            assert!(
+                matches!(fatal(judge(200, body)), CloudError::Rejected { .. }),
+                "{body}"
+            );
+        }
+        assert!(judge(200, r#"{"ok":null,"id":"x"}"#).is_ok());
     }
 
     #[test]

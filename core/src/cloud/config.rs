@@ -184,7 +184,7 @@ pub fn resolve(sources: &Sources, insecure_http: bool) -> Result<Resolved, Cloud
 /// Parse and check an API URL named as coming from `origin`.
 pub fn parse_api_url(text: &str, origin: &str, insecure_http: bool) -> Result<Url, CloudError> {
     let url = Url::parse(text.trim()).map_err(|e| CloudError::InvalidUrl {
-        value: text.to_string(),
+        value: redact_url_text(text),
         origin: origin.to_string(),
         reason: e.to_string(),
     })?;
@@ -195,7 +195,7 @@ pub fn parse_api_url(text: &str, origin: &str, insecure_http: bool) -> Result<Ur
 /// `https://` anywhere; `http://` only to loopback unless `insecure_http`.
 pub fn check_api_url(url: &Url, insecure_http: bool, origin: &str) -> Result<(), CloudError> {
     let invalid = |reason: &str| CloudError::InvalidUrl {
-        value: url.to_string(),
+        value: redact_url_text(url.as_str()),
         origin: origin.to_string(),
         reason: reason.to_string(),
     };
@@ -205,14 +205,44 @@ pub fn check_api_url(url: &Url, insecure_http: bool, origin: &str) -> Result<(),
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("credentials do not belong in the URL; use --token"));
     }
+    // A query (`?access_token=…`) would be sent with every request and shown
+    // in every network error; the base URL has no use for one.
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "a base URL has no query or fragment; give the token with --token",
+        ));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" if insecure_http || is_loopback_url(url) => Ok(()),
         "http" => Err(CloudError::InsecureUrl {
-            url: url.to_string(),
+            url: redact_url_text(url.as_str()),
         }),
         other => Err(invalid(&format!("scheme {other:?} is not http or https"))),
     }
+}
+
+/// URL text safe for an error message: userinfo (`user:token@`) and any
+/// query or fragment replaced by `[redacted]`, since either may hold a token.
+/// Works on text that does not parse as a URL too.
+fn redact_url_text(text: &str) -> String {
+    let redacted = super::AccessToken::REDACTED;
+    let end = text.find(['?', '#']).unwrap_or(text.len());
+    let (head, tail) = text.split_at(end);
+    let (scheme, rest) = match head.find("://") {
+        Some(i) => head.split_at(i + 3),
+        None => ("", head),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let mut out = match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}{redacted}@{}", &rest[at + 1..]),
+        None => head.to_string(),
+    };
+    if !tail.is_empty() {
+        out.push_str(&tail[..1]);
+        out.push_str(redacted);
+    }
+    out
 }
 
 /// 127.0.0.0/8, ::1 or `localhost`.
@@ -436,6 +466,29 @@ mod tests {
             parse_api_url("not a url", "--api-url", false),
             Err(CloudError::InvalidUrl { .. })
         ));
+    }
+
+    #[test]
+    fn a_url_carrying_credentials_or_a_query_is_refused_without_echoing_them() {
+        for (text, secret) in [
+            ("https://user:tok-in-url-1@api.particle.io", "tok-in-url-1"),
+            ("https://tok-in-url-2@api.particle.io/", "tok-in-url-2"),
+            ("http://x:tok-in-url-3@127.0.0.1:99", "tok-in-url-3"),
+            (
+                "https://api.particle.io/?access_token=tok-in-url-4",
+                "tok-in-url-4",
+            ),
+            ("https://api.particle.io/#tok-in-url-5", "tok-in-url-5"),
+            (
+                "https://u:tok-in-url-6@api.particle.io:99999",
+                "tok-in-url-6",
+            ),
+            ("u:tok-in-url-7@api.particle.io", "tok-in-url-7"),
+        ] {
+            let err = parse_api_url(text, "--api-url", false).unwrap_err();
+            let shown = format!("{err} {err:?}");
+            assert!(!shown.contains(secret), "{text}: {shown}");
+        }
     }
 
     #[test]

@@ -309,3 +309,53 @@ fn a_batch_provisions_every_device_exactly_once_and_counts_failures() {
     }
     assert!(summary.to_string().contains("devices/s"));
 }
+
+/// A clock whose first `epoch_millis` call panics: stands in for any bug
+/// that kills one batch worker in the middle of a device.
+#[derive(Debug, Default)]
+struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+impl AsyncClock for PanicsOnce {
+    fn sleep(&self, _: Duration) -> SleepFuture {
+        Box::pin(async {})
+    }
+    fn now(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
+    fn epoch_millis(&self) -> u64 {
+        if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("test: a worker dies mid-device");
+        }
+        1_700_000_000_000
+    }
+}
+
+#[test]
+fn a_batch_whose_worker_dies_counts_the_unfinished_device_as_failed() {
+    let other = id("00000000000000000000000a");
+    let cloud = cloud_with(vec![id(SEEDED), other.clone()]);
+    let key = Arc::new(ProvisionKey::generic().unwrap());
+    let jobs: Vec<BatchJob> = [id(SEEDED), other]
+        .into_iter()
+        .enumerate()
+        .map(|(i, device_id)| BatchJob {
+            line: i + 1,
+            device_id,
+            key: key.clone(),
+        })
+        .collect();
+    let client =
+        BlockingClient::with_clock(config(&cloud, TOKEN), Arc::new(PanicsOnce::default())).unwrap();
+    let options = BatchOptions {
+        concurrency: 2,
+        product_id: 88,
+    };
+    let mut seen = 0;
+    let (results, summary) = client.run_batch(jobs, &options, |_| seen += 1);
+    assert_eq!(seen, 2);
+    assert_eq!(results.len(), 2);
+    assert_eq!((summary.total, summary.ok, summary.failed), (2, 1, 1));
+    assert!(!summary.all_ok());
+    let failed: Vec<_> = results.iter().filter(|r| !r.ok).collect();
+    assert_eq!(failed[0].error_kind, Some("internal"));
+}

@@ -77,7 +77,8 @@ pub enum CloudCommand {
     /// and other languages' tests.
     ///
     /// Prints its base URL (http://127.0.0.1:PORT) as the first line of
-    /// stdout, then serves until Ctrl-C (SIGINT) or SIGTERM. Admin surface
+    /// stdout (with --json, a JSON object with `url`), then serves until
+    /// Ctrl-C (SIGINT) or SIGTERM. Admin surface
     /// (loopback clients only): /admin/tokens, /admin/devices,
     /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault.
     Serve(ServeArgs),
@@ -129,13 +130,17 @@ fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
         "using the access token from {}; API {} (from {})",
         resolved.token_origin, resolved.api_url, resolved.api_url_origin
     ));
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        anyhow::bail!(
-            "--timeout {} is not a positive number of seconds",
-            args.timeout
-        );
-    }
-    let timeout = Duration::from_secs_f64(args.timeout);
+    // try_from: `Duration::from_secs_f64` panics on values too large for a
+    // Duration (e.g. 1e300); a value under 1 ms would time out every request.
+    let timeout = Duration::try_from_secs_f64(args.timeout)
+        .ok()
+        .filter(|t| *t >= Duration::from_millis(1))
+        .with_context(|| {
+            format!(
+                "--timeout {} is not a number of seconds from 0.001 to about 10^19",
+                args.timeout
+            )
+        })?;
     let mut config = CloudConfig::new(resolved.api_url, resolved.token);
     config.timeout = timeout;
     config.connect_timeout = timeout.min(Duration::from_secs(10));
@@ -356,8 +361,18 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         devices,
         ..LocalCloudOptions::default()
     })?;
-    // The first line of stdout is the base URL, for the processes that wait for it.
-    out(running.base_url());
+    // The first line of stdout is the base URL, for the processes that wait
+    // for it; with --json, stdout stays JSON: {"ok":true,"url":…,"addr":…}.
+    if ctx.json {
+        out(&json!({
+            "ok": true,
+            "url": running.base_url(),
+            "addr": running.addr().to_string(),
+        })
+        .to_string());
+    } else {
+        out(running.base_url());
+    }
     ctx.info(format!(
         "local cloud serving at {}: {token_count} token(s), {} seeded device(s){}; \
          admin at {}/admin; stop with Ctrl-C or SIGTERM",

@@ -116,7 +116,9 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
             )?;
             file.set(&field, &value)?;
             let backup = backup_path(path);
-            std::fs::copy(path, &backup)
+            let previous = std::fs::read(path)
+                .with_context(|| format!("cannot read {} again", path.display()))?;
+            write_atomically(&backup, &previous)
                 .with_context(|| format!("cannot keep a backup at {}", backup.display()))?;
             write_atomically(path, file.as_bytes())?;
             let new_value = file.get(&field)?;
@@ -144,14 +146,13 @@ fn backup_path(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Write through a temporary file and rename, so a failure never leaves a
-/// half-written DCT file.
+/// Write through a fresh temporary file and rename, so a failure never
+/// leaves a half-written DCT file. The file holds the device private key
+/// (offset 34), so it is written 0600 like a key file; the temporary name is
+/// unique and created new, never followed through an existing link.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    duo_provisioning::keys::write_atomic(path, bytes, true, true)?;
+    Ok(())
 }
 
 /// Human text for `dct show`.

@@ -63,8 +63,9 @@ struct DeviceEntry {
     provisioned: u64,
 }
 
-/// The whole state, behind one mutex in the server.
-#[derive(Debug, Default)]
+/// The whole state, behind one mutex in the server. `Debug` is by hand: it
+/// counts the tokens instead of printing them.
+#[derive(Default)]
 pub(crate) struct Store {
     tokens: HashSet<String>,
     devices: BTreeMap<DeviceId, DeviceEntry>,
@@ -72,6 +73,19 @@ pub(crate) struct Store {
     pub(crate) stats: Stats,
     pub(crate) fault: FaultState,
     persist: Option<Persist>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("tokens", &format_args!("[{} redacted]", self.tokens.len()))
+            .field("devices", &self.devices)
+            .field("records", &self.records.len())
+            .field("stats", &self.stats)
+            .field("fault", &self.fault)
+            .field("persist", &self.persist)
+            .finish()
+    }
 }
 
 /// The state directory, locked for this server.

@@ -396,3 +396,12 @@ fn the_base_url_is_loopback_http() {
     );
     assert_eq!(base_url("[::]:80".parse().unwrap()), "http://[::1]:80");
 }
+
+#[test]
+fn the_running_cloud_debug_output_never_shows_its_tokens() {
+    let cloud = start();
+    cloud.add_token(&crate::cloud::AccessToken::new("added-later-tok").unwrap());
+    let shown = format!("{cloud:?}");
+    assert!(!shown.contains(TOKEN), "{shown}");
+    assert!(!shown.contains("added-later-tok"), "{shown}");
+}
