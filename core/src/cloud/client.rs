@@ -25,6 +25,9 @@ pub const DEFAULT_API_URL: &str = "https://api.particle.io";
 const FILENAME: &str = "duoprov";
 /// Longest snippet of an unexpected reply shown in an error.
 const SNIPPET_CHARS: usize = 120;
+/// The most of a reply body the client reads (a provisioning reply is a few
+/// hundred bytes).
+const MAX_REPLY_BYTES: usize = 64 * 1024;
 
 /// How to reach the cloud. `Debug` is safe to print: the token redacts itself.
 #[derive(Debug, Clone)]
@@ -308,10 +311,7 @@ impl CloudClient {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(parse_retry_after);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| self.transport_error(e))?;
+        let body = self.read_body(response).await?;
         judge_reply(
             status,
             retry_after,
@@ -319,6 +319,26 @@ impl CloudClient {
             device_id,
             &self.inner.config.token,
         )
+    }
+
+    /// The reply body, at most [`MAX_REPLY_BYTES`]: a provisioning reply is
+    /// a few hundred bytes, and a misdirected `--api-url` must not make us
+    /// buffer whatever it streams. The excess is dropped; the judgement of a
+    /// truncated body is then a bad response, never a success.
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, AttemptError> {
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(e))?
+        {
+            let room = MAX_REPLY_BYTES - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() == MAX_REPLY_BYTES {
+                break;
+            }
+        }
+        Ok(body)
     }
 
     fn transport_error(&self, e: reqwest::Error) -> AttemptError {

@@ -359,3 +359,40 @@ fn a_batch_whose_worker_dies_counts_the_unfinished_device_as_failed() {
     let failed: Vec<_> = results.iter().filter(|r| !r.ok).collect();
     assert_eq!(failed[0].error_kind, Some("internal"));
 }
+
+/// A one-shot HTTP server on loopback that answers any request with `reply`.
+fn one_reply_server(reply: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let handle = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = [0u8; 8192];
+        let _ = conn.read(&mut request);
+        // The client may stop reading and close early: that is the point.
+        let _ = conn.write_all(&reply);
+    });
+    (url, handle)
+}
+
+#[test]
+fn an_endless_success_reply_is_read_only_so_far_and_is_not_a_success() {
+    // A 200 whose JSON would say ok, but only after 8 MiB of padding.
+    let padding = "x".repeat(8 * 1024 * 1024);
+    let body = format!("{{\"pad\":\"{padding}\",\"ok\":true}}");
+    let mut reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    reply.extend_from_slice(body.as_bytes());
+    let (url, server) = one_reply_server(reply);
+    let config = CloudConfig::new(url.parse().unwrap(), AccessToken::new(TOKEN).unwrap());
+    let (client, _) = client(config);
+    let attempted = provision(&client, SEEDED);
+    let err = attempted.result.unwrap_err();
+    assert!(matches!(err, CloudError::BadResponse { .. }), "{err}");
+    assert!(!err.to_string().contains(TOKEN));
+    server.join().unwrap();
+}
