@@ -93,6 +93,15 @@ pub enum DeviceError {
     /// The backup of the current key could not be made; the device was not written.
     #[error("cannot keep a backup of the device's current key at {}: {detail}; nothing was written to the device", path.display())]
     Backup { path: PathBuf, detail: String },
+    /// `dct set` on the device key slot: it would overwrite the key with no
+    /// backup, no check of the key and no restore on failure.
+    #[error(
+        "`dct set {field}` would overwrite the device's private key (DCT offset 34) without a \
+         backup; use `duoprov keys load FILE` to write a key (it keeps backup_rsa_NAME.der, \
+         verifies, and restores on failure) or `duoprov keys reset` to have the firmware make a \
+         new one"
+    )]
+    KeySlotField { field: &'static str },
     /// A key load failed after its write started; says what the restore did.
     #[error("loading {} failed: {failure}\n{restore}", file.display())]
     LoadFailed {
@@ -303,9 +312,13 @@ impl Device {
     }
 
     /// Set one DCT field from text (the forms of [`AppDct::set`]): only that
-    /// field's bytes are written, at its offset, then read back.
+    /// field's bytes are written, at its offset, then read back. The device
+    /// key slot is refused: `keys load` / `keys reset` keep a backup of it.
     pub fn set_dct_field(&mut self, name: &str, value: &str) -> Result<FieldChange, DeviceError> {
         let field = crate::dct::lookup(name)?;
+        if field.name == "device_private_key" {
+            return Err(DeviceError::KeySlotField { field: field.name });
+        }
         let mut app = self.read_app_dct()?;
         let old = app.get(name)?;
         app.set(name, value)?;

@@ -512,3 +512,21 @@ fn a_raw_write_over_the_key_slot_keeps_the_key_first() {
         &new.to_public_key()
     ));
 }
+
+#[test]
+fn dct_set_refuses_the_device_key_slot_and_leaves_the_key_alone() {
+    let (current, _) = test_keys();
+    let b = bench(Some(&slot_of(current)));
+    let mut dev = b.open();
+    let err = dev
+        .set_dct_field("device_private_key", "hex:ff")
+        .unwrap_err();
+    assert!(matches!(err, DeviceError::KeySlotField { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("keys load") && msg.contains("keys reset"),
+        "{msg}"
+    );
+    drop(dev);
+    assert_eq!(b.slot(), slot_of(current), "the key must be untouched");
+}

@@ -67,17 +67,19 @@ impl<T: ControlTransport> Dfu<T> {
             Access::Write => "writing",
         };
         let start = u64::from(addr);
+        // `len` comes from the caller as a usize: near u64::MAX the end wraps.
+        let end = start.saturating_add(len);
         let out_of_range = |first_bad: u64| DfuError::OutOfRange {
             op,
             alt,
             memory: layout.name.clone(),
             addr,
-            end: start + len,
+            end,
             len,
             first_bad,
             map: layout.describe_map(),
         };
-        if start + len > 1 << 32 {
+        if end > 1 << 32 {
             return Err(out_of_range(1 << 32));
         }
         if !self.layout_checks {

@@ -459,3 +459,16 @@ fn every_control_transfer_is_counted() {
     assert_eq!(dfu.stats().control_transfers, 8);
     assert_eq!(dfu.stats().bytes_up, 612);
 }
+
+#[test]
+fn a_read_longer_than_memory_itself_is_refused_not_a_panic() {
+    let (mut dfu, _) = open(Target::duo());
+    let err = dfu
+        .read(1, 0x10, usize::MAX, &mut no_progress())
+        .unwrap_err();
+    assert!(
+        matches!(err, DfuError::OutOfRange { first_bad, .. } if first_bad == 1 << 32),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("0x00000000..0x00004000"), "{err}");
+}
