@@ -394,5 +394,7 @@ fn an_endless_success_reply_is_read_only_so_far_and_is_not_a_success() {
     let err = attempted.result.unwrap_err();
     assert!(matches!(err, CloudError::BadResponse { .. }), "{err}");
     assert!(!err.to_string().contains(TOKEN));
+    // Dropping the client closes the connection, so the server's write ends.
+    drop(client);
     server.join().unwrap();
 }
