@@ -288,11 +288,22 @@ fn open_usb(
     if let Some(serial) = &info.serial {
         description.push_str(&format!(" (serial {serial})"));
     }
+    // A board reopened after a USB reset or a disconnect is the one at this
+    // physical port, not whichever board matches the user's selector then
+    // (with two boards of the same ids, a restore must not reach the other).
+    let reopen = if info.ports.is_empty() {
+        selector.cloned()
+    } else {
+        Some(DeviceSelector::UsbPort {
+            bus: info.bus,
+            ports: info.ports.clone(),
+        })
+    };
     Device::assemble(
         Box::new(transport),
         clock,
         &description,
-        selector.cloned(),
+        reopen,
         Connection::Usb,
         info.dfu_info.clone(),
     )

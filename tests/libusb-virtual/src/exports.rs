@@ -552,12 +552,20 @@ pub unsafe extern "C" fn libusb_control_transfer(
             index: w_index,
             length: w_length,
         };
+        let is_in = request_type & 0x80 != 0;
+        let mut out_copy: Vec<u8>;
         let buf: &mut [u8] = match (data.is_null(), w_length) {
             (_, 0) => &mut [],
             (true, _) => return LIBUSB_ERROR_INVALID_PARAM,
-            // SAFETY: `data` holds `wLength` bytes, writable for IN (and,
-            // as libusb's own signature says, not const for OUT either).
-            (false, n) => unsafe { std::slice::from_raw_parts_mut(data, usize::from(n)) },
+            // SAFETY: for IN, `data` holds `wLength` writable bytes.
+            (false, n) if is_in => unsafe { std::slice::from_raw_parts_mut(data, usize::from(n)) },
+            // For OUT the caller may pass a pointer made from read-only data
+            // (rusb does): read it, never form a `&mut` over it.
+            (false, n) => {
+                // SAFETY: `data` holds `wLength` readable bytes.
+                out_copy = unsafe { std::slice::from_raw_parts(data, usize::from(n)) }.to_vec();
+                &mut out_copy
+            }
         };
         let result = h.control(setup, buf);
         debug(format_args!("control {setup} -> {result:?}"));

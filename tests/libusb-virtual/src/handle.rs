@@ -206,7 +206,7 @@ impl Handle {
         }
         let lang = u16::from_le_bytes([buf[2], buf[3]]);
         let n = get(string_value(index), lang, &mut buf)?;
-        if n < 2 || buf[1] != LIBUSB_DT_STRING || usize::from(buf[0]) > n {
+        if n < 2 || buf[1] != LIBUSB_DT_STRING || !(2..=n).contains(&usize::from(buf[0])) {
             return Err(LIBUSB_ERROR_IO);
         }
         let units = buf[2..usize::from(buf[0])].chunks_exact(2);
