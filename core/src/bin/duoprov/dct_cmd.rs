@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use duo_provisioning::dct::DctFile;
-use duo_provisioning::platform::{self, Platform};
+use duo_provisioning::platform::Platform;
 use duo_provisioning::report::{DctReport, PublicKeySlot, ServerReport};
 
 use crate::output::Ctx;
@@ -47,12 +47,8 @@ pub struct Source {
     #[arg(long)]
     factory: bool,
     /// Board family of the file: duo, photon or p1.
-    #[arg(long, default_value = "duo", value_parser = parse_platform)]
+    #[arg(long, default_value = "duo", value_parser = crate::output::parse_platform)]
     platform: &'static Platform,
-}
-
-fn parse_platform(s: &str) -> Result<&'static Platform, String> {
-    platform::by_name(s).ok_or_else(|| format!("unknown platform {s:?}; use duo, photon or p1"))
 }
 
 impl Source {

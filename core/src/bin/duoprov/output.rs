@@ -68,3 +68,9 @@ pub fn out(line: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
+
+/// `--platform duo|photon|p1` (or a platform id such as 88).
+pub fn parse_platform(s: &str) -> Result<&'static duo_provisioning::platform::Platform, String> {
+    duo_provisioning::platform::by_name(s)
+        .ok_or_else(|| format!("unknown platform {s:?}; use duo, photon or p1"))
+}

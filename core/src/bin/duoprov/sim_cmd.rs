@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use duo_provisioning::platform::{self, Platform};
+use duo_provisioning::platform::Platform;
 use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo};
 use serde::Serialize;
 
@@ -28,7 +28,7 @@ pub enum SimCommand {
         #[arg(long, value_name = "F", default_value_t = 1.0)]
         time_factor: f64,
         /// Board family: duo, photon or p1.
-        #[arg(long, default_value = "duo", value_parser = parse_platform)]
+        #[arg(long, default_value = "duo", value_parser = crate::output::parse_platform)]
         platform: &'static Platform,
     },
     /// Reset the board into its firmware (like tapping RESET): the firmware
@@ -65,18 +65,10 @@ pub enum SimCommand {
     },
 }
 
-fn parse_platform(s: &str) -> Result<&'static Platform, String> {
-    platform::by_name(s).ok_or_else(|| format!("unknown platform {s:?}; use duo, photon or p1"))
-}
-
 fn parse_device_id(s: &str) -> Result<[u8; 12], String> {
-    let mut id = [0u8; 12];
-    hex::decode_to_slice(s.trim(), &mut id).map_err(|_| {
-        format!(
-            "{s:?} is not a device id: give 24 hex digits (12 bytes), e.g. 2fff27fffc473530fff23637"
-        )
-    })?;
-    Ok(id)
+    duo_provisioning::cloud::DeviceId::parse(s.trim())
+        .map(|id| id.to_bytes())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {
