@@ -202,6 +202,17 @@ pub fn backup_path(key_file: &Path, n: u32) -> PathBuf {
 
 /// Write the backup (mode 0600, never over an existing file), then read
 /// it back and compare.
+/// Name the backup in an error that comes after the key was replaced.
+pub(crate) fn after_key_replaced(e: DeviceError, backup: Option<&Path>) -> DeviceError {
+    match backup {
+        Some(path) => DeviceError::AfterKeyReplaced {
+            failure: Box::new(e),
+            backup: path.to_path_buf(),
+        },
+        None => e,
+    }
+}
+
 /// Keep a verified backup of a slot's content next to `key_file`
 /// (`backup_rsa_NAME.der`): the key's DER when the slot holds a valid key,
 /// else the raw slot bytes, so that a restore is exact either way.
@@ -503,7 +514,8 @@ impl Device {
         };
         self.write_dct_verified(field.offset, keys::RESET_REQUEST, "the reset request")?;
         if leave {
-            self.leave()?;
+            self.leave()
+                .map_err(|e| after_key_replaced(e, backup.as_ref().map(|(p, _)| p.as_path())))?;
         }
         let next_step = if leave {
             format!(

@@ -102,6 +102,13 @@ pub enum DeviceError {
          new one"
     )]
     KeySlotField { field: &'static str },
+    /// Something failed once a write over the device key had begun: the key
+    /// as it was before is in the named backup.
+    #[error("{failure}\nthe device key as it was before this command is saved in {}", backup.display())]
+    AfterKeyReplaced {
+        failure: Box<DeviceError>,
+        backup: PathBuf,
+    },
     /// A key load failed after its write started; says what the restore did.
     #[error("loading {} failed: {failure}\n{restore}", file.display())]
     LoadFailed {
@@ -259,11 +266,13 @@ impl Device {
             Some(name) => self.keep_key_before_raw_write(alt, addr, data.len(), name)?,
             None => None,
         };
+        let after = |e: DeviceError| keys::after_key_replaced(e, key_backup.as_deref());
         let summary = self
             .dfu
-            .write(alt, addr, data, ErasePolicy::TouchedSectors, progress)?;
+            .write(alt, addr, data, ErasePolicy::TouchedSectors, progress)
+            .map_err(|e| after(e.into()))?;
         if leave {
-            self.leave()?;
+            self.leave().map_err(after)?;
         }
         Ok(WriteReport {
             alt,

@@ -530,3 +530,23 @@ fn dct_set_refuses_the_device_key_slot_and_leaves_the_key_alone() {
     drop(dev);
     assert_eq!(b.slot(), slot_of(current), "the key must be untouched");
 }
+
+#[test]
+fn a_raw_write_that_fails_over_the_key_names_the_backup() {
+    let (old, new) = test_keys();
+    let b = bench(Some(&slot_of(old)));
+    b.arm(Fault::WriteError { nth: 1 });
+    let name = b.tmp.path().join("raw");
+    let err = b
+        .open()
+        .dfu_write(1, 34, &slot_of(new), false, Some(&name), &mut |_| {})
+        .unwrap_err();
+    let backup = b.tmp.path().join("backup_rsa_raw.der");
+    assert!(matches!(err, DeviceError::AfterKeyReplaced { .. }), "{err}");
+    assert!(
+        err.to_string().contains(&backup.display().to_string()),
+        "{err}"
+    );
+    let kept = keys::load_private_key_file(&backup).unwrap();
+    assert!(keys::keys_match(&kept, &old.to_public_key()));
+}
