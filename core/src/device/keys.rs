@@ -172,26 +172,12 @@ pub struct ResetReport {
     pub next_step: String,
 }
 
-/// `dir/NAME.der` → `NAME` (also `.pem`, `.pub.pem`): the particle-cli base
-/// name of a key file.
-pub fn key_base(name: &Path) -> PathBuf {
-    let text = name.to_string_lossy();
-    for suffix in [".pub.pem", ".der", ".pem"] {
-        if let Some(base) = text.strip_suffix(suffix) {
-            if !base.is_empty() && !base.ends_with('/') {
-                return PathBuf::from(base);
-            }
-        }
-    }
-    name.to_path_buf()
-}
-
 /// The backup name for loading `key_file`: `backup_rsa_NAME.der` next to
 /// it (particle-cli's name), or, when that exists, `backup_rsa_NAME.N.der`
 /// with the first free N from 1: a backup is never overwritten.
 pub fn backup_path(key_file: &Path, n: u32) -> PathBuf {
     let dir = key_file.parent().unwrap_or(Path::new(""));
-    let base = key_base(Path::new(key_file.file_name().unwrap_or_default()));
+    let base = keys::key_base(Path::new(key_file.file_name().unwrap_or_default()));
     let name = base.to_string_lossy();
     if n == 0 {
         dir.join(format!("backup_rsa_{name}.der"))

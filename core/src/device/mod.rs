@@ -35,8 +35,7 @@ use crate::server_key::{self, ServerKeyError, ServerKeySummary};
 use crate::time::Clock;
 
 pub use keys::{
-    backup_path, key_base, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome,
-    SaveReport,
+    backup_path, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome, SaveReport,
 };
 pub use open::{list_devices, ListedAlt, ListedDevice};
 

@@ -30,6 +30,20 @@ pub struct KeyFiles {
     pub public_pem: PathBuf,
 }
 
+/// `dir/NAME.der` → `NAME` (also `.pem`, `.pub.pem`): the particle-cli base
+/// name of a key file.
+pub fn key_base(name: &Path) -> PathBuf {
+    let text = name.to_string_lossy();
+    for suffix in [".pub.pem", ".der", ".pem"] {
+        if let Some(base) = text.strip_suffix(suffix) {
+            if !base.is_empty() && !base.ends_with('/') {
+                return PathBuf::from(base);
+            }
+        }
+    }
+    name.to_path_buf()
+}
+
 impl KeyFiles {
     /// `BASE.der`, `BASE.pem`, `BASE.pub.pem` (the suffix is appended, so
     /// `device.v2` gives `device.v2.der`).

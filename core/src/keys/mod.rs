@@ -42,8 +42,8 @@ pub use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 pub use files::{
-    load_private_key_file, load_public_key_file, read_key_file, write_atomic, write_key_files,
-    KeyFiles, MAX_KEY_FILE_SIZE,
+    key_base, load_private_key_file, load_public_key_file, read_key_file, write_atomic,
+    write_key_files, KeyFiles, MAX_KEY_FILE_SIZE,
 };
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};
 pub use parse::{classify_slot, firmware_regenerates, parse_private_key, parse_public_key};

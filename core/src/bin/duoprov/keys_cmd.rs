@@ -127,7 +127,7 @@ struct NewKeyResult {
 }
 
 fn new_key(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
-    let base = strip_key_suffix(name);
+    let base = keys::key_base(name);
     let key = keys::generate()?;
     let files = keys::write_key_files(&base, &key, force)?;
     let result = NewKeyResult {
@@ -155,10 +155,6 @@ fn describe_key_files(files: &KeyFiles, bits: usize, fingerprint: &str) -> Strin
 }
 
 /// `keys new device.der` means base `device`, as particle-cli users expect.
-fn strip_key_suffix(name: &Path) -> PathBuf {
-    duo_provisioning::device::key_base(name)
-}
-
 #[derive(Serialize)]
 struct InspectResult<'a> {
     file: &'a Path,
@@ -265,7 +261,7 @@ pub fn describe_slot(state: &SlotState) -> String {
 }
 
 fn save(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
-    let base = strip_key_suffix(name);
+    let base = keys::key_base(name);
     let mut dev = device_cmd::open(ctx)?;
     let report = dev.save_key(&base, force)?;
     ctx.emit(&report, || {
