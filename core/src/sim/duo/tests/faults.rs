@@ -128,15 +128,9 @@ fn the_nth_getstatus_reply_is_short() {
 fn a_fault_armed_by_one_process_fires_in_the_next() {
     let mut b = bench(0.01);
     arm(&mut b, Fault::WriteError { nth: 1 });
-    let path = b.path();
-    drop(b.t);
-    let clock = ManualClock::new();
-    let mut b = Bench {
-        dir: b.dir,
-        t: SimTransport::open_with_clock(&path, clock.clone()).unwrap(),
-        clock,
-    };
+    let mut b = b.reopen();
     assert_eq!(b.write(0x0802_0000, &[0; 4]).status, DfuStatus::ErrWrite);
+    let path = b.path();
     drop(b.t);
     let duo = VirtualDuo::open(&path).unwrap();
     assert!(duo.armed_faults().is_empty());

@@ -55,6 +55,19 @@ impl Bench {
         self.dir.path().join("vd")
     }
 
+    /// Close the device and open it again on a fresh clock, as the next
+    /// host process would.
+    pub fn reopen(self) -> Bench {
+        let path = self.path();
+        drop(self.t);
+        let clock = ManualClock::new();
+        Bench {
+            dir: self.dir,
+            t: SimTransport::open_with_clock(&path, clock.clone()).unwrap(),
+            clock,
+        }
+    }
+
     pub fn class_in(
         &mut self,
         request: u8,

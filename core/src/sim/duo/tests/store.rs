@@ -144,14 +144,7 @@ fn a_busy_period_outlives_the_process_that_started_it() {
     let mut b = bench(10.0);
     b.dnload(0, &[0x41]).unwrap();
     assert_eq!(b.status().poll_timeout.as_millis(), 83_000);
-    let path = b.path();
-    drop(b.t);
-    let clock = ManualClock::new();
-    let mut b = Bench {
-        dir: b.dir,
-        t: SimTransport::open_with_clock(&path, clock.clone()).unwrap(),
-        clock,
-    };
+    let mut b = b.reopen();
     let s = b.status();
     assert_eq!(s.state, DfuState::DfuDnBusy);
     assert!(
