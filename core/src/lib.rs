@@ -9,6 +9,7 @@ pub mod device;
 pub mod dfu;
 pub mod keys;
 pub mod platform;
+pub mod protocol;
 pub mod report;
 pub mod server_key;
 pub mod time;
