@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read, Write};
 
 use rand_core::CryptoRngCore;
 use rsa::{RsaPrivateKey, RsaPublicKey};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::coap::{self, HelloPayload, MessageCounter};
 use super::handshake::{self, Credentials, NONCE_LEN, SERVER_REPLY_LEN};
@@ -15,7 +15,7 @@ use super::session::{Channel, FrameReader};
 use super::ProtocolError;
 
 /// Where a connection attempt stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Step {
     /// Opening the TCP connection.

@@ -22,7 +22,7 @@ pub mod handshake;
 pub mod session;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The TCP port Gen 2 devices connect to when the server block stores none.
 pub const DEFAULT_PORT: u16 = 5683;

@@ -77,10 +77,14 @@ pub enum CloudCommand {
     /// and other languages' tests.
     ///
     /// Prints its base URL (http://127.0.0.1:PORT) as the first line of
-    /// stdout (with --json, a JSON object with `url`), then serves until
-    /// Ctrl-C (SIGINT) or SIGTERM. Admin surface
-    /// (loopback clients only): /admin/tokens, /admin/devices,
-    /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault.
+    /// stdout and its device endpoint (the Gen 2 handshake on TCP,
+    /// 127.0.0.1:PORT) as the second (with --json, one JSON object with
+    /// `url` and `device_addr`), then serves until Ctrl-C (SIGINT) or
+    /// SIGTERM. Devices connect with the cloud's own RSA-2048 server key
+    /// (kept in --state; write its server key block with --server-key-out).
+    /// Admin surface (loopback clients only): /admin/tokens, /admin/devices,
+    /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault,
+    /// /admin/connections[/ID], /admin/unidentified.
     Serve(ServeArgs),
 }
 
@@ -103,6 +107,14 @@ pub struct ServeArgs {
     /// More seeded devices: one id a line (`#` comments allowed).
     #[arg(long, value_name = "FILE")]
     devices_file: Option<PathBuf>,
+    /// Where the device endpoint (TCP) listens; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    device_addr: SocketAddr,
+    /// Write the server key block for DCT 2082 (this cloud's server key,
+    /// its device endpoint's address and port) to FILE, for
+    /// `duoprov keys server FILE` or `dfu-util -a 1 -s 2082 -D FILE`.
+    #[arg(long, value_name = "FILE")]
+    server_key_out: Option<PathBuf>,
 }
 
 pub fn run_cloud(cmd: CloudCommand, ctx: &Ctx) -> anyhow::Result<()> {
@@ -359,19 +371,28 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         state_dir: args.state.clone(),
         tokens,
         devices,
+        device_addr: args.device_addr,
         ..LocalCloudOptions::default()
     })?;
-    // The first line of stdout is the base URL, for the processes that wait
-    // for it; with --json, stdout stays JSON: {"ok":true,"url":…,"addr":…}.
+    if let Some(path) = &args.server_key_out {
+        let block = running.server_key_block()?;
+        duo_provisioning::keys::write_atomic(path, &block, false, true)?;
+    }
+    // The first line of stdout is the base URL, the second the device
+    // endpoint, for the processes that wait for them; with --json, stdout
+    // stays JSON: {"ok":true,"url":…,"addr":…,"device_addr":…}.
     if ctx.json {
         out(&json!({
             "ok": true,
             "url": running.base_url(),
             "addr": running.addr().to_string(),
+            "device_addr": running.device_addr().to_string(),
+            "server_key_out": args.server_key_out,
         })
         .to_string());
     } else {
         out(running.base_url());
+        out(&running.device_addr().to_string());
     }
     ctx.info(format!(
         "local cloud serving at {}: {token_count} token(s), {} seeded device(s){}; \

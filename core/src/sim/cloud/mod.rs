@@ -17,9 +17,14 @@
 //! `PUT|GET|DELETE /admin/fault` (a [`Fault`] as JSON).
 
 mod api;
+mod connections;
+mod device_admin;
+mod device_link;
 mod fault;
 mod store;
 
+#[cfg(test)]
+mod device_tests;
 #[cfg(test)]
 mod tests;
 
@@ -32,11 +37,15 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use connections::{ConnectionInfo, ConnectionResult, KeySource, Unidentified};
+pub use device_link::SERVER_KEY_FILE;
 pub use fault::{Fault, FaultBody};
 pub use store::{DeviceInfo, Record, Stats};
 
 use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
 use api::App;
+use connections::Connections;
+use device_link::{Endpoint, Link, ServerKey};
 use fault::{ConnInfo, FaultListener};
 use store::Store;
 
@@ -67,6 +76,12 @@ pub struct LocalCloudOptions {
     pub devices: Vec<DeviceId>,
     /// Time for fault delays, shutdown grace and record timestamps.
     pub clock: Arc<dyn AsyncClock>,
+    /// Where the device endpoint (REFERENCE §5, TCP) listens; the default
+    /// `127.0.0.1:0` picks a free port.
+    pub device_addr: SocketAddr,
+    /// The server's RSA-2048 key; `None`: the one in `state_dir`
+    /// ([`SERVER_KEY_FILE`]), else one generated on first use (and saved there).
+    pub server_key: Option<crate::keys::RsaPrivateKey>,
 }
 
 impl Default for LocalCloudOptions {
@@ -77,6 +92,8 @@ impl Default for LocalCloudOptions {
             tokens: Vec::new(),
             devices: Vec::new(),
             clock: Arc::new(TokioClock),
+            device_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            server_key: None,
         }
     }
 }
@@ -95,6 +112,20 @@ impl LocalCloud {
         }
         store.add_devices(options.devices.iter().cloned())?;
         let store = Arc::new(Mutex::new(store));
+        let connections = Arc::new(Mutex::new(Connections::default()));
+        let server_key = Arc::new(ServerKey::new(
+            options.server_key.clone(),
+            options.state_dir.as_deref(),
+        )?);
+        let endpoint = Endpoint::start(
+            options.device_addr,
+            Link {
+                store: store.clone(),
+                connections: connections.clone(),
+                server_key: server_key.clone(),
+                clock: options.clock.clone(),
+            },
+        )?;
 
         let bind_error = |e: std::io::Error| LocalCloudError::Bind {
             addr: options.addr,
@@ -119,6 +150,7 @@ impl LocalCloud {
 
         let app = App {
             store: store.clone(),
+            connections: connections.clone(),
             clock: options.clock.clone(),
         };
         let clock = options.clock.clone();
@@ -159,6 +191,9 @@ impl LocalCloud {
 
         Ok(RunningCloud {
             store,
+            connections,
+            server_key,
+            endpoint: Some(endpoint),
             addr,
             base_url: base_url(addr),
             stop,
@@ -181,6 +216,9 @@ fn base_url(addr: SocketAddr) -> String {
 #[derive(Debug)]
 pub struct RunningCloud {
     store: Arc<Mutex<Store>>,
+    connections: Arc<Mutex<Connections>>,
+    server_key: Arc<ServerKey>,
+    endpoint: Option<Endpoint>,
     addr: SocketAddr,
     base_url: String,
     stop: watch::Sender<bool>,
@@ -264,6 +302,7 @@ impl RunningCloud {
     }
 
     fn stop_and_join(&mut self) {
+        self.endpoint.take();
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

@@ -19,6 +19,7 @@
 
 mod boot;
 mod clock;
+mod connect;
 pub mod dfu;
 mod error;
 pub mod faults;
@@ -44,6 +45,7 @@ use crate::time::Clock;
 
 pub use boot::BootReport;
 pub use clock::ManualClock;
+pub use connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use error::SimError;
 pub use faults::Fault;
 pub use store::STATE_FILE;
@@ -102,6 +104,14 @@ impl Default for CreateOptions {
             time_factor: 1.0,
         }
     }
+}
+
+/// How `boot_with` treats the cloud connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// Keep the session up this long (device time, scaled by the time
+    /// factor), with a keep-alive ping every 15 s.
+    pub stay: std::time::Duration,
 }
 
 /// What the state file says, readable without taking the device.
@@ -420,15 +430,34 @@ impl VirtualDuo {
     }
 
     /// Reset into firmware (DFU leave, `duoprov sim boot`): the firmware's
-    /// key rule runs (REFERENCE §2). The device ends in firmware mode even
-    /// if the rule fails (e.g. a damaged DCT); the error is returned and kept.
+    /// key rule runs (REFERENCE §2), then its cloud connection (§5, see
+    /// [`ConnectOutcome`]). The device ends in firmware mode even if the
+    /// rule fails (e.g. a damaged DCT); the error is returned and kept.
     pub fn boot(&mut self) -> Result<BootReport, SimError> {
+        self.boot_with(BootOptions::default())
+    }
+
+    /// [`VirtualDuo::boot`], staying connected as `options` say.
+    pub fn boot_with(&mut self, options: BootOptions) -> Result<BootReport, SimError> {
         self.state.mode = Mode::Firmware;
         self.state.disconnected = false;
         self.state.dfu = DfuRegs::default();
         self.state.usb = UsbRegs::default();
         self.state.boots += 1;
-        let result = boot::apply_key_rule(&mut self.mem);
+        let mut result = boot::apply_key_rule(&mut self.mem);
+        if let Ok(report) = &mut result {
+            let clock = self.clock.clone();
+            report.connection = Some(connect::connect(
+                &self.mem,
+                connect::ConnectContext {
+                    platform: self.platform,
+                    device_id: self.state.device_id,
+                    stay: options.stay,
+                    time_factor: self.state.time_factor,
+                    sleep: &|d| clock.sleep(d),
+                },
+            ));
+        }
         match &result {
             Ok(report) => {
                 self.state.last_boot = Some(report.clone());
