@@ -100,7 +100,10 @@ fn rule15_each_recorded_error_fails_with_its_own_message_and_exit_1() {
             "rejected",
         ),
         (
-            Canned::json("200 OK", r#"{"ok":false,"errors":["publicKey is invalid"]}"#),
+            Canned::json(
+                "200 OK",
+                r#"{"ok":false,"errors":["publicKey is invalid"]}"#,
+            ),
             "publicKey is invalid",
             "rejected",
         ),
@@ -186,7 +189,10 @@ fn rule15_cloud_serve_answers_byte_for_byte_as_the_recordings() {
     };
     let cases = [
         (post(DEVICE, Some(TOKEN)), Canned::json("200 OK", SUCCESS)),
-        (post(DEVICE, None), Canned::oauth("400 Bad Request", NO_TOKEN)),
+        (
+            post(DEVICE, None),
+            Canned::oauth("400 Bad Request", NO_TOKEN),
+        ),
         (
             post(DEVICE, Some("0000000000000000000000000000000000000000")),
             Canned::oauth("401 Unauthorized", INVALID_TOKEN),
@@ -200,11 +206,7 @@ fn rule15_cloud_serve_answers_byte_for_byte_as_the_recordings() {
         let (status, headers, body) = rt.block_on(async {
             let r = request.send().await.unwrap();
             let status = r.status().as_u16().to_string();
-            let header = |n: &str| {
-                r.headers()
-                    .get(n)
-                    .map(|v| v.to_str().unwrap().to_string())
-            };
+            let header = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_string());
             let headers = [
                 header("content-type"),
                 header("cache-control"),

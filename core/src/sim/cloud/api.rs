@@ -226,9 +226,8 @@ fn check_provisioning(
             "publicKey holds a private key; send only the public half",
         ));
     }
-    let public = keys::parse_public_key(pem.as_bytes()).map_err(|e| {
-        Reply::bad_request(format!("publicKey is not a valid RSA public key: {e}"))
-    })?;
+    let public = keys::parse_public_key(pem.as_bytes())
+        .map_err(|e| Reply::bad_request(format!("publicKey is not a valid RSA public key: {e}")))?;
     let public_key = keys::public_key_to_pem(&public)
         .map_err(|e| Reply::bad_request(format!("publicKey cannot be re-encoded: {e}")))?;
     let algorithm = fields
@@ -356,7 +355,10 @@ async fn admin_add_devices(
             json!({"ok": false, "error": e.to_string()}),
         )
     })?;
-    Ok(Reply::json(StatusCode::OK, json!({"ok": true, "added": added})))
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"ok": true, "added": added}),
+    ))
 }
 
 async fn admin_devices(State(app): State<App>) -> Reply {
@@ -401,7 +403,10 @@ async fn admin_device_records(
     Path(id): Path<String>,
 ) -> Result<Reply, Reply> {
     let id = parse_admin_id(&id)?;
-    Ok(Reply::json(StatusCode::OK, json!(app.store().records(Some(&id)))))
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!(app.store().records(Some(&id))),
+    ))
 }
 
 async fn admin_records(State(app): State<App>) -> Reply {

@@ -101,11 +101,6 @@ impl Reply {
         self.oauth = true;
         self
     }
-
-    #[cfg(test)]
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl IntoResponse for Reply {

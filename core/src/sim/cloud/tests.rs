@@ -136,7 +136,13 @@ async fn raw(request: reqwest::RequestBuilder) -> Raw {
         header("cache-control"),
         header("pragma"),
     );
-    (r.status().as_u16(), ct, cache, pragma, r.text().await.unwrap())
+    (
+        r.status().as_u16(),
+        ct,
+        cache,
+        pragma,
+        r.text().await.unwrap(),
+    )
 }
 
 #[test]
@@ -156,7 +162,8 @@ fn every_recorded_reply_is_answered_byte_for_byte() {
             body.into(),
         )
     };
-    let plain = |status: u16, body: &str| -> Raw { (status, json_ct.clone(), None, None, body.into()) };
+    let plain =
+        |status: u16, body: &str| -> Raw { (status, json_ct.clone(), None, None, body.into()) };
     let cases: Vec<(&str, reqwest::RequestBuilder, Raw)> = vec![
         (
             "accepted",
@@ -166,12 +173,18 @@ fn every_recorded_reply_is_answered_byte_for_byte() {
         (
             "no token",
             http().post(&url).form(&form),
-            oauth(400, r#"{"error":"invalid_request","error_description":"The access token was not found"}"#),
+            oauth(
+                400,
+                r#"{"error":"invalid_request","error_description":"The access token was not found"}"#,
+            ),
         ),
         (
             "unknown token",
             http().post(&url).bearer_auth("wrong").form(&form),
-            oauth(401, r#"{"error":"invalid_token","error_description":"The access token provided is invalid."}"#),
+            oauth(
+                401,
+                r#"{"error":"invalid_token","error_description":"The access token provided is invalid."}"#,
+            ),
         ),
         (
             "header and body token",
@@ -188,7 +201,10 @@ fn every_recorded_reply_is_answered_byte_for_byte() {
                 .post(format!("{}/v1/provisioning/{UNSEEDED}", cloud.base_url()))
                 .bearer_auth(TOKEN)
                 .form(&provision_form(UNSEEDED, GENERIC_PUBLIC_KEY_PEM)),
-            plain(403, r#"{"error":"Permission Denied","info":"I didn't recognize that device name or ID, try opening https://api.particle.io/v1/devices?access_token=undefined"}"#),
+            plain(
+                403,
+                r#"{"error":"Permission Denied","info":"I didn't recognize that device name or ID, try opening https://api.particle.io/v1/devices?access_token=undefined"}"#,
+            ),
         ),
         (
             "unknown device on the devices API",
@@ -217,7 +233,10 @@ fn the_device_comes_from_the_body_as_on_the_real_cloud() {
         &provision_form(SEEDED, GENERIC_PUBLIC_KEY_PEM),
     ));
     assert_eq!(status, 200);
-    assert_eq!(cloud.records_for(&DeviceId::parse(SEEDED).unwrap()).len(), 1);
+    assert_eq!(
+        cloud.records_for(&DeviceId::parse(SEEDED).unwrap()).len(),
+        1
+    );
     // Without a body id, the path's is used.
     let (status, _) = rt.block_on(post_form(
         &cloud,
