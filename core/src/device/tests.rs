@@ -357,14 +357,7 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
         .map(|i: usize| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
         .collect();
     let report = dev
-        .dfu_write(
-            0,
-            0x0800_4000,
-            &data,
-            false,
-            Some(&raw),
-            &mut |_| {},
-        )
+        .dfu_write(0, 0x0800_4000, &data, false, Some(&raw), &mut |_| {})
         .unwrap();
     assert_eq!(report.erased_sectors.len(), 11);
     // The write reaches the system parts: the whole DCT was dumped first
@@ -386,28 +379,14 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
 
     // Host checks on: refused before anything is sent.
     let err = dev
-        .dfu_write(
-            0,
-            0x0800_0000,
-            &[0; 16],
-            false,
-            Some(&raw),
-            &mut |_| {},
-        )
+        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw), &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
     assert!(matches!(err, DeviceError::Dfu(ref e) if e.nothing_sent()));
     // Checks off: the device itself refuses with errWRITE.
     dev.set_layout_checks(false);
     let err = dev
-        .dfu_write(
-            0,
-            0x0800_0000,
-            &[0; 16],
-            false,
-            Some(&raw),
-            &mut |_| {},
-        )
+        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw), &mut |_| {})
         .unwrap_err();
     let DeviceError::Dfu(dfu) = &err else {
         panic!("{err:?}")
