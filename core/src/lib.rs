@@ -20,5 +20,8 @@ pub mod cloud;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+#[cfg(feature = "cloud")]
+pub mod workflow;
+
 /// The factory DCT image RedBear ships (`fac-dct-r1.bin`, 32 KiB).
 pub const FACTORY_DCT_IMAGE: &[u8] = include_bytes!("../assets/fac-dct-r1.bin");

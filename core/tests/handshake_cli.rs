@@ -155,6 +155,29 @@ fn sim_boot_is_rejected_before_provisioning_and_connected_after() {
     assert_eq!(conn["key_source"], "first_connection", "{conn}");
     assert_eq!(conn["result"], "accepted", "{conn}");
     assert_eq!(conn["key_fingerprint"], fp["fingerprint"], "{conn} {fp}");
+
+    // verify: the key matches the DCT's public key, the block names the
+    // cloud, and the handshake from the host with the device's keys works.
+    let verify = sim(d, &["verify", "--handshake", "--json"]);
+    assert_ok(&verify, "verify --handshake");
+    let v = stdout_json(&verify);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["key"]["matches_dct_public_key"], true, "{v}");
+    assert_eq!(
+        v["server"]["summary"]["port"].as_u64().unwrap().to_string(),
+        port
+    );
+    assert_eq!(v["handshake"]["outcome"], "connected", "{v}");
+    // With another key in the slot the handshake is rejected, exit 1.
+    assert_ok(&sim(d, &["keys", "new", "other"]), "keys new");
+    assert_ok(&sim(d, &["keys", "load", "other.der"]), "keys load");
+    let verify = sim(d, &["verify", ID, "--handshake"]);
+    assert_eq!(verify.status.code(), Some(1), "{}", stdout(&verify));
+    assert!(
+        stdout(&verify).contains("handshake: rejected at session key"),
+        "{}",
+        stdout(&verify)
+    );
 }
 
 /// GET an admin path with a bare HTTP/1.0 request (no client dependency).

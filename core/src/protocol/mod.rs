@@ -8,7 +8,8 @@
 //!   HMAC-SHA1'd and signed with the raw PKCS#1 v1.5 type-1 signature);
 //! - [`session`] — [`session::Channel`] (one direction: seal / open, IV chaining)
 //!   and [`session::FrameReader`] (2-byte big-endian length framing);
-//! - [`device`] — the device side over any `Read + Write` stream;
+//! - [`device`] — the device side over any `Read + Write` stream, and
+//!   [`connect`] — over TCP to the server a key block names;
 //! - [`coap`] — Hello layouts, ping / ACK, what the device can decode, and the
 //!   message counter taken from the salt.
 //!
@@ -17,6 +18,7 @@
 //! `duoprov verify --handshake` drive these functions over their own I/O.
 
 pub mod coap;
+pub mod connect;
 pub mod device;
 pub mod handshake;
 pub mod session;

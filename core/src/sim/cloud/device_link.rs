@@ -275,10 +275,10 @@ fn session(
         ));
     }
     counter.check(&hello).map_err(|e| e.to_string())?;
-    let token = coap::token_base(&credentials.salt);
-    stream
-        .write_all(&send.seal(&coap::server_hello(server_ids.next_id(), token)))
-        .map_err(|e| format!("sending the server's Hello: {e}"))?;
+    // The Hello decrypted under the credentials proves the device holds the
+    // private half of the key they were sealed to: record the outcome (and
+    // adopt the key) before answering, so the device never sees a Hello
+    // the cloud has not yet accounted for.
     if adopt {
         adopt_key(link, id, &identity.public_key)?;
     }
@@ -292,6 +292,10 @@ fn session(
             "accepted: the device's key matches the key the cloud holds".into()
         },
     );
+    let token = coap::token_base(&credentials.salt);
+    stream
+        .write_all(&send.seal(&coap::server_hello(server_ids.next_id(), token)))
+        .map_err(|e| format!("sending the server's Hello: {e}"))?;
     loop {
         let message = match next_message(stream, &mut reader, &mut recv) {
             Ok(m) => m,

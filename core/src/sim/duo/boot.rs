@@ -41,7 +41,7 @@ pub struct BootReport {
     /// The cloud connection the firmware tried after the key rule
     /// (REFERENCE §5); `None` when the boot did not get that far.
     #[serde(default)]
-    pub connection: Option<super::connect::ConnectOutcome>,
+    pub connection: Option<crate::protocol::connect::ConnectOutcome>,
 }
 
 /// Run the firmware's key rule against the DCT.

@@ -43,9 +43,9 @@ use crate::dfu::transport::{Setup, TransportError};
 use crate::platform::{self, Board, Platform};
 use crate::time::Clock;
 
+pub use crate::protocol::connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use boot::BootReport;
 pub use clock::ManualClock;
-pub use connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use error::SimError;
 pub use faults::Fault;
 pub use store::STATE_FILE;
