@@ -134,13 +134,15 @@ impl RunningCloud {
             reason: e.to_string(),
         })?;
         let mut store = self.store();
-        if !store.is_seeded(id) {
+        let Some((account, _)) = store.owner(id) else {
             return Err(LocalCloudError::Runtime {
                 reason: format!("device {id} is not seeded; add it first"),
             });
-        }
+        };
+        let account = account.to_string();
         store.accept(super::Record {
             device_id: id.clone(),
+            account,
             public_key: pem,
             product_id: None,
             order: None,

@@ -317,9 +317,15 @@ fn session(
 /// store replays from its state directory).
 fn adopt_key(link: &Link, id: &DeviceId, key: &RsaPublicKey) -> Result<(), String> {
     let pem = keys::public_key_to_pem(key).map_err(|e| e.to_string())?;
-    link.store()
+    let mut store = link.store();
+    let account = store.owner(id).map_or_else(
+        || super::DEFAULT_ACCOUNT.to_string(),
+        |(a, _)| a.to_string(),
+    );
+    store
         .accept(Record {
             device_id: id.clone(),
+            account,
             public_key: pem,
             product_id: None,
             order: Some("first-connection".into()),
