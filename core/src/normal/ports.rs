@@ -108,6 +108,8 @@ impl PortLine {
                 port: path.to_string(),
                 detail: format!("cannot open it: {e}"),
             })?;
+        // Bytes left from an earlier opening are not a reply to us.
+        let _ = port.clear(serialport::ClearBuffer::Input);
         Ok(PortLine {
             name: path.to_string(),
             port,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::platform::Platform;
+use duo_provisioning::sim::duo::serial::{self, ConsoleFace};
 use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo};
 use serde::Serialize;
 
@@ -37,6 +38,10 @@ pub enum SimCommand {
     Boot { dir: PathBuf },
     /// Put the board back in DFU mode (hold SETUP, tap RESET).
     Dfu { dir: PathBuf },
+    /// Serve the board's serial port until it leaves firmware mode (what
+    /// `sim boot` starts in the background).
+    #[command(hide = true)]
+    ServeSerial { dir: PathBuf },
     /// Arm failures for the next DFU session: stall:N (the Nth request),
     /// write-error:N / address-error:N (the Nth data block), vanish:BYTES
     /// (disconnect after BYTES of download data), stuck-busy:N (the Nth data
@@ -85,6 +90,17 @@ pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
             platform,
         } => create(ctx, &dir, from.as_deref(), device_id, time_factor, platform),
         SimCommand::Boot { dir } => boot(ctx, &dir),
+        SimCommand::ServeSerial { dir } => {
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            serial::serve(
+                &dir,
+                &ConsoleFace::duo(SIM_FIRMWARE),
+                duo_provisioning::time::system(),
+                &stop,
+                |_| {},
+            )?;
+            Ok(())
+        }
         SimCommand::Dfu { dir } => {
             let mut duo = VirtualDuo::open(&dir)?;
             duo.enter_dfu()?;
@@ -174,10 +190,15 @@ fn create(
     Ok(())
 }
 
+/// The system firmware the virtual Duo's console presents.
+const SIM_FIRMWARE: &str = "0.3.3";
+
 #[derive(Serialize)]
 struct BootResult<'a> {
     dir: &'a Path,
     mode: Mode,
+    /// The board's serial port (a pseudo-terminal), also linked as DIR/tty.
+    serial_port: PathBuf,
     #[serde(flatten)]
     report: &'a BootReport,
 }
@@ -187,20 +208,37 @@ fn boot(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
     let report = duo
         .boot()
         .with_context(|| format!("the firmware of {} failed at boot", dir.display()))?;
+    let mode = duo.mode();
+    // The serial server takes the device's lock when it acts: let it go.
+    drop(duo);
+    let exe = std::env::current_exe().context("cannot find the duoprov executable")?;
+    let mut command = std::process::Command::new(exe);
+    command.arg("sim").arg("serve-serial").arg(dir);
+    let serial_port = serial::spawn_server(
+        command,
+        dir,
+        duo_provisioning::time::system().as_ref(),
+        std::time::Duration::from_secs(10),
+    )
+    .with_context(|| format!("{} booted, but its serial port did not start", dir.display()))?;
     let result = BootResult {
         dir,
-        mode: duo.mode(),
+        mode,
+        serial_port,
         report: &report,
     };
-    ctx.emit(&result, || describe_boot(dir, &report));
+    ctx.emit(&result, || describe_boot(dir, &result.serial_port, &report));
     Ok(())
 }
 
-fn describe_boot(dir: &Path, report: &BootReport) -> String {
+fn describe_boot(dir: &Path, port: &Path, report: &BootReport) -> String {
     format!(
-        "{} is running firmware: {}\nback to DFU mode: duoprov sim dfu {}",
+        "{} is running firmware: {}\nserial port: {} (linked as {})\n\
+         back to DFU mode: duoprov sim dfu {}",
         dir.display(),
         boot_summary(report),
+        port.display(),
+        dir.join(serial::PORT_LINK).display(),
         dir.display()
     )
 }
@@ -271,6 +309,8 @@ struct View {
     fired_faults: Vec<String>,
     last_boot: Option<BootReport>,
     last_boot_error: Option<String>,
+    /// The serial port while the board runs firmware.
+    serial_port: Option<PathBuf>,
     stats: Stats,
 }
 
@@ -288,6 +328,7 @@ impl View {
             fired_faults: duo.fired_faults().iter().map(Fault::to_string).collect(),
             last_boot: last_boot.cloned(),
             last_boot_error: last_boot_error.map(str::to_string),
+            serial_port: serial::port_path(duo.dir()),
             stats: duo.stats(),
         }
     }
@@ -301,6 +342,10 @@ impl View {
             ),
             (Mode::Firmware, _) => "running firmware (does not answer DFU)".to_string(),
         };
+        let port = match &self.serial_port {
+            Some(path) => path.display().to_string(),
+            None => "none".to_string(),
+        };
         let boot = match (&self.last_boot, &self.last_boot_error) {
             (_, Some(e)) => format!("failed: {e}"),
             (Some(b), None) => boot_summary(b),
@@ -308,7 +353,8 @@ impl View {
         };
         format!(
             "directory:     {}\nplatform:      {}\nmode:          {mode}\ndevice id:     {}\n\
-             time factor:   {}\narmed faults:  {}\nfired faults:  {}\nlast boot:     {boot}\n{}",
+             serial port:   {port}\ntime factor:   {}\narmed faults:  {}\nfired faults:  {}\n\
+             last boot:     {boot}\n{}",
             self.dir.display(),
             self.platform,
             self.device_id,

@@ -26,6 +26,7 @@ pub mod media;
 mod memory;
 mod store;
 mod transport;
+pub mod serial;
 pub mod usb;
 
 #[cfg(test)]
