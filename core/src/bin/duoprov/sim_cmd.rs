@@ -220,7 +220,12 @@ fn boot(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
         duo_provisioning::time::system().as_ref(),
         std::time::Duration::from_secs(10),
     )
-    .with_context(|| format!("{} booted, but its serial port did not start", dir.display()))?;
+    .with_context(|| {
+        format!(
+            "{} booted, but its serial port did not start",
+            dir.display()
+        )
+    })?;
     let result = BootResult {
         dir,
         mode,

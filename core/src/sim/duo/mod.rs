@@ -24,9 +24,9 @@ mod error;
 pub mod faults;
 pub mod media;
 mod memory;
+pub mod serial;
 mod store;
 mod transport;
-pub mod serial;
 pub mod usb;
 
 #[cfg(test)]

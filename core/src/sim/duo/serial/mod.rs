@@ -74,7 +74,10 @@ impl ConsoleFace {
             b'i' => format!("Your device id is {}\r\n", hex::encode(device_id)),
             b'v' => format!("system firmware version: {}\n\r\n", self.version),
             b's' => format!("{}\r\n", self.modules_json),
-            b'm' => format!("Your device MAC address is\r\n{}\r\n", mac_address(device_id)),
+            b'm' => format!(
+                "Your device MAC address is\r\n{}\r\n",
+                mac_address(device_id)
+            ),
             b'c' => "Device claimed: no\r\n".to_string(),
             _ => return None,
         };

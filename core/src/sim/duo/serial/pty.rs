@@ -121,13 +121,8 @@ impl Pty {
         }
         let mut buf = [0u8; 1024];
         // SAFETY: reading into a local buffer.
-        let got = unsafe {
-            libc::read(
-                self.master.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
+        let got =
+            unsafe { libc::read(self.master.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
         if got < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -144,13 +139,8 @@ impl Pty {
     pub fn write(&self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
             // SAFETY: writing from a live slice.
-            let n = unsafe {
-                libc::write(
-                    self.master.as_raw_fd(),
-                    bytes.as_ptr().cast(),
-                    bytes.len(),
-                )
-            };
+            let n =
+                unsafe { libc::write(self.master.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {

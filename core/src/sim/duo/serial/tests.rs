@@ -12,7 +12,9 @@ use crate::normal::ports::PortLine;
 use crate::normal::NormalError;
 use crate::sim::duo::CreateOptions;
 
-const ID: [u8; 12] = [0x2a, 0, 0x21, 0, 0x07, 0x47, 0x34, 0x32, 0x32, 0x36, 0x32, 0x30];
+const ID: [u8; 12] = [
+    0x2a, 0, 0x21, 0, 0x07, 0x47, 0x34, 0x32, 0x32, 0x36, 0x32, 0x30,
+];
 
 /// A board running firmware `version`, its serial port served from a thread.
 fn booted(version: &str) -> (tempfile::TempDir, SerialFace) {
@@ -162,8 +164,8 @@ fn the_server_ends_with_its_board() {
 #[test]
 fn a_new_server_replaces_the_old_one() {
     let (tmp, mut old) = booted("0.3.3");
-    let new = SerialFace::start(&dir(&tmp), ConsoleFace::duo("0.3.3"), crate::time::system())
-        .unwrap();
+    let new =
+        SerialFace::start(&dir(&tmp), ConsoleFace::duo("0.3.3"), crate::time::system()).unwrap();
     assert_eq!(old.join().unwrap(), ServeEnd::Replaced);
     assert_eq!(port_path(&dir(&tmp)).as_deref(), Some(new.path()));
     assert_eq!(new.stop().unwrap(), ServeEnd::Stopped);
@@ -180,8 +182,10 @@ fn console_replies_follow_reference_7() {
     assert_eq!(face.reply(b'x', &ID), None);
     assert_eq!(face.reply(b'q', &ID), None);
     let s = String::from_utf8(face.reply(b's', &ID).unwrap()).unwrap();
-    assert!(s.starts_with(r#"{"p":88,"m":[{"s":16384,"l":"m","vc":30,"vv":30,"f":"b""#), "{s}");
+    assert!(
+        s.starts_with(r#"{"p":88,"m":[{"s":16384,"l":"m","vc":30,"vv":30,"f":"b""#),
+        "{s}"
+    );
     assert!(s.ends_with("]}\r\n"), "{s}");
     assert_eq!(ConsoleFace::duo("0.2.4").reply(b'c', &ID), None);
 }
-
