@@ -25,6 +25,7 @@ use crate::normal::console::{BAUD_ENTER_DFU, BAUD_LISTEN};
 use crate::time::Clock;
 
 use super::{Mode, SimError, VirtualDuo};
+use crate::platform::Firmware;
 
 pub use pty::Pty;
 
@@ -50,17 +51,12 @@ pub struct ConsoleFace {
 }
 
 impl ConsoleFace {
-    /// The console of a Duo system firmware `version`: 0.2.x lacks `c`.
-    pub fn duo(version: &str) -> Self {
-        let keys = if version.starts_with("0.2.") {
-            "imfxsvLw"
-        } else {
-            "imcfxsvLw"
-        };
+    /// The console of a system firmware (its version and keys, REFERENCE §7).
+    pub fn of(firmware: &Firmware) -> Self {
         ConsoleFace {
-            version: version.to_string(),
-            keys: keys.to_string(),
-            modules_json: duo_modules_json(version),
+            version: firmware.version.to_string(),
+            keys: firmware.console_keys.to_string(),
+            modules_json: duo_modules_json(firmware.version_tuple),
         }
     }
 
@@ -94,9 +90,8 @@ fn mac_address(device_id: &[u8; 12]) -> String {
 /// The `s` JSON of a Duo: bootloader, system parts 1 and 2, user part. The
 /// module versions are the simulator's numbering (system parts: the
 /// firmware's minor × 10 + patch, e.g. 33 for 0.3.3).
-fn duo_modules_json(version: &str) -> String {
-    let parts: Vec<u32> = version.split('.').filter_map(|p| p.parse().ok()).collect();
-    let sv = parts.get(1).copied().unwrap_or(0) * 10 + parts.get(2).copied().unwrap_or(0);
+fn duo_modules_json((_, minor, patch): (u8, u8, u8)) -> String {
+    let sv = u32::from(minor) * 10 + u32::from(patch);
     format!(
         concat!(
             r#"{{"p":88,"m":["#,
@@ -125,17 +120,24 @@ pub enum ServeEnd {
     Stopped,
 }
 
-/// Serve the board in `dir` until one of the [`ServeEnd`] reasons. `ready`
-/// is called once the port is published.
+/// Serve the board in `dir` until one of the [`ServeEnd`] reasons; its
+/// firmware decides the console. `ready` is called once the port is
+/// published.
 pub fn serve(
     dir: &Path,
-    face: &ConsoleFace,
     clock: Arc<dyn Clock>,
     stop: &AtomicBool,
     ready: impl FnOnce(&Path),
 ) -> Result<ServeEnd, SimError> {
     let info = VirtualDuo::probe(dir)?;
     let device_id = info.device_id;
+    let firmware = info.board.firmware.ok_or_else(|| {
+        SimError::SerialServer(format!(
+            "the board in {} has no system firmware, so no serial port",
+            dir.display()
+        ))
+    })?;
+    let face = &ConsoleFace::of(firmware);
     let io = |path: PathBuf| move |source| SimError::Io { path, source };
     let pty = Pty::open().map_err(io(PathBuf::from("/dev/ptmx")))?;
     let token = owner_token();
@@ -281,14 +283,14 @@ pub struct SerialFace {
 impl SerialFace {
     /// Serve the board in `dir` (which must run firmware) from a thread;
     /// returns once the port is published.
-    pub fn start(dir: &Path, face: ConsoleFace, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
+    pub fn start(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = {
             let dir = dir.to_path_buf();
             let stop = stop.clone();
             std::thread::spawn(move || {
-                serve(&dir, &face, clock, &stop, |path| {
+                serve(&dir, clock, &stop, |path| {
                     let _ = tx.send(path.to_path_buf());
                 })
             })

@@ -10,6 +10,8 @@ use super::*;
 use crate::normal::console::{Console, BAUD_NEUTRAL};
 use crate::normal::ports::PortLine;
 use crate::normal::NormalError;
+use crate::platform::board::{DUO_FW_0_2_4, DUO_FW_0_3_3};
+use crate::platform::{Board, DUO};
 use crate::sim::duo::CreateOptions;
 
 const ID: [u8; 12] = [
@@ -18,11 +20,15 @@ const ID: [u8; 12] = [
 
 /// A board running firmware `version`, its serial port served from a thread.
 fn booted(version: &str) -> (tempfile::TempDir, SerialFace) {
+    let firmware = DUO.firmware(version).unwrap();
+    let bootloader = if version == "0.2.4" { "r4" } else { "r6" };
+    let board = Board::new(&DUO, DUO.bootloader(bootloader).unwrap(), firmware).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("duo");
     let mut duo = VirtualDuo::create(
         &dir,
         CreateOptions {
+            board: Some(board),
             device_id: Some(ID),
             time_factor: 0.001,
             ..CreateOptions::default()
@@ -31,7 +37,7 @@ fn booted(version: &str) -> (tempfile::TempDir, SerialFace) {
     .unwrap();
     duo.boot().unwrap();
     drop(duo);
-    let face = SerialFace::start(&dir, ConsoleFace::duo(version), crate::time::system()).unwrap();
+    let face = SerialFace::start(&dir, crate::time::system()).unwrap();
     (tmp, face)
 }
 
@@ -164,8 +170,7 @@ fn the_server_ends_with_its_board() {
 #[test]
 fn a_new_server_replaces_the_old_one() {
     let (tmp, mut old) = booted("0.3.3");
-    let new =
-        SerialFace::start(&dir(&tmp), ConsoleFace::duo("0.3.3"), crate::time::system()).unwrap();
+    let new = SerialFace::start(&dir(&tmp), crate::time::system()).unwrap();
     assert_eq!(old.join().unwrap(), ServeEnd::Replaced);
     assert_eq!(port_path(&dir(&tmp)).as_deref(), Some(new.path()));
     assert_eq!(new.stop().unwrap(), ServeEnd::Stopped);
@@ -174,7 +179,7 @@ fn a_new_server_replaces_the_old_one() {
 
 #[test]
 fn console_replies_follow_reference_7() {
-    let face = ConsoleFace::duo("0.3.3");
+    let face = ConsoleFace::of(&DUO_FW_0_3_3);
     assert_eq!(
         face.reply(b'c', &ID).unwrap(),
         b"Device claimed: no\r\n".to_vec()
@@ -187,5 +192,5 @@ fn console_replies_follow_reference_7() {
         "{s}"
     );
     assert!(s.ends_with("]}\r\n"), "{s}");
-    assert_eq!(ConsoleFace::duo("0.2.4").reply(b'c', &ID), None);
+    assert_eq!(ConsoleFace::of(&DUO_FW_0_2_4).reply(b'c', &ID), None);
 }
