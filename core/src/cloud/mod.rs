@@ -105,6 +105,14 @@ pub enum CloudError {
     )]
     BadResponse { status: u16, snippet: String },
 
+    /// The server's TLS certificate is not trusted (or not for this host).
+    #[error(
+        "the TLS certificate of {url} was not trusted ({detail}); nothing was sent and plain \
+         HTTP is never tried instead. For a local cloud started with --tls, pass its CA \
+         certificate with --ca-cert FILE (or DUOPROV_CA_CERT)"
+    )]
+    Tls { url: String, detail: String },
+
     /// Could not connect, or the connection broke before a reply.
     #[error("could not reach the cloud at {url}: {detail}; check the network and --api-url")]
     Network { url: String, detail: String },
@@ -193,6 +201,7 @@ impl CloudError {
             CloudError::Rejected { .. } => "rejected",
             CloudError::BadResponse { .. } => "bad_response",
             CloudError::Network { .. } => "network",
+            CloudError::Tls { .. } => "tls",
             CloudError::Timeout { .. } => "timeout",
             CloudError::InvalidDeviceId { .. } => "invalid_device_id",
             CloudError::InvalidKey { .. } => "invalid_key",

@@ -29,6 +29,9 @@ pub struct CloudArgs {
     /// Allow plain http:// to a host that is not loopback.
     #[arg(long)]
     insecure_http: bool,
+    /// Also trust the CA certificate (PEM) in FILE (a `cloud serve --tls`).
+    #[arg(long, value_name = "FILE", env = "DUOPROV_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     /// Product id to provision under (88 = the Duo's platform id).
     #[arg(long, default_value_t = 88)]
     product_id: u16,
@@ -94,6 +97,9 @@ fn client(ctx: &Ctx, args: &CloudArgs) -> anyhow::Result<BlockingClient> {
     ));
     let mut config = CloudConfig::new(resolved.api_url, resolved.token);
     config.insecure_http = args.insecure_http;
+    if let Some(path) = &args.ca_cert {
+        config.ca_certs.push(crate::cloud_cmd::read_ca_cert(path)?);
+    }
     Ok(BlockingClient::new(config)?)
 }
 

@@ -40,6 +40,7 @@ mod device_link;
 mod fault;
 pub mod replies;
 mod store;
+mod tls;
 
 #[cfg(test)]
 mod device_tests;
@@ -62,6 +63,7 @@ pub use connections::{ConnectionInfo, ConnectionResult, KeySource, Unidentified}
 pub use device_link::SERVER_KEY_FILE;
 pub use fault::{Fault, FaultBody};
 pub use store::{AccountInfo, DeviceInfo, Record, Stats};
+pub use tls::CA_CERT_FILE;
 
 use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
 use api::App;
@@ -149,6 +151,10 @@ pub struct LocalCloudOptions {
     /// The server's RSA-2048 key; `None`: the one in `state_dir`
     /// ([`SERVER_KEY_FILE`]), else one generated on first use (and saved there).
     pub server_key: Option<crate::keys::RsaPrivateKey>,
+    /// Serve HTTPS only, with a certificate for 127.0.0.1 / ::1 / localhost
+    /// from a CA made at start; the CA certificate goes to
+    /// `state_dir/`[`CA_CERT_FILE`] (a state directory is required).
+    pub tls: bool,
 }
 
 impl Default for LocalCloudOptions {
@@ -165,6 +171,7 @@ impl Default for LocalCloudOptions {
             clock: Arc::new(TokioClock),
             device_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             server_key: None,
+            tls: false,
         }
     }
 }
@@ -278,6 +285,17 @@ impl LocalCloud {
             tokio::net::TcpListener::from_std(std_listener).map_err(bind_error)?
         };
 
+        let tls = match (options.tls, options.state_dir.as_deref()) {
+            (false, _) => None,
+            (true, Some(dir)) => Some(tls::make(dir)?),
+            (true, None) => {
+                return Err(LocalCloudError::Runtime {
+                    reason: "TLS needs a state directory for its CA certificate: give --state DIR"
+                        .into(),
+                })
+            }
+        };
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let app = App {
             store: store.clone(),
             connections: connections.clone(),
@@ -298,6 +316,7 @@ impl LocalCloud {
                         FaultListener {
                             listener,
                             clock: accept_clock,
+                            tls: acceptor,
                         },
                         service,
                     )
@@ -325,7 +344,8 @@ impl LocalCloud {
             server_key,
             endpoint: Some(endpoint),
             addr,
-            base_url: base_url(addr),
+            base_url: base_url(addr, tls.is_some()),
+            ca_cert: tls.map(|t| t.ca_path),
             stop,
             thread: Some(thread),
         })
@@ -333,13 +353,17 @@ impl LocalCloud {
 }
 
 /// `http://127.0.0.1:PORT` (an unspecified bind address is reached over loopback).
-fn base_url(addr: SocketAddr) -> String {
+fn base_url(addr: SocketAddr, https: bool) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    format!(
+        "{}://{}",
+        if https { "https" } else { "http" },
+        SocketAddr::new(ip, addr.port())
+    )
 }
 
 /// A serving local cloud. Dropping it shuts it down.
@@ -351,6 +375,7 @@ pub struct RunningCloud {
     endpoint: Option<Endpoint>,
     addr: SocketAddr,
     base_url: String,
+    ca_cert: Option<PathBuf>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -358,6 +383,11 @@ pub struct RunningCloud {
 impl RunningCloud {
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// With TLS: the CA certificate (PEM) clients must trust.
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.ca_cert.as_deref()
     }
 
     /// The address it listens on.
