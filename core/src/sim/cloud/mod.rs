@@ -36,6 +36,7 @@ pub use fault::{Fault, FaultBody};
 pub use store::{DeviceInfo, Record, Stats};
 
 use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use api::App;
 use fault::{ConnInfo, FaultListener};
 use store::Store;
@@ -46,12 +47,39 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// The local cloud could not start or keep its state.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalCloudError {
-    #[error("cannot listen on {addr}: {reason}; pick another --addr (port 0 picks a free one)")]
+    #[error("cannot listen on {addr}: {reason}; {}", Remedy::ChooseListenAddress)]
     Bind { addr: SocketAddr, reason: String },
     #[error("local cloud state {}: {reason}", .path.display())]
     State { path: PathBuf, reason: String },
     #[error("cannot start the local cloud: {reason}")]
     Runtime { reason: String },
+}
+
+impl ErrorInfo for LocalCloudError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            LocalCloudError::Bind { .. } => ErrorCode::InvalidArgument,
+            LocalCloudError::State { .. } => ErrorCode::CorruptState,
+            LocalCloudError::Runtime { .. } => ErrorCode::Internal,
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        match self {
+            LocalCloudError::State { path, .. } => ErrorFacts {
+                path: Some(path.clone()),
+                ..ErrorFacts::default()
+            },
+            _ => ErrorFacts::default(),
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            LocalCloudError::Bind { .. } => vec![Remedy::ChooseListenAddress],
+            _ => vec![],
+        }
+    }
 }
 
 /// What to start with.
