@@ -580,6 +580,7 @@ fn as_info<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Error
         crate::dct::DctError,
         crate::server_key::ServerKeyError,
         crate::types::InvalidDeviceId,
+        crate::platform::board::BoardError,
     );
     #[cfg(feature = "cloud")]
     try_types!(crate::cloud::CloudError, crate::cloud::batch::BatchError);
