@@ -12,7 +12,7 @@ use std::process::Output;
 
 use common::{assert_ok, duoprov, fixture, on_sim, sim_create, stderr, stdout_json};
 use duo_provisioning::cloud::{AccessToken, DeviceId};
-use duo_provisioning::sim::cloud::{LocalCloud, LocalCloudOptions};
+use duo_provisioning::sim::cloud::{Account, LocalCloud, LocalCloudOptions, SeededDevice};
 use serde_json::Value;
 
 const TOKEN: &str = "tok-0c1d2e3f40516273";
@@ -151,4 +151,29 @@ fn a_failed_load_reports_its_step_status_backup_and_restore() {
             .ends_with("backup_rsa_copy.der"),
         "{v}"
     );
+}
+
+#[test]
+fn a_device_of_another_account_is_permission_denied_with_its_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let other = "tok-other-account-123456";
+    let cloud = LocalCloud::start(
+        LocalCloudOptions::default()
+            .account(Account::new("factory").token(AccessToken::new(TOKEN).unwrap()))
+            .account(Account::new("someone-else").token(AccessToken::new(other).unwrap()))
+            .device(SeededDevice::new(DeviceId::parse(SEEDED).unwrap()).account("factory")),
+    )
+    .unwrap();
+    let out = common::duoprov_cmd(tmp.path())
+        .env("HOME", tmp.path())
+        .env_remove("PARTICLE_ACCESS_TOKEN")
+        .env_remove("PARTICLE_API_URL")
+        .args(["--json", "provision", SEEDED, "--api-url", cloud.base_url()])
+        .args(["--token", other])
+        .output()
+        .unwrap();
+    let v = json_error(&out);
+    assert_eq!(v["code"], "PERMISSION_DENIED", "{v}");
+    assert_eq!(v["device_id"], SEEDED, "{v}");
+    assert_eq!(v["http_status"], 403, "{v}");
 }
