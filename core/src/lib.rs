@@ -9,6 +9,7 @@ pub mod device;
 pub mod dfu;
 pub mod error;
 pub mod keys;
+pub mod normal;
 pub mod platform;
 pub mod report;
 pub mod server_key;
