@@ -581,13 +581,15 @@ fn as_info<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Error
         crate::server_key::ServerKeyError,
         crate::types::InvalidDeviceId,
         crate::platform::board::BoardError,
+        crate::normal::NormalError,
     );
     #[cfg(feature = "cloud")]
     try_types!(crate::cloud::CloudError, crate::cloud::batch::BatchError);
     #[cfg(feature = "sim")]
     try_types!(
         crate::sim::duo::SimError,
-        crate::sim::cloud::LocalCloudError
+        crate::sim::cloud::LocalCloudError,
+        crate::sim::cloud::SeedError
     );
     None
 }

@@ -63,7 +63,7 @@ impl ErrorInfo for SimError {
             | SimError::InvalidFault(_)
             | SimError::TimeFactor(_)
             | SimError::DctImageSize { .. } => ErrorCode::InvalidArgument,
-            SimError::Platform(_) => ErrorCode::Internal,
+            SimError::Platform(_) | SimError::SerialServer(_) => ErrorCode::Internal,
             SimError::Dct(e) => e.code(),
             SimError::Key(e) => e.code(),
         }
