@@ -267,6 +267,8 @@ pub enum Remedy {
     CheckNetwork,
     /// The API URL does not point at the Particle API.
     CheckApiUrl,
+    /// Give the API's base URL (without `/v1`).
+    GiveApiBaseUrl,
     /// Check the network, or allow a longer timeout.
     RaiseTimeout,
     /// Wait (this long, if the cloud said) and try again, or send fewer
@@ -386,6 +388,10 @@ impl fmt::Display for Remedy {
             }
             Remedy::CheckNetwork => f.write_str("check the network and the API URL"),
             Remedy::CheckApiUrl => f.write_str("check the API URL points at the Particle API"),
+            Remedy::GiveApiBaseUrl => f.write_str(
+                "give the API's base URL (e.g. https://api.particle.io, without /v1) as the API \
+                 URL or in PARTICLE_API_URL",
+            ),
             Remedy::RaiseTimeout => f.write_str("check the network or allow a longer timeout"),
             Remedy::RetryLater { .. } => {
                 f.write_str("wait and try again, or send fewer requests at once")

@@ -165,6 +165,7 @@ fn all_remedies() -> Vec<Remedy> {
         Remedy::FixParticleConfig,
         Remedy::CheckNetwork,
         Remedy::CheckApiUrl,
+        Remedy::GiveApiBaseUrl,
         Remedy::RaiseTimeout,
         Remedy::RetryLater { after: None },
         Remedy::TryAgainLater,

@@ -30,7 +30,9 @@ mod local_tests;
 use std::time::Duration;
 
 pub use crate::types::DeviceId;
-pub use client::{Attempted, CloudClient, CloudConfig, Provisioned, DEFAULT_API_URL};
+pub use client::{
+    Attempted, CloudClient, CloudConfig, Provisioned, RetryNotice, RetryObserver, DEFAULT_API_URL,
+};
 pub use clock::{AsyncClock, SleepFuture, TokioClock};
 pub use key::{KeySource, ProvisionKey};
 pub use retry::RetryPolicy;
@@ -58,12 +60,23 @@ pub enum CloudError {
     )]
     PermissionDenied { device_id: DeviceId },
 
-    /// 404: the cloud does not know the device.
+    /// 404 from the devices API (`GET /v1/devices/{id}`; a provisioning
+    /// 404 is [`CloudError::EndpointNotFound`]).
     #[error(
         "the cloud does not know device {device_id} (HTTP 404); check the id \
          (read it in listening mode with the serial command `i`)"
     )]
     DeviceNotFound { device_id: DeviceId },
+
+    /// 404 from the provisioning endpoint, which the real cloud never
+    /// answers (an unknown device gets 403, REFERENCE §4): the API URL is
+    /// not the API's base URL.
+    #[error(
+        "{url} answered HTTP 404 Not Found: that is not the provisioning endpoint, so the API \
+         URL is wrong; {}",
+        Remedy::GiveApiBaseUrl
+    )]
+    EndpointNotFound { url: String },
 
     /// 429 after every allowed attempt.
     #[error(
@@ -186,6 +199,7 @@ impl ErrorInfo for CloudError {
             CloudError::Server { .. } => ErrorCode::ServerError,
             CloudError::Rejected { .. } => ErrorCode::CloudRejected,
             CloudError::BadResponse { .. } => ErrorCode::BadResponse,
+            CloudError::EndpointNotFound { .. } => ErrorCode::InvalidUrl,
             CloudError::Network { .. } => ErrorCode::Network,
             CloudError::Timeout { .. } => ErrorCode::Timeout,
             CloudError::InvalidDeviceId { .. } => ErrorCode::InvalidDeviceId,
@@ -215,6 +229,7 @@ impl ErrorInfo for CloudError {
                 facts.http_status = Some(*status);
             }
             CloudError::InvalidToken { .. } => facts.http_status = Some(401),
+            CloudError::EndpointNotFound { .. } => facts.http_status = Some(404),
             CloudError::RateLimited { retry_after } => {
                 facts.http_status = Some(429);
                 facts.retry_after = retry_after.map(|d| d.as_secs_f64());
@@ -236,6 +251,7 @@ impl ErrorInfo for CloudError {
             },
             CloudError::Server { .. } => Remedy::TryAgainLater,
             CloudError::BadResponse { .. } => Remedy::CheckApiUrl,
+            CloudError::EndpointNotFound { .. } => Remedy::GiveApiBaseUrl,
             CloudError::Network { .. } => Remedy::CheckNetwork,
             CloudError::Timeout { .. } => Remedy::RaiseTimeout,
             CloudError::InsecureUrl { .. } => Remedy::UseHttps,
@@ -264,6 +280,7 @@ impl CloudError {
             CloudError::InvalidToken { .. } => "invalid_token",
             CloudError::PermissionDenied { .. } => "permission_denied",
             CloudError::DeviceNotFound { .. } => "device_not_found",
+            CloudError::EndpointNotFound { .. } => "endpoint_not_found",
             CloudError::RateLimited { .. } => "rate_limited",
             CloudError::Server { .. } => "server",
             CloudError::Rejected { .. } => "rejected",

@@ -87,6 +87,25 @@ pub fn error_json(e: &anyhow::Error, message: &str) -> serde_json::Value {
     value
 }
 
+/// The error and its causes on one line, each cause once: a cause whose
+/// text the message already holds (many errors quote their source) is
+/// not repeated ("Not a directory (os error 20): Not a directory (os error
+/// 20)").
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
+}
+
 /// One line on stdout. A closed pipe (`duoprov … | head`) is not an error
 /// worth a panic: the reader has what it wanted.
 pub fn out(line: &str) {

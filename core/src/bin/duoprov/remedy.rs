@@ -83,6 +83,9 @@ pub fn cli_text(remedy: &Remedy) -> String {
         Remedy::FixParticleConfig => "fix or remove the file, or pass --token".into(),
         Remedy::CheckNetwork => "check the network and --api-url".into(),
         Remedy::CheckApiUrl => "check --api-url points at the Particle API".into(),
+        Remedy::GiveApiBaseUrl => "give the API's base URL (e.g. https://api.particle.io, \
+                                   without /v1) with --api-url or PARTICLE_API_URL"
+            .into(),
         Remedy::RaiseTimeout => "check the network or raise --timeout".into(),
         Remedy::RetryLater { .. } => "wait and try again, or lower --concurrency".into(),
         Remedy::UseHttps => {
@@ -111,14 +114,14 @@ pub fn library_error(e: &anyhow::Error) -> Option<&dyn ErrorInfo> {
     e.chain().find_map(error::find)
 }
 
-/// The full message of `e` (`{e:#}`) with every remedy of the library
+/// The full message of `e` ([`crate::output::error_text`]) with every remedy of the library
 /// errors in it worded as CLI commands and flags.
 pub fn render(e: &anyhow::Error) -> String {
     let mut remedies: Vec<Remedy> = Vec::new();
     for info in e.chain().filter_map(error::find) {
         remedies.extend(info.remedies());
     }
-    reword(&format!("{e:#}"), &remedies)
+    reword(&crate::output::error_text(e), &remedies)
 }
 
 /// A library error's message with its remedies worded as the CLI's.
