@@ -112,8 +112,8 @@ pub enum CloudError {
     /// The server's TLS certificate is not trusted (or not for this host).
     #[error(
         "the TLS certificate of {url} was not trusted ({detail}); nothing was sent and plain \
-         HTTP is never tried instead. For a local cloud started with --tls, pass its CA \
-         certificate with --ca-cert FILE (or DUOPROV_CA_CERT)"
+         HTTP is never tried instead. For a local cloud serving TLS, trust its CA \
+         certificate (ca.pem in its state directory)"
     )]
     Tls { url: String, detail: String },
 
@@ -209,6 +209,7 @@ impl ErrorInfo for CloudError {
             CloudError::BadResponse { .. } => ErrorCode::BadResponse,
             CloudError::EndpointNotFound { .. } => ErrorCode::InvalidUrl,
             CloudError::Network { .. } => ErrorCode::Network,
+            CloudError::Tls { .. } => ErrorCode::TlsUntrusted,
             CloudError::Timeout { .. } => ErrorCode::Timeout,
             CloudError::InvalidDeviceId { .. } => ErrorCode::InvalidDeviceId,
             CloudError::InvalidKey { .. } => ErrorCode::InvalidKey,

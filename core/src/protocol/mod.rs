@@ -74,3 +74,16 @@ pub enum ProtocolError {
     #[error("bad counter: message id {got:#06x}, expected {expected:#06x}")]
     BadCounter { expected: u16, got: u16 },
 }
+
+impl crate::error::ErrorInfo for ProtocolError {
+    fn code(&self) -> crate::error::ErrorCode {
+        match self {
+            ProtocolError::DevicePublicKey { .. } => crate::error::ErrorCode::InvalidKey,
+            ProtocolError::Encrypt { .. } | ProtocolError::Sign { .. } => {
+                crate::error::ErrorCode::Internal
+            }
+            // The peer's bytes are not what the protocol says.
+            _ => crate::error::ErrorCode::BadResponse,
+        }
+    }
+}

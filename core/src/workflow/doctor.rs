@@ -64,8 +64,9 @@ pub enum DoctorError {
     Generate { error: KeyError },
     #[error(
         "keys doctor, steps 2-3 (back up the device key, load the new one): {error}; \
-         the new key is in {}; finish with `duoprov keys load {}` then `duoprov provision {device_id} {}`",
-        .new_key.der.display(), .new_key.der.display(), .new_key.public_pem.display()
+         the new key is in {}; finish by loading it into the device and provisioning {} for \
+         device {device_id}",
+        .new_key.der.display(), .new_key.public_pem.display()
     )]
     Load {
         error: Box<DeviceError>,
@@ -75,8 +76,8 @@ pub enum DoctorError {
     #[error(
         "keys doctor, step 4 (send the public key to the cloud) failed: the device now holds \
          the new key ({}, loaded and verified), the cloud does not. The cloud said: {error}. \
-         The device's previous key is backed up in {}. Finish with: duoprov provision \
-         {device_id} {}",
+         The device's previous key is backed up in {}. Finish by provisioning device \
+         {device_id} with {}",
         .new_key.der.display(), .backup.display(), .new_key.public_pem.display()
     )]
     Provision {
@@ -96,25 +97,37 @@ impl DoctorError {
         }
     }
 
-    /// The command that finishes the job (`None` when nothing changed).
-    pub fn finish_command(&self) -> Option<String> {
+    /// What finishes the job (`None` when nothing changed): a front end
+    /// words it as its own commands.
+    pub fn finish(&self) -> Option<DoctorFinish> {
         match self {
             DoctorError::Generate { .. } => None,
             DoctorError::Load {
                 new_key, device_id, ..
-            } => Some(format!(
-                "duoprov keys load {} && duoprov provision {device_id} {}",
-                new_key.der.display(),
-                new_key.public_pem.display()
-            )),
+            } => Some(DoctorFinish {
+                device_id: device_id.clone(),
+                load_key: Some(new_key.der.clone()),
+                provision_key: new_key.public_pem.clone(),
+            }),
             DoctorError::Provision {
                 new_key, device_id, ..
-            } => Some(format!(
-                "duoprov provision {device_id} {}",
-                new_key.public_pem.display()
-            )),
+            } => Some(DoctorFinish {
+                device_id: device_id.clone(),
+                load_key: None,
+                provision_key: new_key.public_pem.clone(),
+            }),
         }
     }
+}
+
+/// The steps left after a failed `keys doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DoctorFinish {
+    pub device_id: DeviceId,
+    /// Load this key into the device first (when the load failed).
+    pub load_key: Option<PathBuf>,
+    /// Then provision this public key for the device.
+    pub provision_key: PathBuf,
 }
 
 /// Run the four steps on an open device in DFU mode.
@@ -162,4 +175,27 @@ fn run(
         load,
         attempts: attempted.attempts,
     })
+}
+
+impl crate::error::ErrorInfo for DoctorError {
+    /// The code of the failure inside (key generation, the device, the cloud).
+    fn code(&self) -> crate::error::ErrorCode {
+        match self {
+            DoctorError::Generate { error } => error.code(),
+            DoctorError::Load { error, .. } => error.code(),
+            DoctorError::Provision { error, .. } => error.code(),
+        }
+    }
+
+    fn facts(&self) -> crate::error::ErrorFacts {
+        match self {
+            DoctorError::Generate { error } => error.facts(),
+            DoctorError::Load { error, .. } => error.facts(),
+            DoctorError::Provision { error, backup, .. } => {
+                let mut facts = error.facts();
+                facts.backup = Some(backup.clone());
+                facts
+            }
+        }
+    }
 }

@@ -83,8 +83,8 @@ pub fn verify(device: &mut Device, request: &VerifyRequest) -> Result<VerifyRepo
     };
     match &private {
         None => problems.push(format!(
-            "the device key slot holds no valid key ({state:?}): load a backup with `duoprov keys \
-             load FILE` or make a new one with `duoprov keys doctor ID`"
+            "the device key slot holds no valid key ({state:?}): load a backed-up key or give the \
+             device a new one (keys doctor)"
         )),
         Some(_) if !matches => problems.push(
             "the public key at DCT 1250 is not the private key's public half: the firmware \
@@ -101,8 +101,8 @@ pub fn verify(device: &mut Device, request: &VerifyRequest) -> Result<VerifyRepo
         },
         Err(e) => {
             problems.push(format!(
-                "the server key block at DCT 2082 does not parse ({e}): write one with \
-                 `duoprov keys server`"
+                "the server key block at DCT 2082 does not parse ({e}): write the server key block of \
+                 the cloud it should use"
             ));
             ServerCheck {
                 summary: None,

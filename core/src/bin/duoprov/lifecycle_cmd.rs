@@ -73,16 +73,30 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
+            let finish = e.finish().map(|f| {
+                let provision = format!(
+                    "duoprov provision {} {}",
+                    f.device_id,
+                    f.provision_key.display()
+                );
+                match &f.load_key {
+                    Some(key) => format!("duoprov keys load {} && {provision}", key.display()),
+                    None => provision,
+                }
+            });
             if ctx.json {
                 out(&json!({
                     "ok": false,
                     "error": e.to_string(),
                     "step": e.step(),
-                    "finish": e.finish_command(),
+                    "finish": finish,
                 })
                 .to_string());
             }
             eprintln!("error: {e}");
+            if let Some(command) = finish {
+                eprintln!("finish with: {command}");
+            }
             Err(Reported.into())
         }
     }

@@ -96,7 +96,7 @@ impl RunningCloud {
                 return Err(LocalCloudError::Runtime {
                     reason: format!(
                         "the device endpoint {addr} is IPv6; the server key block stores IPv4 \
-                         or a host name: use --device-addr 127.0.0.1:PORT"
+                         or a host name: listen on an IPv4 address such as 127.0.0.1"
                     ),
                 })
             }

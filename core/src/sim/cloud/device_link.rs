@@ -121,7 +121,7 @@ impl Endpoint {
     pub(crate) fn start(addr: SocketAddr, link: Link) -> Result<Endpoint, LocalCloudError> {
         let bind_error = |e: std::io::Error| LocalCloudError::Bind {
             addr,
-            reason: format!("{e} (the device endpoint, --device-addr)"),
+            reason: format!("{e} (the device endpoint)"),
         };
         let listener = TcpListener::bind(addr).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
@@ -226,7 +226,7 @@ fn session(
         link.log().untrusted(id, sent_pem);
         return Err(
             "never provisioned: the cloud holds no public key for this device; disconnected \
-             before its reply, the key it sent is recorded (provision it with duoprov provision)"
+             before its reply, the key it sent is recorded (provision its key first)"
                 .into(),
         );
     };

@@ -48,7 +48,7 @@ pub(crate) fn make(dir: &Path) -> Result<TlsServer, LocalCloudError> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(tls_err)?;
     ca_params
         .distinguished_name
-        .push(DnType::CommonName, "duoprov local cloud CA");
+        .push(DnType::CommonName, "duo-provisioning local cloud CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     let ca = ca_params.self_signed(&ca_key).map_err(tls_err)?;
@@ -62,7 +62,7 @@ pub(crate) fn make(dir: &Path) -> Result<TlsServer, LocalCloudError> {
     .map_err(tls_err)?;
     params
         .distinguished_name
-        .push(DnType::CommonName, "duoprov local cloud");
+        .push(DnType::CommonName, "duo-provisioning local cloud");
     let cert = params.signed_by(&key, &ca, &ca_key).map_err(tls_err)?;
 
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -99,7 +99,7 @@ pub(crate) fn make(dir: &Path) -> Result<TlsServer, LocalCloudError> {
 /// so a slow client never holds up the accept loop.
 pub(crate) enum MaybeTls {
     Plain(TcpStream),
-    Handshake(tokio_rustls::Accept<TcpStream>),
+    Handshake(Box<tokio_rustls::Accept<TcpStream>>),
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
     Failed,
 }
@@ -107,7 +107,7 @@ pub(crate) enum MaybeTls {
 impl MaybeTls {
     pub(crate) fn new(stream: TcpStream, tls: Option<&TlsAcceptor>) -> MaybeTls {
         match tls {
-            Some(acceptor) => MaybeTls::Handshake(acceptor.accept(stream)),
+            Some(acceptor) => MaybeTls::Handshake(Box::new(acceptor.accept(stream))),
             None => MaybeTls::Plain(stream),
         }
     }
@@ -115,7 +115,7 @@ impl MaybeTls {
     /// Finish the handshake; `Ready(Ok)` once the stream can be used.
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if let MaybeTls::Handshake(accept) = self {
-            match Pin::new(accept).poll(cx) {
+            match Pin::new(accept.as_mut()).poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(stream)) => *self = MaybeTls::Tls(Box::new(stream)),
                 Poll::Ready(Err(e)) => {

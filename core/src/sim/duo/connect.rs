@@ -67,8 +67,8 @@ pub(crate) fn connect(mem: &Memory, cx: ConnectContext<'_>) -> ConnectOutcome {
             host: block.address.to_string(),
             port: block.port,
             step: Step::Identity,
-            reason: "the device key slot at DCT 34 holds no valid key (write a backup with \
-                     `duoprov keys load` or the reset request with `duoprov keys reset`)"
+            reason: "the device key slot at DCT 34 holds no valid key (write a backed-up key or \
+                     the reset request into it in DFU mode)"
                 .into(),
         };
     };
