@@ -74,3 +74,13 @@ bench-dfu: deps libusb-virtual
 	DUOPROV=$(DUOPROV) LIBUSB_VIRTUAL=$(LIBUSB_VIRTUAL) ./tests/conformance/bench.sh
 
 bench: bench-dfu
+
+# RSA-1024 key generation, duoprov against openssl, whole process, on the
+# release build users run (figures only).
+DUOPROV_RELEASE := target/release/duoprov
+.PHONY: bench-keygen
+bench-keygen: deps
+	$(CARGO) build --release -p duo-provisioning --bin duoprov
+	DUOPROV=$(DUOPROV_RELEASE) ./tests/bench/keygen.sh
+
+bench: bench-keygen
