@@ -61,4 +61,20 @@ pub enum NormalError {
         ports.join(", ")
     )]
     AmbiguousPort { serial: String, ports: Vec<String> },
+    #[error(
+        "the board told no device id: its USB serial has none, it has no vendor requests \
+         (firmware 0.2.x) and no serial port was found to ask its console"
+    )]
+    NoRouteToIdentity,
+    #[error(
+        "could not put the board in DFU mode without its buttons; tried: {}. Hold SETUP, \
+         tap RESET, release SETUP when the LED blinks yellow",
+        tried.join("; ")
+    )]
+    NoRouteToDfu { tried: Vec<String> },
+    #[error(
+        "the board did not come back in DFU mode within {waited_ms} ms. Check that it is still \
+         plugged in; enter DFU mode with the buttons (hold SETUP, tap RESET) and retry"
+    )]
+    NotBackInDfu { waited_ms: u64 },
 }

@@ -23,6 +23,8 @@ pub enum SimError {
     Busy { dir: PathBuf },
     #[error("the device in {dir} is running firmware, not in DFU mode. To enter DFU mode, {ENTER_DFU_HINT} {dir}`", dir = dir.display())]
     NotInDfuMode { dir: PathBuf },
+    #[error("the device in {} is not running system firmware (it is in DFU mode, or has none): boot it with `duoprov sim boot {}`", dir.display(), dir.display())]
+    NotInNormalMode { dir: PathBuf },
     #[error("the virtual device in {} has disconnected (injected fault). Reconnect it in DFU mode: `duoprov sim dfu {}`", dir.display(), dir.display())]
     Disconnected { dir: PathBuf },
     #[error("{}: {source}", path.display())]
