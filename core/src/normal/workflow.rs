@@ -52,7 +52,7 @@ pub const CONSOLE_TIMEOUT: Duration = Duration::from_secs(2);
 /// `s`. The console is used (listening mode entered at 28800 and left with
 /// `x`, 9600 set again) only for what the USB side did not tell.
 pub fn identify(
-    mut usb: Option<&mut dyn ControlTransport>,
+    usb: Option<&mut dyn ControlTransport>,
     usb_serial: Option<&str>,
     line: Option<&mut dyn SerialLine>,
     clock: &dyn Clock,
@@ -62,7 +62,7 @@ pub fn identify(
         .map(|id| (id, Route::UsbSerial));
     let mut version = None;
     let mut modules = None;
-    if let Some(t) = usb.as_deref_mut() {
+    if let Some(t) = usb {
         if id.is_none() {
             id = vendor::legacy_device_id(t)
                 .ok()
@@ -149,13 +149,13 @@ pub const TRIGGER_WAIT: Duration = Duration::from_secs(3);
 /// the route that took (`None` if none did) and every attempt; the caller
 /// then waits for the board in DFU mode ([`wait_for_dfu`]).
 pub fn request_dfu(
-    mut usb: Option<&mut dyn ControlTransport>,
+    usb: Option<&mut dyn ControlTransport>,
     line: Option<&mut dyn SerialLine>,
     clock: &dyn Clock,
     routes: Routes,
 ) -> Result<(Option<Route>, Vec<Attempt>), NormalError> {
     let mut attempts = Vec::new();
-    if let Some(t) = usb.as_deref_mut() {
+    if let Some(t) = usb {
         if routes.service {
             match vendor::service_enter_dfu(t) {
                 Ok(ending) => {

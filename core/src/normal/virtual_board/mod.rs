@@ -69,6 +69,57 @@ fn open_line(dir: &Path) -> Option<PortLine> {
     PortLine::open(&port.to_string_lossy()).ok()
 }
 
+/// The virtual board in `dir` as `duoprov list` shows it, if it is in
+/// normal mode: device id from its USB serial, else the legacy request
+/// (unknown on 0.2.x until `identify` asks the console), firmware version
+/// from the legacy request.
+pub fn list(dir: &Path) -> Option<crate::device::ListedDevice> {
+    let info = VirtualDuo::probe(dir).ok()?;
+    if info.mode != Mode::Firmware {
+        return None;
+    }
+    let mut usb = SimTransport::open_normal(dir).ok()?;
+    let serial = read_usb_serial(&mut usb);
+    let device_id = serial
+        .as_deref()
+        .and_then(super::identity::device_id_from_usb_serial)
+        .or_else(|| super::vendor::legacy_device_id(&mut usb).ok());
+    let firmware_version = super::vendor::legacy_firmware_version(&mut usb).ok();
+    let descriptor = usb.device().device_descriptor();
+    let vid = u16::from_le_bytes([descriptor[8], descriptor[9]]);
+    let pid = u16::from_le_bytes([descriptor[10], descriptor[11]]);
+    Some(crate::device::ListedDevice {
+        selector: format!("sim:{}", dir.display()),
+        usb_id: format!("{vid:04x}:{pid:04x}"),
+        vid,
+        pid,
+        version: format!("{:02x}{:02x}", descriptor[13], descriptor[12]),
+        platform: info.platform.name,
+        name: info.platform.display_name,
+        serial,
+        alt_settings: Vec::new(),
+        is_virtual: true,
+        mode: "normal",
+        serial_port: serial::port_path(dir).map(|p| p.display().to_string()),
+        device_id,
+        firmware_version,
+    })
+}
+
+/// How long [`ensure_dfu`] waits for the board to come back.
+pub const ENSURE_DFU_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// For device commands given `--enter-dfu`: a board in normal mode is put
+/// in DFU mode first (every route allowed); one already in DFU mode is left
+/// alone (`None`).
+pub fn ensure_dfu(dir: &Path, clock: &dyn Clock) -> Result<Option<DfuReport>, NormalError> {
+    let info = VirtualDuo::probe(dir).map_err(|e| sim_error(dir, e))?;
+    if info.mode != Mode::Firmware {
+        return Ok(None);
+    }
+    enter_dfu(dir, clock, Routes::default(), ENSURE_DFU_TIMEOUT).map(Some)
+}
+
 /// Identify the virtual board in `dir` (see [`workflow::identify`]).
 pub fn identify(dir: &Path, clock: &dyn Clock) -> Result<IdentifyReport, NormalError> {
     let mut usb = SimTransport::open_normal(dir).map_err(|e| sim_error(dir, e))?;
