@@ -215,6 +215,11 @@ pub struct VirtualDuo {
     /// The state file's content as last written.
     written: String,
     mem: Memory,
+    /// The face this handle sees on the bus: a handle opened to the DFU
+    /// bootloader loses the board when it boots its firmware (the board
+    /// re-enumerates as another USB device), and one opened in normal mode
+    /// loses it when it resets into DFU mode.
+    enumerated_as: Mode,
 }
 
 impl VirtualDuo {
@@ -286,6 +291,7 @@ impl VirtualDuo {
             state,
             written: String::new(),
             mem,
+            enumerated_as: Mode::Dfu,
         };
         duo.persist()?;
         Ok(duo)
@@ -324,6 +330,7 @@ impl VirtualDuo {
             _lock: lock,
             clock: DeviceClock::new(clock),
             board,
+            enumerated_as: state.mode,
             state,
             written,
             mem,
@@ -513,6 +520,13 @@ impl VirtualDuo {
     /// The buttons: reset into the bootloader's DFU mode with a fresh DFU
     /// state (dfuIDLE). Also reconnects a vanished device.
     pub fn enter_dfu(&mut self) -> Result<(), SimError> {
+        self.enter_dfu_state();
+        // Whoever pressed the buttons reopens the board in DFU mode.
+        self.enumerated_as = Mode::Dfu;
+        self.persist()
+    }
+
+    fn enter_dfu_state(&mut self) {
         self.state.mode = Mode::Dfu;
         self.state.service = Default::default();
         self.state.listening = false;
@@ -520,7 +534,6 @@ impl VirtualDuo {
         self.state.disconnected = false;
         self.state.dfu = DfuRegs::default();
         self.state.usb = UsbRegs::default();
-        self.persist()
     }
 
     /// The 18-byte device descriptor.
@@ -562,6 +575,9 @@ impl VirtualDuo {
             }
             self.state.reappear_at = None;
         }
+        if self.state.mode != self.enumerated_as {
+            return Err(TransportError::NoDevice);
+        }
         match self.state.mode {
             Mode::Dfu => Ok(()),
             Mode::Firmware if self.board.firmware.is_some() => Ok(()),
@@ -586,7 +602,7 @@ impl VirtualDuo {
         let delay = std::time::Duration::from_secs_f64(
             REENUMERATE_MS as f64 / 1000.0 * self.state.time_factor,
         );
-        self.enter_dfu()?;
+        self.enter_dfu_state();
         self.state.reappear_at = Some(self.clock.now() + delay);
         self.persist()
     }
