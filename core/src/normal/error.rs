@@ -78,3 +78,37 @@ pub enum NormalError {
     )]
     NotBackInDfu { waited_ms: u64 },
 }
+
+impl crate::error::ErrorInfo for NormalError {
+    fn code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode;
+        match self {
+            NormalError::VendorRequest { source, .. } => source.code(),
+            NormalError::BadVendorReply { .. } | NormalError::ConsoleGarbage { .. } => {
+                ErrorCode::BadResponse
+            }
+            NormalError::ServiceRefused { .. } => ErrorCode::CloudRejected,
+            NormalError::ConsoleSilent { .. } => ErrorCode::Timeout,
+            NormalError::PortVanished { .. } => ErrorCode::DeviceGone,
+            NormalError::Port { .. } => ErrorCode::Io,
+            NormalError::ForbiddenBaud { .. } => ErrorCode::InvalidArgument,
+            NormalError::AmbiguousPort { .. } => ErrorCode::MultipleDevices,
+            NormalError::NoRouteToIdentity => ErrorCode::NoDevice,
+            NormalError::NoRouteToDfu { .. } => ErrorCode::NotInDfuMode,
+            NormalError::NotBackInDfu { .. } => ErrorCode::Timeout,
+        }
+    }
+
+    fn remedies(&self) -> Vec<crate::error::Remedy> {
+        use crate::error::Remedy;
+        match self {
+            NormalError::NoRouteToDfu { .. } | NormalError::NotBackInDfu { .. } => {
+                vec![Remedy::EnterDfuMode {
+                    virtual_device: None,
+                }]
+            }
+            NormalError::PortVanished { .. } => vec![Remedy::Replug],
+            _ => vec![],
+        }
+    }
+}
