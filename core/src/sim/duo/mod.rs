@@ -664,6 +664,9 @@ impl VirtualDuo {
     /// static `Pointer` is) and a device stuck in dfuDNBUSY is freed.
     pub fn usb_reset(&mut self) -> Result<(), TransportError> {
         self.present()?;
+        if self.state.mode != Mode::Dfu {
+            return Err(TransportError::NoDevice);
+        }
         self.state.dfu = DfuRegs {
             pointer: self.state.dfu.pointer,
             ..DfuRegs::default()
