@@ -28,6 +28,18 @@ pub enum DfuError {
         /// The request itself was stalled; the status came from the follow-up GETSTATUS.
         stalled: bool,
     },
+    /// The bootloader stalled the GETSTATUS that ran a write or erase: the
+    /// operation failed (REFERENCE §1: no errWRITE / errADDRESS is sent).
+    #[error(
+        "{step}: the device stalled the status request that ran it, which is how the bootloader \
+         reports a failed write or erase (an address its memory does not take, a read-only \
+         sector, flash that did not verify){}", failed_state_note(*state)
+    )]
+    OperationFailed {
+        step: Step,
+        /// The state the next GETSTATUS reported (dfuDNLOAD_IDLE on a Duo).
+        state: Option<DfuState>,
+    },
     /// A GETSTATUS reply that is not a valid 6-byte status.
     #[error("{step}: {reason}")]
     MalformedStatus { step: Step, reason: String },
@@ -143,6 +155,15 @@ fn transport_hint(e: &TransportError) -> &'static str {
     }
 }
 
+fn failed_state_note(state: Option<DfuState>) -> String {
+    match state {
+        Some(state) => {
+            format!("; the device then reported {state} and was brought back to dfuIDLE")
+        }
+        None => "; the device did not answer the status request that followed".to_string(),
+    }
+}
+
 fn stalled_note(stalled: bool) -> &'static str {
     if stalled {
         "; the device stalled the request"
@@ -164,6 +185,7 @@ impl DfuError {
         match self {
             DfuError::Transport { step, .. }
             | DfuError::Status { step, .. }
+            | DfuError::OperationFailed { step, .. }
             | DfuError::MalformedStatus { step, .. }
             | DfuError::UnexpectedState { step, .. }
             | DfuError::StayedBusy { step, .. }

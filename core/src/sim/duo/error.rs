@@ -13,6 +13,11 @@ const ENTER_DFU_HINT: &str =
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    #[error(
+        "{} has no system firmware (created with --firmware none): the bootloader stays in DFU \
+         mode instead of booting", dir.display()
+    )]
+    NoFirmware { dir: PathBuf },
     #[error("{} is not a virtual device: {} is missing. Create one with `duoprov sim create {}`", dir.display(), STATE_FILE, dir.display())]
     NotAVirtualDevice { dir: PathBuf },
     #[error("{} already holds a virtual device; remove the directory first or choose another one", dir.display())]
