@@ -403,7 +403,7 @@ impl VirtualDuo {
     /// The application DCT of the current partition (REFERENCE §2 table,
     /// [`platform::APP_DCT_SIZE`] bytes): what alt 1 reads.
     pub fn app_dct_bytes(&self) -> Vec<u8> {
-        self.mem.app_dct_read(0, platform::APP_DCT_SIZE)
+        self.mem.app_dct_read(0, self.board.dct_layout().size())
     }
 
     /// The DCT region (both partitions) as it is in internal flash.
