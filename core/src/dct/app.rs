@@ -61,17 +61,17 @@ impl AppDct {
         match self.layout.field(&super::normalize_field_name(name)) {
             Some(f) => Ok(f),
             None => Err(DctError::UnknownField {
-                name: format!(
-                    "{name} (not in the firmware {} layout)",
+                name: name.to_string(),
+                known: format!(
+                    "{} (the firmware {} layout)",
+                    self.layout
+                        .fields()
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     self.layout.firmware()
                 ),
-                known: self
-                    .layout
-                    .fields()
-                    .iter()
-                    .map(|f| f.name)
-                    .collect::<Vec<_>>()
-                    .join(", "),
             }),
         }
     }
