@@ -3,6 +3,8 @@
 //! differences per RedBear `dct.h` tag). Offsets below 1658 and from 1762 to
 //! 3618 are the same in all three.
 
+use std::sync::OnceLock;
+
 use super::{Field, APP_DCT_FIELDS};
 use crate::platform::board::DctLayout;
 
@@ -16,82 +18,39 @@ const fn f(name: &'static str, offset: usize, size: usize) -> Field {
 /// 1658..1762), the fields from 3618 to 3822 do not exist (`reserved2` runs
 /// 3618–4257), extra system flags at 4258, end 4290. The field REFERENCE
 /// calls "device id" at 1852 keeps the name `device_code` here so the same
-/// name means the same bytes in every layout.
-pub const V0_2_FIELDS: &[Field] = &[
-    f("system_flags", 0, 32),
-    f("version", 32, 2),
-    f("device_private_key", 34, 1216),
-    f("device_public_key", 1250, 384),
-    f("ip_config", 1634, 24),
-    f("unused", 1658, 104),
-    f("claim_code", 1762, 63),
-    f("claimed", 1825, 1),
-    f("ssid_prefix", 1826, 26),
-    f("device_code", 1852, 6),
-    f("version_string", 1858, 32),
-    f("dns_resolve", 1890, 128),
-    f("reserved1", 2018, 64),
-    f("server_public_key", 2082, 768),
-    f("padding", 2850, 2),
-    f("flash_modules", 2852, 100),
-    f("product_store", 2952, 24),
-    f("antenna_selection", 2976, 1),
-    f("cloud_transport", 2977, 1),
-    f("alt_device_public_key", 2978, 128),
-    f("alt_device_private_key", 3106, 192),
-    f("alt_server_public_key", 3298, 192),
-    f("alt_server_address", 3490, 128),
-    f("reserved2", 3618, 640),
-    f("extra_system_flags", 4258, 32),
-];
+/// name means the same bytes in every layout. Built from the 0.3.0 table:
+/// fields 0..5 and 8..25 are the same.
+fn v0_2_fields() -> Vec<Field> {
+    let mut out = APP_DCT_FIELDS[..5].to_vec();
+    out.push(f("unused", 1658, 104));
+    out.extend_from_slice(&APP_DCT_FIELDS[8..25]);
+    out.push(f("reserved2", 3618, 640));
+    out.push(f("extra_system_flags", 4258, 32));
+    out
+}
 
 /// Firmware 0.3.2/0.3.3: as 0.3.0 up to 3822, then `eap_config` at 3823
 /// (enterprise Wi-Fi; REFERENCE gives 4324 bytes but places `reserved2` at
 /// 8119, which leaves 4296: the offsets are taken), `reserved2` at 8119
 /// (272), extra system flags at 8391, end 8423.
-pub const V0_3_2_FIELDS: &[Field] = &[
-    f("system_flags", 0, 32),
-    f("version", 32, 2),
-    f("device_private_key", 34, 1216),
-    f("device_public_key", 1250, 384),
-    f("ip_config", 1634, 24),
-    f("unused", 1658, 96),
-    f("feature_flags", 1754, 4),
-    f("country_code", 1758, 4),
-    f("claim_code", 1762, 63),
-    f("claimed", 1825, 1),
-    f("ssid_prefix", 1826, 26),
-    f("device_code", 1852, 6),
-    f("version_string", 1858, 32),
-    f("dns_resolve", 1890, 128),
-    f("reserved1", 2018, 64),
-    f("server_public_key", 2082, 768),
-    f("padding", 2850, 2),
-    f("flash_modules", 2852, 100),
-    f("product_store", 2952, 24),
-    f("antenna_selection", 2976, 1),
-    f("cloud_transport", 2977, 1),
-    f("alt_device_public_key", 2978, 128),
-    f("alt_device_private_key", 3106, 192),
-    f("alt_server_public_key", 3298, 192),
-    f("alt_server_address", 3490, 128),
-    f("device_id", 3618, 12),
-    f("radio_flags", 3630, 1),
-    f("mode_button_mirror", 3631, 32),
-    f("led_mirror", 3663, 96),
-    f("led_theme", 3759, 64),
-    f("eap_config", 3823, 4296),
-    f("reserved2", 8119, 272),
-    f("extra_system_flags", 8391, 32),
-];
+fn v0_3_2_fields() -> Vec<Field> {
+    let mut out = APP_DCT_FIELDS[..30].to_vec();
+    out.push(f("eap_config", 3823, 4296));
+    out.push(f("reserved2", 8119, 272));
+    out.push(f("extra_system_flags", 8391, 32));
+    out
+}
+
+static V0_2: OnceLock<Vec<Field>> = OnceLock::new();
+static V0_3_2: OnceLock<Vec<Field>> = OnceLock::new();
 
 impl DctLayout {
     /// The field table, in offset order, contiguous from 0.
     pub fn fields(self) -> &'static [Field] {
         match self {
-            DctLayout::V0_2 => V0_2_FIELDS,
+            DctLayout::V0_2 => V0_2.get_or_init(v0_2_fields),
             DctLayout::V0_3_0 => APP_DCT_FIELDS,
-            DctLayout::V0_3_2 => V0_3_2_FIELDS,
+            DctLayout::V0_3_2 => V0_3_2.get_or_init(v0_3_2_fields),
         }
     }
 
