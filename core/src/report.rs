@@ -16,6 +16,9 @@ pub struct DctReport {
     /// `image` (32 KiB DCT region) or `app` (alt-1 view).
     pub kind: &'static str,
     pub size: usize,
+    /// The firmware layout the fields were decoded with (`0.2.x`,
+    /// `0.3.0/0.3.1`, `0.3.2+`, REFERENCE §2).
+    pub layout: &'static str,
     /// The current partition, for an image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_partition: Option<usize>,
@@ -144,6 +147,7 @@ impl DctReport {
             platform: app.platform().name,
             kind: "app",
             size: app.as_bytes().len(),
+            layout: app.layout().firmware(),
             current_partition: None,
             partitions: Vec::new(),
             bootloader_version: app.bootloader_version(),

@@ -288,8 +288,11 @@ pub fn server_key_field(block: &[u8]) -> Result<Vec<u8>, ServerKeyError> {
 
 /// Parse a block (at least 384 bytes; up to the 768-byte field, or longer if
 /// the excess is 0xFF padding). Address and port fall back as the firmware's
-/// do: a TLV type other than 0/1, a length of 0, or a domain longer than 126
-/// → `device.spark.io`; port 0xFFFF (or 0, or absent) → 5683.
+/// do (`parse_server_address`, REFERENCE §2): type 0 takes four bytes as
+/// IPv4 whatever its length byte says; type 1 takes a host name of the given
+/// length, so a length of 0 is an *empty* host name, not the default; any
+/// other type, or a domain longer than 126 → `device.spark.io`; port 0xFFFF
+/// (or 0, or absent) → 5683.
 pub fn parse_server_key(block: &[u8]) -> Result<ServerKeyBlock, ServerKeyError> {
     let len = block.len();
     if len < ADDRESS_OFFSET {
@@ -345,7 +348,6 @@ fn parse_tlv(block: &[u8]) -> Result<Option<ServerAddress>, ServerKeyError> {
     };
     let value_start = ADDRESS_OFFSET + 2;
     let value_len = match (kind, tlv_len as usize) {
-        (_, 0) => return Ok(None),
         (TLV_IPV4, _) => 4,
         (TLV_DOMAIN, n) if n <= FIRMWARE_MAX_DOMAIN_LEN => n,
         _ => return Ok(None),
@@ -474,25 +476,35 @@ mod tests {
     fn missing_or_invalid_tlv_falls_back_to_device_spark_io() {
         let bare = format_server_key(&spark_key(), None, None).unwrap();
         assert_eq!(bare.len(), 384);
-        for block in [
-            bare.clone(),
-            server_key_field(&bare).unwrap(),
-            {
-                let mut b = server_key_field(&bare).unwrap();
-                b[384..386].copy_from_slice(&[1, 0]); // domain of length 0
-                b
-            },
-            {
-                let mut b = server_key_field(&bare).unwrap();
-                b[384..386].copy_from_slice(&[7, 4]); // unknown type
-                b
-            },
-        ] {
+        for block in [bare.clone(), server_key_field(&bare).unwrap(), {
+            let mut b = server_key_field(&bare).unwrap();
+            b[384..386].copy_from_slice(&[7, 4]); // unknown type
+            b
+        }] {
             let parsed = parse_server_key(&block).unwrap();
             assert_eq!(parsed.stored_address, None);
             assert_eq!(parsed.address, ServerAddress::Domain(DEFAULT_HOST.into()));
             assert_eq!(parsed.port, DEFAULT_PORT);
         }
+    }
+
+    /// REFERENCE §2: the firmware's parser reads a domain of length 0 as an
+    /// empty host name (it does not fall back), and type 0 as four IPv4
+    /// bytes whatever its length byte says.
+    #[test]
+    fn a_domain_of_length_0_is_an_empty_host_and_ipv4_ignores_its_length() {
+        let bare = format_server_key(&spark_key(), None, None).unwrap();
+        let mut b = server_key_field(&bare).unwrap();
+        b[384..386].copy_from_slice(&[1, 0]);
+        let parsed = parse_server_key(&b).unwrap();
+        assert_eq!(parsed.address, ServerAddress::Domain(String::new()));
+        let mut b = server_key_field(&bare).unwrap();
+        b[384..390].copy_from_slice(&[0, 0, 10, 0, 0, 7]);
+        let parsed = parse_server_key(&b).unwrap();
+        assert_eq!(
+            parsed.address,
+            ServerAddress::Ipv4(Ipv4Addr::new(10, 0, 0, 7))
+        );
     }
 
     #[test]

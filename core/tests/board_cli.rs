@@ -250,3 +250,75 @@ fn rule3_a_system_part_write_keeps_the_key_and_a_dct_dump_and_names_the_hazard()
         );
     }
 }
+
+/// Issue 14 acceptance / REFERENCE §2: `dct show` on a board decodes the
+/// layout of its firmware, which the host tells from the bootloader it
+/// presents (16 KiB map: 0.2.x; r5: 0.3.0/0.3.1; r6: 0.3.2+).
+fn dct_show_fields(bootloader: &str, firmware: &str) -> (Value, Vec<(String, u64, u64)>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    sim_create(dir, &["--bootloader", bootloader, "--firmware", firmware]);
+    let out = on_sim(dir, &["--json", "dct", "show"]);
+    assert_ok(&out, "dct show");
+    let report = stdout_json(&out);
+    let fields = report["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_string(),
+                f["offset"].as_u64().unwrap(),
+                f["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    (report, fields)
+}
+
+fn field<'a>(fields: &'a [(String, u64, u64)], name: &str) -> Option<&'a (String, u64, u64)> {
+    fields.iter().find(|f| f.0 == name)
+}
+
+#[test]
+fn dct_show_on_firmware_0_2_4_decodes_the_0_2_layout() {
+    let (report, fields) = dct_show_fields("r4", "0.2.4");
+    assert_eq!(report["layout"], "0.2.x");
+    let unused = field(&fields, "unused").unwrap();
+    assert_eq!((unused.1, unused.2), (1658, 104));
+    assert!(field(&fields, "feature_flags").is_none());
+    assert!(field(&fields, "country_code").is_none());
+    assert!(field(&fields, "device_id").is_none());
+    assert_eq!(field(&fields, "reserved2").unwrap().1, 3618);
+    assert_eq!(field(&fields, "extra_system_flags").unwrap().1, 4258);
+    assert_eq!(report["size"], 4290);
+}
+
+#[test]
+fn dct_show_on_firmware_0_3_1_decodes_the_0_3_0_layout() {
+    let (report, fields) = dct_show_fields("r5", "0.3.1");
+    assert_eq!(report["layout"], "0.3.0/0.3.1");
+    assert_eq!(field(&fields, "feature_flags").unwrap().1, 1754);
+    assert_eq!(field(&fields, "country_code").unwrap().1, 1758);
+    assert_eq!(field(&fields, "device_id").unwrap().1, 3618);
+    assert_eq!(field(&fields, "reserved2").unwrap().1, 3823);
+    assert_eq!(field(&fields, "extra_system_flags").unwrap().1, 4258);
+    assert!(field(&fields, "eap_config").is_none());
+    assert_eq!(report["size"], 4290);
+}
+
+#[test]
+fn dct_show_on_firmware_0_3_3_decodes_the_0_3_2_layout() {
+    let (report, fields) = dct_show_fields("r6", "0.3.3");
+    assert_eq!(report["layout"], "0.3.2+");
+    assert_eq!(field(&fields, "eap_config").unwrap().1, 3823);
+    assert_eq!(field(&fields, "reserved2").unwrap().1, 8119);
+    assert_eq!(field(&fields, "extra_system_flags").unwrap().1, 8391);
+    assert_eq!(report["size"], 8423);
+    // The server key is where every layout keeps it.
+    assert_eq!(
+        report["server"]["host"], "device.spark.io",
+        "{}",
+        report["server"]
+    );
+}

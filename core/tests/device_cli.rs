@@ -223,7 +223,18 @@ fn a_failed_load_says_which_dfu_step_failed_and_that_the_old_key_is_still_there(
 
     let out = on_sim(dir, &["keys", "load", "new.pem"]);
     assert_fails_with(&out, "writing block 1 of 1 at DCT offset 0x22 (alt 1)");
-    assert!(stderr(&out).contains("errWRITE"), "{}", stderr(&out));
+    // REFERENCE §1: the bootloader reports a failed write by stalling the
+    // GETSTATUS that ran it, not with errWRITE.
+    assert!(
+        stderr(&out).contains("stalled the status request that ran it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("backup_rsa_new.der"),
+        "names the backup: {}",
+        stderr(&out)
+    );
     assert!(
         stderr(&out).contains("still holds its previous key"),
         "{}",

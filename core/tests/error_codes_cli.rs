@@ -114,8 +114,10 @@ fn a_reset_whose_write_fails_names_the_backup_of_the_key_it_replaced() {
     );
     let out = on_sim(dir, &["--json", "keys", "reset", "--backup", "old"]);
     let v = json_error(&out);
-    assert_eq!(v["code"], "DFU_STATUS", "{v}");
-    assert_eq!(v["status"], "errWRITE", "{v}");
+    // REFERENCE §1: the bootloader reports a failed write by stalling the
+    // GETSTATUS that ran it (bStatus stays OK, no errWRITE).
+    assert_eq!(v["code"], "DFU_STALL", "{v}");
+    assert_eq!(v["state"], "dfuDNLOAD_IDLE", "{v}");
     let backup = v["backup"].as_str().unwrap();
     assert!(backup.ends_with("backup_rsa_old.der"), "{v}");
     assert!(
@@ -141,7 +143,7 @@ fn a_failed_load_reports_its_step_status_backup_and_restore() {
         "fault",
     );
     let v = json_error(&on_sim(dir, &["--json", "keys", "load", "copy.der"]));
-    assert_eq!(v["code"], "DFU_STATUS", "{v}");
+    assert_eq!(v["code"], "DFU_STALL", "{v}");
     assert_eq!(v["restore"], "unchanged", "{v}");
     assert!(v["step"].as_str().unwrap().contains("writing block"), "{v}");
     assert!(

@@ -1,7 +1,7 @@
 //! The application DCT as DFU alt 1 shows it (REFERENCE §1 "Alt 1", §2).
 
-use super::{encode, lookup, value, DctError, Field, FieldValue};
-use crate::platform::{known_field, Platform, APP_DCT_FIELDS, APP_DCT_SIZE};
+use super::{encode, value, DctError, Field, FieldValue};
+use crate::platform::{known_field, DctLayout, Platform, APP_DCT_SIZE};
 
 /// Alt 1 accepts addresses 0x0000..0x3FFF (`@DCT Flash /0x00000000/01*016Kg`),
 /// so a full alt-1 dump is 16 KiB. Bytes past [`APP_DCT_SIZE`] are whatever
@@ -17,23 +17,63 @@ pub const SYSTEM_FLAGS_HEADER: [u16; 2] = [0xACC0, 0x1ADE];
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppDct {
     platform: &'static Platform,
+    /// The firmware's field table (REFERENCE §2): 0.2.x, 0.3.0/0.3.1 or 0.3.2+.
+    layout: DctLayout,
     bytes: Vec<u8>,
 }
 
 impl AppDct {
-    /// Accepts [`APP_DCT_SIZE`] (4290) up to [`ALT1_DUMP_MAX`] (16384) bytes.
+    /// Accepts [`APP_DCT_SIZE`] (4290) up to [`ALT1_DUMP_MAX`] (16384)
+    /// bytes, read with the 0.3.0/0.3.1 table (REFERENCE §2's own).
     pub fn from_bytes(platform: &'static Platform, bytes: &[u8]) -> Result<Self, DctError> {
-        if !(APP_DCT_SIZE..=ALT1_DUMP_MAX).contains(&bytes.len()) {
+        Self::from_bytes_as(platform, DctLayout::V0_3_0, bytes)
+    }
+
+    /// As [`AppDct::from_bytes`], read with `layout`'s table (0.3.2+ needs
+    /// 8423 bytes).
+    pub fn from_bytes_as(
+        platform: &'static Platform,
+        layout: DctLayout,
+        bytes: &[u8],
+    ) -> Result<Self, DctError> {
+        let min = layout.size().max(APP_DCT_SIZE);
+        if !(min..=ALT1_DUMP_MAX).contains(&bytes.len()) {
             return Err(DctError::AppSize {
                 size: bytes.len(),
-                min: APP_DCT_SIZE,
+                min,
                 max: ALT1_DUMP_MAX,
             });
         }
         Ok(AppDct {
             platform,
+            layout,
             bytes: bytes.to_vec(),
         })
+    }
+
+    /// The field table this DCT is read with.
+    pub fn layout(&self) -> DctLayout {
+        self.layout
+    }
+
+    /// The field called `name` in this DCT's layout.
+    fn lookup(&self, name: &str) -> Result<&'static Field, DctError> {
+        match self.layout.field(&super::normalize_field_name(name)) {
+            Some(f) => Ok(f),
+            None => Err(DctError::UnknownField {
+                name: name.to_string(),
+                known: format!(
+                    "{} (the firmware {} layout)",
+                    self.layout
+                        .fields()
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    self.layout.firmware()
+                ),
+            }),
+        }
     }
 
     pub fn platform(&self) -> &'static Platform {
@@ -51,7 +91,7 @@ impl AppDct {
 
     /// Raw bytes of a named field.
     pub fn field_bytes(&self, name: &str) -> Result<&[u8], DctError> {
-        Ok(self.field(lookup(name)?))
+        Ok(self.field(self.lookup(name)?))
     }
 
     fn field(&self, field: &Field) -> &[u8] {
@@ -61,7 +101,7 @@ impl AppDct {
     /// Overwrite a named field with raw bytes: at most the field's size;
     /// shorter is padded with 0xFF (the erased state).
     pub fn set_field_bytes(&mut self, name: &str, value: &[u8]) -> Result<(), DctError> {
-        let field = lookup(name)?;
+        let field = self.lookup(name)?;
         let padded = pad_to_field(field, value)?;
         self.bytes[field.offset..field.end()].copy_from_slice(&padded);
         Ok(())
@@ -108,7 +148,8 @@ impl AppDct {
 
     /// 24 lower-case hex digits, or `None` when unset (all 0xFF / all 0).
     pub fn device_id(&self) -> Option<String> {
-        let id = self.field(known_field("device_id"));
+        // Firmware 0.2.x has no device id field (REFERENCE §2).
+        let id = self.field(self.layout.field("device_id")?);
         if id.iter().all(|&b| b == 0xFF) || id.iter().all(|&b| b == 0) {
             None
         } else {
@@ -150,7 +191,7 @@ impl AppDct {
     /// decodes to). Undecodable content is [`FieldValue::Invalid`], not an
     /// error; unknown names are an error.
     pub fn get(&self, name: &str) -> Result<FieldValue, DctError> {
-        let field = lookup(name)?;
+        let field = self.lookup(name)?;
         Ok(value::decode(field, self.field(field)))
     }
 
@@ -175,7 +216,7 @@ impl AppDct {
     /// | device_id | 24 hex digits |
     /// | any other field | hex digits, with or without `hex:` |
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), DctError> {
-        let field = lookup(name)?;
+        let field = self.lookup(name)?;
         let bytes = encode::encode(field, self.field(field), value)?;
         let padded = pad_to_field(field, &bytes)?;
         self.bytes[field.offset..field.end()].copy_from_slice(&padded);
@@ -184,7 +225,8 @@ impl AppDct {
 
     /// Every field with its typed value, in table order (`dct show`).
     pub fn fields(&self) -> Vec<(&'static Field, FieldValue)> {
-        APP_DCT_FIELDS
+        self.layout
+            .fields()
             .iter()
             .map(|f| (f, value::decode(f, self.field(f))))
             .collect()

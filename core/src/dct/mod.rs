@@ -110,14 +110,7 @@ pub enum DctError {
 /// Look a field up by name. Accepts the table's names and the same with `-`
 /// or spaces for `_`, in any case (`device-private-key`, `Claim Code`).
 pub fn lookup(name: &str) -> Result<&'static Field, DctError> {
-    let wanted: String = name
-        .trim()
-        .chars()
-        .map(|c| match c {
-            '-' | ' ' => '_',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect();
+    let wanted = normalize_field_name(name);
     APP_DCT_FIELDS
         .iter()
         .find(|f| f.name == wanted)
@@ -129,6 +122,17 @@ pub fn lookup(name: &str) -> Result<&'static Field, DctError> {
                 .collect::<Vec<_>>()
                 .join(", "),
         })
+}
+
+/// `Claim Code`, `device-private-key` → `claim_code`, `device_private_key`.
+pub(crate) fn normalize_field_name(name: &str) -> String {
+    name.trim()
+        .chars()
+        .map(|c| match c {
+            '-' | ' ' => '_',
+            c => c.to_ascii_lowercase(),
+        })
+        .collect()
 }
 
 /// A DCT file of either kind, told apart by size and content.

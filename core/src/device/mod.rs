@@ -31,7 +31,7 @@ use crate::dfu::{
 };
 use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use crate::keys::{KeyError, SlotState};
-use crate::platform::{self, FlashMap, Platform, APP_DCT_SIZE};
+use crate::platform::{self, DctLayout, FlashMap, Platform};
 use crate::server_key::{self, ServerKeyError, ServerKeySummary};
 use crate::time::Clock;
 
@@ -341,6 +341,36 @@ impl Device {
             })
     }
 
+    /// The application-DCT layout of the board's firmware, as far as DFU
+    /// mode tells it (REFERENCE §1, §7): the 16 KiB bootloader's map means
+    /// firmware ≤ 0.2.4 (the 0.2.x table); the 32 KiB map with the device id
+    /// in upper case as serial is bootloader r5 (firmware 0.3.0/0.3.1), in
+    /// lower case r6 (0.3.2+). A Photon / P1 uses the 0.3.0/0.3.1 table
+    /// (shared offsets). What it cannot tell: a board whose firmware was
+    /// changed without its bootloader following (an r6 board given 0.3.1
+    /// keeps r6 and is read as 0.3.2+).
+    pub fn dct_layout(&self) -> DctLayout {
+        let Ok(map) = self.flash_map() else {
+            return DctLayout::V0_3_0;
+        };
+        if map == &platform::board::DUO_MAP_16K {
+            return DctLayout::V0_2;
+        }
+        if map != &platform::board::DUO_MAP_32K {
+            return DctLayout::V0_3_0;
+        }
+        let serial = self.dfu.info().serial.clone().unwrap_or_default();
+        let lower_hex = serial.len() == 24
+            && serial
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        if lower_hex {
+            DctLayout::V0_3_2
+        } else {
+            DctLayout::V0_3_0
+        }
+    }
+
     /// The whole DCT region (both partitions) read over alt 0 at the
     /// address of the board's generation (0x08004000 or 0x08008000).
     pub fn read_dct_region(&mut self) -> Result<Vec<u8>, DeviceError> {
@@ -483,8 +513,9 @@ impl Device {
 
     /// The whole application DCT (REFERENCE §2 table, 4290 bytes at 0 on alt 1).
     pub fn read_app_dct(&mut self) -> Result<AppDct, DeviceError> {
-        let bytes = self.read_dct(0, APP_DCT_SIZE)?;
-        Ok(AppDct::from_bytes(self.platform, &bytes)?)
+        let layout = self.dct_layout();
+        let bytes = self.read_dct(0, layout.size())?;
+        Ok(AppDct::from_bytes_as(self.platform, layout, &bytes)?)
     }
 
     /// Set one DCT field from text (the forms of [`AppDct::set`]): only that

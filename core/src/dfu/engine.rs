@@ -67,6 +67,9 @@ impl<T: ControlTransport> ControlTransport for Wire<T> {
     fn reset(&mut self) -> Result<(), TransportError> {
         self.inner.reset()
     }
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.inner.set_timeout(timeout)
+    }
 }
 
 /// A DFU-mode device and the host's view of it.
@@ -119,6 +122,12 @@ impl<T: ControlTransport> Dfu<T> {
             ));
         }
         let platform = platform::by_dfu_ids(info.device.vendor_id, info.device.product_id);
+        let mut transport = transport;
+        if platform.is_some() {
+            // The bootloader runs each operation inside one GETSTATUS
+            // (REFERENCE §1): a transfer must outlast the longest one.
+            transport.set_timeout(platform::timing::CONTROL_TIMEOUT);
+        }
         let interface = info
             .config
             .alt_settings
@@ -517,11 +526,39 @@ impl<T: ControlTransport> Dfu<T> {
         DfuError::transport(step, e)
     }
 
+    /// GETSTATUS after a DNLOAD until the device is no longer busy. The
+    /// bootloader runs the write or erase inside the first GETSTATUS and,
+    /// if it fails, stalls that transfer's status stage with bStatus still
+    /// OK (REFERENCE §1): a stall here is a failed operation. The state is
+    /// then checked (dfuDNLOAD_IDLE on a Duo) and the device brought back
+    /// to dfuIDLE, so the next step starts clean.
+    fn finish_download(&mut self, step: &Step) -> Result<StatusReply, DfuError> {
+        match self.wait_while_busy(step) {
+            Err(DfuError::Transport {
+                source: TransportError::Stall,
+                ..
+            }) => {
+                let state = self.get_status(step).ok().map(|r| r.state);
+                if matches!(
+                    state,
+                    Some(DfuState::DfuDnloadIdle | DfuState::DfuDnloadSync | DfuState::DfuError)
+                ) {
+                    let _ = self.get_to_idle();
+                }
+                Err(DfuError::OperationFailed {
+                    step: step.clone(),
+                    state,
+                })
+            }
+            other => other,
+        }
+    }
+
     /// A DfuSe command (DNLOAD block 0), then GETSTATUS until not busy; the
     /// device must end in dfuDNLOAD_IDLE.
     fn dfuse_command(&mut self, payload: &[u8], step: &Step) -> Result<(), DfuError> {
         self.dnload(0, payload, step)?;
-        let reply = self.wait_while_busy(step)?;
+        let reply = self.finish_download(step)?;
         if reply.state != DfuState::DfuDnloadIdle {
             self.forget();
             return Err(DfuError::UnexpectedState {
@@ -558,15 +595,6 @@ impl<T: ControlTransport> Dfu<T> {
         self.dfuse_command(&cmd, &step)
     }
 
-    /// DfuSe `0x41` alone: erase the whole memory of the selected alt.
-    pub fn mass_erase(&mut self) -> Result<(), DfuError> {
-        let step = Step::MassErase {
-            alt: self.current_alt.unwrap_or(0),
-        };
-        self.pointer = None;
-        self.dfuse_command(&[dfuse::ERASE], &step)
-    }
-
     /// One data block (wBlockNum ≥ 2) and its GETSTATUS round; the device
     /// must end in dfuDNLOAD_IDLE.
     pub(crate) fn download_block(
@@ -576,7 +604,7 @@ impl<T: ControlTransport> Dfu<T> {
         step: &Step,
     ) -> Result<(), DfuError> {
         self.dnload(block_num, data, step)?;
-        let reply = self.wait_while_busy(step)?;
+        let reply = self.finish_download(step)?;
         if reply.state != DfuState::DfuDnloadIdle {
             self.forget();
             return Err(DfuError::UnexpectedState {

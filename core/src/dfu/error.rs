@@ -28,6 +28,18 @@ pub enum DfuError {
         /// The request itself was stalled; the status came from the follow-up GETSTATUS.
         stalled: bool,
     },
+    /// The bootloader stalled the GETSTATUS that ran a write or erase: the
+    /// operation failed (REFERENCE §1: no errWRITE / errADDRESS is sent).
+    #[error(
+        "{step}: the device stalled the status request that ran it, which is how the bootloader \
+         reports a failed write or erase (an address its memory does not take, a read-only \
+         sector, flash that did not verify){}", failed_state_note(*state)
+    )]
+    OperationFailed {
+        step: Step,
+        /// The state the next GETSTATUS reported (dfuDNLOAD_IDLE on a Duo).
+        state: Option<DfuState>,
+    },
     /// A GETSTATUS reply that is not a valid 6-byte status.
     #[error("{step}: {reason}")]
     MalformedStatus { step: Step, reason: String },
@@ -137,6 +149,15 @@ fn transport_hint(e: &TransportError) -> String {
     e.remedy().map(|r| format!("; {r}")).unwrap_or_default()
 }
 
+fn failed_state_note(state: Option<DfuState>) -> String {
+    match state {
+        Some(state) => {
+            format!("; the device then reported {state} and was brought back to dfuIDLE")
+        }
+        None => "; the device did not answer the status request that followed".to_string(),
+    }
+}
+
 fn stalled_note(stalled: bool) -> &'static str {
     if stalled {
         "; the device stalled the request"
@@ -158,6 +179,7 @@ impl DfuError {
         match self {
             DfuError::Transport { step, .. }
             | DfuError::Status { step, .. }
+            | DfuError::OperationFailed { step, .. }
             | DfuError::MalformedStatus { step, .. }
             | DfuError::UnexpectedState { step, .. }
             | DfuError::StayedBusy { step, .. }
@@ -215,6 +237,8 @@ impl ErrorInfo for DfuError {
         match self {
             DfuError::Transport { source, .. } => source.code(),
             DfuError::Status { .. } => ErrorCode::DfuStatus,
+            // REFERENCE §1: the bootloader's way of saying a write failed.
+            DfuError::OperationFailed { .. } => ErrorCode::DfuStall,
             DfuError::MalformedStatus { .. }
             | DfuError::UnexpectedState { .. }
             | DfuError::ShortTransfer { .. }
@@ -241,6 +265,7 @@ impl ErrorInfo for DfuError {
             DfuError::Status { state, .. }
             | DfuError::UnexpectedState { state, .. }
             | DfuError::Manifesting { state, .. } => Some(state.name().to_string()),
+            DfuError::OperationFailed { state, .. } => state.map(|s| s.name().to_string()),
             _ => None,
         };
         ErrorFacts {

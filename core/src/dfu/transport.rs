@@ -51,6 +51,11 @@ pub trait ControlTransport {
     fn set_alt_setting(&mut self, interface: u8, alt: u8) -> Result<(), TransportError>;
     /// USB port reset.
     fn reset(&mut self) -> Result<(), TransportError>;
+    /// How long one control transfer may take before it fails with
+    /// [`TransportError::Timeout`]. The engine sizes it from the board's
+    /// longest operation, which the bootloader runs inside one GETSTATUS
+    /// (REFERENCE §1). Transports without timeouts ignore it.
+    fn set_timeout(&mut self, _timeout: std::time::Duration) {}
 }
 
 impl<T: ControlTransport + ?Sized> ControlTransport for Box<T> {
@@ -65,6 +70,9 @@ impl<T: ControlTransport + ?Sized> ControlTransport for Box<T> {
     }
     fn reset(&mut self) -> Result<(), TransportError> {
         (**self).reset()
+    }
+    fn set_timeout(&mut self, timeout: std::time::Duration) {
+        (**self).set_timeout(timeout)
     }
 }
 

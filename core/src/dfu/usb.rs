@@ -21,8 +21,9 @@ use crate::time::Clock;
 use crate::types::DeviceSelector;
 
 /// Timeout of one control transfer. The Duo answers GETSTATUS only after a
-/// flash operation finishes, so this must exceed its longest sector erase.
-pub const CONTROL_TIMEOUT: Duration = Duration::from_secs(5);
+/// flash operation finishes, so this exceeds its longest operation
+/// ([`platform::timing::CONTROL_TIMEOUT`], which the engine also sets).
+pub const CONTROL_TIMEOUT: Duration = platform::timing::CONTROL_TIMEOUT;
 
 fn map_err(e: rusb::Error) -> TransportError {
     match e {
@@ -93,6 +94,10 @@ impl ControlTransport for UsbTransport {
 
     fn reset(&mut self) -> Result<(), TransportError> {
         self.handle.reset().map_err(map_err)
+    }
+
+    fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 }
 

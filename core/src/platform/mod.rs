@@ -72,6 +72,8 @@ pub const APP_DCT_SIZE: usize = 4290;
 pub const PRIVATE_KEY_READ_LEN: usize = 612;
 
 pub mod board;
+mod dct_layout;
+pub mod timing;
 
 pub use board::{Board, BoardError, Bootloader, DctLayout, Firmware, FlashMap, SerialStyle};
 

@@ -28,6 +28,7 @@ use std::ffi::{c_char, c_int, c_uchar, c_uint, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use duo_provisioning::dfu::transport::Setup;
 
@@ -542,7 +543,7 @@ pub unsafe extern "C" fn libusb_control_transfer(
     w_index: u16,
     data: *mut c_uchar,
     w_length: u16,
-    _timeout: c_uint,
+    timeout: c_uint,
 ) -> c_int {
     with_handle(unsafe { handle(dev_handle) }, |h| {
         let setup = Setup {
@@ -567,7 +568,9 @@ pub unsafe extern "C" fn libusb_control_transfer(
                 &mut out_copy
             }
         };
-        let result = h.control(setup, buf);
+        // libusb: 0 means no timeout.
+        let timeout = (timeout != 0).then(|| Duration::from_millis(u64::from(timeout)));
+        let result = h.control_within(setup, buf, timeout);
         debug(format_args!("control {setup} -> {result:?}"));
         match result {
             Ok(n) => n as c_int,

@@ -17,6 +17,7 @@
 //! device's control-transfer count is exactly what the host program sent.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use duo_provisioning::dfu::transport::{Setup, TransportError};
 use duo_provisioning::sim::duo::{usb, SimError, VirtualDuo};
@@ -145,11 +146,24 @@ impl Handle {
             .map_err(|e| transport_code(&e))
     }
 
-    /// `libusb_control_transfer`: `data` is the whole data stage buffer
-    /// (wLength bytes). Returns the bytes transferred.
+    /// `libusb_control_transfer` with no timeout.
     pub fn control(&self, setup: Setup, data: &mut [u8]) -> Result<usize, Code> {
+        self.control_within(setup, data, None)
+    }
+
+    /// `libusb_control_transfer`: `data` is the whole data stage buffer
+    /// (wLength bytes); `timeout` is the caller's (an operation the device
+    /// runs inside the transfer longer than it gives LIBUSB_ERROR_TIMEOUT,
+    /// REFERENCE §1). Returns the bytes transferred.
+    pub fn control_within(
+        &self,
+        setup: Setup,
+        data: &mut [u8],
+        timeout: Option<Duration>,
+    ) -> Result<usize, Code> {
         let is_in = setup.request_type & 0x80 != 0;
         let result = self.with_device(|duo| {
+            duo.set_transfer_timeout(timeout);
             if is_in {
                 duo.control_in(setup, data)
             } else {

@@ -71,7 +71,8 @@ pub enum SimCommand {
     #[command(hide = true)]
     ServeSerial { dir: PathBuf },
     /// Arm failures for the next DFU session: stall:N (the Nth request),
-    /// write-error:N / address-error:N (the Nth data block), vanish:BYTES
+    /// write-error:N / address-error:N (the Nth data block fails as on the
+    /// real bootloader: the GETSTATUS that runs it stalls), vanish:BYTES
     /// (disconnect after BYTES of download data), stuck-busy:N (the Nth data
     /// block never finishes), short-status:N[:LEN] (the Nth GETSTATUS reply
     /// cut to LEN bytes). Each fires once.
@@ -89,7 +90,8 @@ pub enum SimCommand {
     },
     /// Mode, device id, time factor, faults, last boot and counters.
     Show { dir: PathBuf },
-    /// The device's counters (control transfers, declared poll time, blocks).
+    /// The device's counters (control transfers, reported poll time, time
+    /// spent in operations, blocks).
     Stats {
         dir: PathBuf,
         /// Zero the counters after printing them.
@@ -439,11 +441,13 @@ impl View {
 fn render_stats(s: &Stats) -> String {
     format!(
         "control transfers:     {}\n\
-         declared poll time:    {} ms\n\
+         reported poll time:    {} ms\n\
+         time the bus was held: {} ms\n\
          data blocks down/up:   {} / {}\n\
          stalls:                {}",
         s.control_transfers,
         s.poll_timeout_ms_total,
+        s.busy_us_total / 1000,
         s.data_blocks_downloaded,
         s.data_blocks_uploaded,
         s.stalls

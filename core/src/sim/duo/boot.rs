@@ -15,8 +15,15 @@
 //!   384-byte buffer zeroed, the SubjectPublicKeyInfo DER at its start,
 //!   written only if it differs from what is there.
 //!
-//! Both writes go through `dct_write_app_data`, so each is one
-//! copy-on-write partition swap.
+//! Both writes go through `dct_write_app_data` (in place or a partition
+//! copy, REFERENCE §2). After generating a key the firmware resets
+//! ([`BootReport::reset_after_key`]).
+//!
+//! On every boot with a valid key the public key at 1250 is re-derived from
+//! the private key and rewritten only if it differs (REFERENCE §2: the
+//! firmware does so each time the cloud protocol starts, i.e. at every
+//! connection attempt, which follows every boot), so after `keys load` and a
+//! boot the DCT holds the matching public key.
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +45,12 @@ pub struct BootReport {
     /// parse as a key (the device will fail the cloud handshake).
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// The firmware generated a key and reset once more (REFERENCE §2).
+    #[serde(default)]
+    pub reset_after_key: bool,
+    /// The public key at 1250 was rewritten (it did not match the private key).
+    #[serde(default)]
+    pub public_key_rewritten: bool,
     /// The cloud connection the firmware tried after the key rule
     /// (REFERENCE §5); `None` when the boot did not get that far.
     #[serde(default)]
@@ -47,19 +60,24 @@ pub struct BootReport {
 /// Run the firmware's key rule against the DCT.
 pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
     let private = known_field("device_private_key");
-    let public = known_field("device_public_key");
     let mut slot = mem.app_dct_read(private.offset, PRIVATE_KEY_READ_LEN);
     let first = slot[0];
     if first != 0xFF {
         let kept = mem.app_dct_read(private.offset, private.size);
+        let key = keys::classify_slot(&kept)
+            .is_valid()
+            .then(|| keys::parse_private_key(&kept).ok())
+            .flatten();
+        let public_key_rewritten = match &key {
+            Some(key) => write_public_key(mem, key)?,
+            None => false,
+        };
         return Ok(BootReport {
             slot_first_byte: first,
             generated_key: false,
-            fingerprint: keys::classify_slot(&kept)
-                .is_valid()
-                .then(|| keys::parse_private_key(&kept).ok())
-                .flatten()
-                .map(|key| keys::fingerprint(&key.to_public_key())),
+            fingerprint: key.map(|key| keys::fingerprint(&key.to_public_key())),
+            reset_after_key: false,
+            public_key_rewritten,
             connection: None,
         });
     }
@@ -74,17 +92,28 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
     }
     slot[..der.len()].copy_from_slice(&der);
     mem.app_dct_write(private.offset, &slot)?;
-
-    let spki = keys::public_key_to_der(&key.to_public_key()).map_err(SimError::Key)?;
-    let mut public_block = vec![0u8; public.size];
-    public_block[..spki.len()].copy_from_slice(&spki);
-    if mem.app_dct_read(public.offset, public.size) != public_block {
-        mem.app_dct_write(public.offset, &public_block)?;
-    }
+    let public_key_rewritten = write_public_key(mem, &key)?;
     Ok(BootReport {
         slot_first_byte: first,
         generated_key: true,
         fingerprint: Some(keys::fingerprint(&key.to_public_key())),
+        reset_after_key: true,
+        public_key_rewritten,
         connection: None,
     })
+}
+
+/// `fetch_device_public_key`: the 162-byte SubjectPublicKeyInfo of `key`
+/// then 222 zero bytes at 1250, written only if it differs. Returns whether
+/// it was written.
+fn write_public_key(mem: &mut Memory, key: &keys::RsaPrivateKey) -> Result<bool, SimError> {
+    let public = known_field("device_public_key");
+    let spki = keys::public_key_to_der(&key.to_public_key()).map_err(SimError::Key)?;
+    let mut block = vec![0u8; public.size];
+    block[..spki.len()].copy_from_slice(&spki);
+    if mem.app_dct_read(public.offset, public.size) == block {
+        return Ok(false);
+    }
+    mem.app_dct_write(public.offset, &block)?;
+    Ok(true)
 }

@@ -27,7 +27,8 @@ impl DeviceClock {
         }
     }
 
-    /// Wait on the injected clock (a connected device staying up).
+    /// Spend `d` through the injected clock (an operation holding the bus,
+    /// or a connected device staying up).
     pub fn sleep(&self, d: Duration) {
         self.clock.sleep(d);
     }

@@ -1,31 +1,38 @@
 //! The bootloader's DFU class: DFU 1.1 with ST's DfuSe extension, as the ST
-//! STM32 USB device library (`usbd_dfu_core.c`, V1.1.0, the version in
-//! Particle's Device OS tree) implements it, plus the error reporting the
-//! project needs (REFERENCE §1).
+//! STM32 USB device library (`usbd_dfu_core.c`, V1.1.0, Particle's and
+//! RedBear's copy) implements it on the Duo's bootloaders r3–r6
+//! (REFERENCE §1, "How the bootloader's DFU class handles the address
+//! pointer and timing").
 //!
-//! Where the simulator follows the ST code:
-//! - the work of a DNLOAD happens on the GETSTATUS that follows it in
-//!   dfuDNLOAD_SYNC: that reply says dfuDNBUSY with the medium's declared
-//!   time (erase time for an erase command, programming time for every other
-//!   block, commands included), then the device is busy for that long;
-//! - the zero-length DNLOAD ("leave") goes to dfuMANIFEST_SYNC and the next
-//!   GETSTATUS reports dfuDNLOAD_IDLE — Particle's edit of the ST code, so
-//!   dfu-util ends on a tidy line — after which the device resets;
-//! - CLRSTATUS outside dfuERROR puts the device in dfuERROR with errUNKNOWN,
-//!   without a STALL; ABORT and DETACH return to dfuIDLE from the states the
-//!   ST code lists; GETSTATE is answered in every state;
-//! - UPLOAD of block 0 returns the command list; UPLOAD of length 0 returns
-//!   to dfuIDLE.
-//!
-//! Where it is stricter than the ST code (which ignores the media layer's
-//! return values and never reports an error): a request the current state
-//! does not allow, an unknown DfuSe command, block number 1, or a block
-//! longer than wTransferSize is STALLed and moves the device to dfuERROR
-//! with errSTALLEDPKT (DFU 1.1 §6.1.2 behaviour; in dfuERROR the first
-//! status is kept); media failures are reported on that GETSTATUS as
-//! dfuERROR with errADDRESS (outside the alt setting's map), errERASE
-//! (erasing a read-only sector) or errWRITE (programming a read-only sector,
-//! or a DCT write the copy-on-write refuses).
+//! - The work of a DNLOAD happens on the GETSTATUS that follows it in
+//!   dfuDNLOAD_SYNC: that reply says dfuDNBUSY with a bwPollTimeout taken
+//!   from the medium — **inverted** by ST's bug: an erase command reports the
+//!   medium's write time, every other block its erase time (DCT alt: 1 ms
+//!   after a data block or set-address, 500 ms after an erase; internal and
+//!   serial flash 5 ms on r3/r4, 0 on r5/r6). The medium consulted is the
+//!   alt's, when the pointer before the command lies in its map.
+//! - The operation itself runs while the device finishes that GETSTATUS: the
+//!   transfer is held for the operation's (scaled) duration
+//!   ([`Outcome::Held`]), then the device is in dfuDNLOAD_SYNC and the next
+//!   GETSTATUS says dfuDNLOAD_IDLE.
+//! - r3/r4 zero bwPollTimeout after each operation, ABORT and CLRSTATUS;
+//!   r5/r6 never do, so later replies carry the last value.
+//! - A failed write or erase stalls EP0 in the status stage of that same
+//!   GETSTATUS; bStatus stays OK and dfuERROR is never entered. An UPLOAD
+//!   from a bad address returns data anyway: the stale transfer buffer on
+//!   r3–r5, zeros on r6.
+//! - Commands: get-commands (`00 21 41`), set address pointer, erase
+//!   sector. Mass erase, read unprotect and anything else are stalled.
+//!   DNLOAD block 1 is a no-op; UPLOAD block 1 stalls; UPLOAD from
+//!   dfuDNLOAD_IDLE and DNLOAD from dfuUPLOAD_IDLE stall. A stalled request
+//!   changes nothing (ST's `USBD_CtlError`).
+//! - Leave: the zero-length DNLOAD goes to dfuMANIFEST_SYNC; the next
+//!   GETSTATUS reports dfuDNLOAD_IDLE, the state becomes
+//!   dfuMANIFEST_WAIT_RESET, and r3–r5 save their system flags (a DCT
+//!   write) before the reset. (The real board resets about 500 ms later;
+//!   the virtual one resets as the reply goes out.)
+//! - CLRSTATUS outside dfuERROR puts the device in dfuERROR with
+//!   errUNKNOWN, as ST's code does; nothing else enters dfuERROR.
 
 use std::time::{Duration, SystemTime};
 
@@ -33,15 +40,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::dfu::protocol::{dfuse, request, DfuState, DfuStatus, StatusReply};
 use crate::dfu::transport::Setup;
+use crate::platform::board::BadUpload;
+use crate::platform::Board;
 
 use super::faults::{BlockFate, FaultPlan};
 use super::memory::{Failure, Memory};
 use super::{SimError, Stats};
 
-/// Where the address pointer starts after reset. The ST code starts at its
-/// `APP_DEFAULT_ADD`; the Duo's value is not known, and every host sets the
-/// address before using it. Taken as the start of internal flash.
-pub(crate) const DEFAULT_POINTER: u32 = 0x0800_0000;
+/// Where the address pointer starts when the bootloader starts (REFERENCE §1).
+pub(crate) const DEFAULT_POINTER: u32 = 0x0802_0000;
 
 /// What the device does with a received download block when it executes
 /// it; decided by the fault plan when the block arrives.
@@ -49,7 +56,9 @@ pub(crate) const DEFAULT_POINTER: u32 = 0x0800_0000;
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Fate {
     Normal,
-    Fail(DfuStatus),
+    /// Injected failure: the block is not applied and the GETSTATUS that
+    /// runs it stalls, as a real failed write does.
+    Fail,
     Stuck,
 }
 
@@ -71,13 +80,17 @@ pub(crate) struct DfuRegs {
     pub status: DfuStatus,
     pub pointer: u32,
     pub pending: Option<Pending>,
-    /// End of the current dfuDNBUSY period, in calendar time so that it
-    /// means the same in every process.
+    /// End of the operation that holds EP0, in calendar time so that it
+    /// means the same in every process: a request arriving before it waits.
     pub busy_until: Option<SystemTime>,
-    /// bwPollTimeout reported while stuck (fault), in ms.
-    pub busy_poll_ms: u32,
+    /// bwPollTimeout of the next GETSTATUS reply, ms after time scaling.
+    pub poll_ms: u32,
     /// Wedged in dfuDNBUSY by the stuck-busy fault until a USB reset.
     pub stuck: bool,
+    /// The transfer buffer (`MAL_Buffer`) as the last data block left it:
+    /// what an UPLOAD from a bad address returns on r3–r5.
+    #[serde(with = "hex_bytes", default)]
+    pub buffer: Vec<u8>,
 }
 
 impl Default for DfuRegs {
@@ -88,8 +101,21 @@ impl Default for DfuRegs {
             pointer: DEFAULT_POINTER,
             pending: None,
             busy_until: None,
-            busy_poll_ms: 0,
+            poll_ms: 0,
             stuck: false,
+            buffer: Vec::new(),
+        }
+    }
+}
+
+impl DfuRegs {
+    /// After a USB reset or (re)configuration: the class restarts in
+    /// dfuIDLE; the pointer and the buffer are static variables and stay.
+    pub fn restarted(&self) -> DfuRegs {
+        DfuRegs {
+            pointer: self.pointer,
+            buffer: self.buffer.clone(),
+            ..DfuRegs::default()
         }
     }
 }
@@ -101,14 +127,25 @@ pub(crate) enum Outcome {
     Data(Vec<u8>),
     /// STALL.
     Stall,
+    /// The GETSTATUS that runs an operation: `reply` goes out, the transfer
+    /// completes only after `hold`, and then stalls if the operation failed.
+    Held {
+        reply: Vec<u8>,
+        hold: Duration,
+        failed: bool,
+    },
     /// Reply, then the device resets out of DFU mode.
     Leave(Vec<u8>),
     /// The device disconnected during the transfer.
     Vanish,
 }
 
-/// Declared time `ms` scaled by the time factor, rounded up to whole ms so
-/// that waiting the reported bwPollTimeout is always enough.
+/// A time scaled by the time factor (`SimError::TimeFactor` keeps it finite).
+pub(crate) fn scale(d: Duration, factor: f64) -> Duration {
+    Duration::from_secs_f64((d.as_secs_f64() * factor).min(4.0 * 3600.0))
+}
+
+/// Declared time `ms` scaled by the time factor, rounded up to whole ms.
 pub(crate) fn scale_ms(ms: u32, factor: f64) -> u32 {
     if ms == 0 {
         return 0;
@@ -118,27 +155,24 @@ pub(crate) fn scale_ms(ms: u32, factor: f64) -> u32 {
         .clamp(0.0, f64::from(0xFF_FFFF)) as u32
 }
 
-fn ceil_ms(d: Duration) -> u32 {
-    let ms = d.as_nanos().div_ceil(1_000_000);
-    u32::try_from(ms).unwrap_or(u32::MAX).min(0xFF_FFFF)
-}
-
 /// One request's view of the device.
 pub(crate) struct Dfu<'a> {
     pub regs: &'a mut DfuRegs,
     pub mem: &'a mut Memory,
     pub faults: &'a mut FaultPlan,
     pub stats: &'a mut Stats,
+    pub board: Board,
     pub alt: u8,
-    pub now: SystemTime,
     pub time_factor: f64,
-    pub transfer_size: u16,
 }
 
 impl Dfu<'_> {
+    fn transfer_size(&self) -> u16 {
+        self.board.platform.transfer_size
+    }
+
     /// A DFU class request addressed to interface 0.
     pub fn handle(&mut self, setup: &Setup, data_out: &[u8]) -> Result<Outcome, SimError> {
-        self.settle();
         let is_in = setup.request_type & 0x80 != 0;
         match (setup.request, is_in) {
             (request::DETACH, false) => Ok(self.detach()),
@@ -152,35 +186,9 @@ impl Dfu<'_> {
         }
     }
 
-    /// The end of a busy period: ST's `EP0_TxSent` has finished the work
-    /// and set dfuDNLOAD_SYNC.
-    fn settle(&mut self) {
-        if self.regs.state == DfuState::DfuDnBusy && !self.regs.stuck {
-            let done = self.regs.busy_until.map_or(true, |until| self.now >= until);
-            if done {
-                self.regs.state = DfuState::DfuDnloadSync;
-                self.regs.busy_until = None;
-            }
-        }
-    }
-
-    /// STALL the request and enter dfuERROR. A device wedged by the
-    /// stuck-busy fault only stalls.
+    /// STALL the request (ST's `USBD_CtlError`): the state does not change.
     pub fn refuse(&mut self) -> Outcome {
-        if self.regs.stuck {
-            return Outcome::Stall;
-        }
-        if self.regs.state != DfuState::DfuError {
-            self.regs.status = DfuStatus::ErrStalledPkt;
-        }
-        self.enter_error_state();
         Outcome::Stall
-    }
-
-    fn enter_error_state(&mut self) {
-        self.regs.state = DfuState::DfuError;
-        self.regs.pending = None;
-        self.regs.busy_until = None;
     }
 
     fn detach(&mut self) -> Outcome {
@@ -192,10 +200,7 @@ impl Dfu<'_> {
                 | DfuState::DfuManifestSync
                 | DfuState::DfuUploadIdle
         ) {
-            *self.regs = DfuRegs {
-                pointer: self.regs.pointer,
-                ..DfuRegs::default()
-            };
+            *self.regs = self.regs.restarted();
         }
         Outcome::Data(Vec::new())
     }
@@ -209,21 +214,23 @@ impl Dfu<'_> {
             self.regs.state = DfuState::DfuManifestSync;
             return Outcome::Data(Vec::new());
         }
-        if data.len() > usize::from(self.transfer_size) {
+        if data.len() > usize::from(self.transfer_size()) {
             return self.refuse();
         }
         let fate = match setup.value {
-            0 if valid_command(data) => Fate::Normal,
-            0 | 1 => return self.refuse(),
+            0 if supported_command(data) => Fate::Normal,
+            0 => return self.refuse(),
+            1 => Fate::Normal,
             _ => match self.faults.on_data_block(data.len()) {
                 BlockFate::Vanish => return Outcome::Vanish,
                 BlockFate::Normal => Fate::Normal,
-                BlockFate::Fail(status) => Fate::Fail(status),
+                BlockFate::Fail => Fate::Fail,
                 BlockFate::Stuck => Fate::Stuck,
             },
         };
         if setup.value >= 2 {
             self.stats.data_blocks_downloaded += 1;
+            self.regs.buffer = data.to_vec();
         }
         self.regs.pending = Some(Pending {
             block: setup.value,
@@ -243,39 +250,45 @@ impl Dfu<'_> {
             self.regs.state = DfuState::DfuIdle;
             return Ok(Outcome::Data(Vec::new()));
         }
-        if len > usize::from(self.transfer_size) {
+        if len > usize::from(self.transfer_size()) {
             return Ok(self.refuse());
         }
         match setup.value {
             0 => {
-                let commands = [
-                    dfuse::GET_COMMANDS,
-                    dfuse::SET_ADDRESS,
-                    dfuse::ERASE,
-                    dfuse::READ_UNPROTECT,
-                ];
+                let commands = [dfuse::GET_COMMANDS, dfuse::SET_ADDRESS, dfuse::ERASE];
                 self.regs.state = DfuState::DfuUploadIdle;
                 Ok(Outcome::Data(commands[..len.min(commands.len())].to_vec()))
             }
             1 => Ok(self.refuse()),
             block => {
-                let read = self
-                    .block_address(block)
-                    .ok_or(Failure::Status(DfuStatus::ErrAddress))
-                    .and_then(|addr| self.mem.read(self.alt, addr, len));
-                match read {
-                    Ok(bytes) => {
-                        self.regs.state = DfuState::DfuUploadIdle;
-                        self.stats.data_blocks_uploaded += 1;
-                        Ok(Outcome::Data(bytes))
+                let addr = self.block_address(block);
+                let bytes = match addr.map(|a| self.mem.read(self.alt, a, len)) {
+                    Some(Ok(bytes)) => {
+                        // The read went through the transfer buffer.
+                        if self.regs.buffer.len() < bytes.len() {
+                            self.regs.buffer.resize(bytes.len(), 0);
+                        }
+                        self.regs.buffer[..bytes.len()].copy_from_slice(&bytes);
+                        bytes
                     }
-                    Err(Failure::Status(status)) => {
-                        self.regs.status = status;
-                        self.enter_error_state();
-                        Ok(Outcome::Stall)
-                    }
-                    Err(Failure::Io(e)) => Err(e),
-                }
+                    Some(Err(Failure::Io(e))) => return Err(e),
+                    // REFERENCE §1: no stall; stale buffer (r3–r5) or zeros (r6).
+                    _ => self.bad_upload(len),
+                };
+                self.regs.state = DfuState::DfuUploadIdle;
+                self.stats.data_blocks_uploaded += 1;
+                Ok(Outcome::Data(bytes))
+            }
+        }
+    }
+
+    fn bad_upload(&self, len: usize) -> Vec<u8> {
+        match self.board.bootloader.bad_upload {
+            BadUpload::Zeros => vec![0; len],
+            BadUpload::StaleBuffer => {
+                let mut out = self.regs.buffer.clone();
+                out.resize(len, 0);
+                out
             }
         }
     }
@@ -286,83 +299,96 @@ impl Dfu<'_> {
                 Some(pending) => self.execute(pending),
                 None => {
                     self.regs.state = DfuState::DfuDnloadIdle;
-                    Ok(Outcome::Data(self.status_reply(0, self.regs.state)))
+                    Ok(Outcome::Data(self.status_reply(self.regs.state)))
                 }
             },
-            DfuState::DfuDnBusy => {
-                let poll = if self.regs.stuck {
-                    self.regs.busy_poll_ms
-                } else {
-                    let until = self.regs.busy_until.unwrap_or(self.now);
-                    ceil_ms(until.duration_since(self.now).unwrap_or_default())
-                };
-                Ok(Outcome::Data(self.status_reply(poll, DfuState::DfuDnBusy)))
-            }
             DfuState::DfuManifestSync => {
                 // Particle: report dfuDNLOAD_IDLE, then reset (REFERENCE §1 quirk).
-                self.regs.state = DfuState::DfuManifest;
-                Ok(Outcome::Leave(
-                    self.status_reply(0, DfuState::DfuDnloadIdle),
-                ))
+                self.regs.state = DfuState::DfuManifestWaitReset;
+                if self.board.bootloader.saves_system_flags_on_leave {
+                    self.save_system_flags()?;
+                }
+                Ok(Outcome::Leave(self.status_reply(DfuState::DfuDnloadIdle)))
             }
-            state => Ok(Outcome::Data(self.status_reply(0, state))),
+            state => Ok(Outcome::Data(self.status_reply(state))),
+        }
+    }
+
+    /// r3–r5 write their system flags back to the DCT as they leave DFU
+    /// (REFERENCE §1); the DCT layer skips identical data.
+    fn save_system_flags(&mut self) -> Result<(), SimError> {
+        let flags = self.mem.app_dct_read(0, 32);
+        match self.mem.app_dct_write(0, &flags) {
+            Ok(_) | Err(SimError::Dct(_)) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
     /// Run a received block (ST: decided in `DFU_Req_GETSTATUS`, done in
-    /// `EP0_TxSent` right after the reply).
+    /// `EP0_TxSent` while the reply's transfer completes).
     fn execute(&mut self, pending: Pending) -> Result<Outcome, SimError> {
+        let erase = pending.block == 0 && pending.data[0] == dfuse::ERASE;
+        let declared = self.declared_poll_ms(erase);
+        if let Some(ms) = declared {
+            self.regs.poll_ms = scale_ms(ms, self.time_factor);
+        }
+        self.regs.state = DfuState::DfuDnBusy;
+        let reply = self.status_reply(DfuState::DfuDnBusy);
+        self.stats.poll_timeout_ms_total += u64::from(self.regs.poll_ms);
         let result = match pending.fate {
-            Fate::Fail(status) => Err(Failure::Status(status)),
             Fate::Stuck => {
-                let poll = scale_ms(self.mem.program_ms(self.alt), self.time_factor);
                 self.regs.stuck = true;
-                self.regs.busy_poll_ms = poll;
-                self.regs.busy_until = None;
-                self.regs.state = DfuState::DfuDnBusy;
-                return Ok(Outcome::Data(self.status_reply(poll, DfuState::DfuDnBusy)));
+                return Ok(Outcome::Data(reply));
             }
-            Fate::Normal if pending.block == 0 => self.command(&pending.data),
-            Fate::Normal => match self.block_address(pending.block) {
-                Some(addr) => self.mem.write(self.alt, addr, &pending.data),
-                None => Err(Failure::Status(DfuStatus::ErrAddress)),
+            Fate::Fail => Err(Failure::Refused),
+            Fate::Normal => match pending.block {
+                0 => self.command(&pending.data),
+                1 => Ok(Duration::ZERO),
+                block => match self.block_address(block) {
+                    Some(addr) => self.mem.write(self.alt, addr, &pending.data),
+                    None => Err(Failure::Refused),
+                },
             },
         };
-        match result {
-            Ok(declared_ms) => {
-                let poll = scale_ms(declared_ms, self.time_factor);
-                self.regs.state = DfuState::DfuDnBusy;
-                self.regs.busy_until = Some(self.now + Duration::from_millis(u64::from(poll)));
-                self.stats.poll_timeout_ms_total += u64::from(poll);
-                Ok(Outcome::Data(self.status_reply(poll, DfuState::DfuDnBusy)))
-            }
-            Err(Failure::Status(status)) => {
-                self.regs.status = status;
-                self.enter_error_state();
-                Ok(Outcome::Data(self.status_reply(0, DfuState::DfuError)))
-            }
-            Err(Failure::Io(e)) => Err(e),
+        let (took, failed) = match result {
+            Ok(took) => (took, false),
+            Err(Failure::Refused) => (Duration::ZERO, true),
+            Err(Failure::Io(e)) => return Err(e),
+        };
+        self.regs.state = DfuState::DfuDnloadSync;
+        if self.board.bootloader.resets_poll_timeout {
+            self.regs.poll_ms = 0;
         }
+        let hold = scale(took, self.time_factor);
+        self.stats.busy_us_total += hold.as_micros() as u64;
+        Ok(Outcome::Held {
+            reply,
+            hold,
+            failed,
+        })
     }
 
-    fn command(&mut self, data: &[u8]) -> Result<u32, Failure> {
-        let program_ms = self.mem.program_ms(self.alt);
+    /// The bwPollTimeout the medium declares, inverted (REFERENCE §1): an
+    /// erase reports the write time, everything else the erase time. `None`
+    /// when the pointer lies outside the alt's medium (the value stays).
+    fn declared_poll_ms(&self, erase: bool) -> Option<u32> {
+        let (erase_ms, write_ms) = self.mem.declared_ms(self.alt, self.regs.pointer)?;
+        Some(if erase { write_ms } else { erase_ms })
+    }
+
+    fn command(&mut self, data: &[u8]) -> Result<Duration, Failure> {
         match (data[0], data.get(1..5)) {
             (dfuse::SET_ADDRESS, Some(a)) => {
-                let addr = u32::from_le_bytes([a[0], a[1], a[2], a[3]]);
-                self.mem.check_address(self.alt, addr)?;
-                self.regs.pointer = addr;
-                Ok(program_ms)
+                self.regs.pointer = u32::from_le_bytes([a[0], a[1], a[2], a[3]]);
+                Ok(Duration::ZERO)
             }
             (dfuse::ERASE, Some(a)) => {
                 let addr = u32::from_le_bytes([a[0], a[1], a[2], a[3]]);
                 self.regs.pointer = addr;
                 self.mem.erase(self.alt, addr)
             }
-            (dfuse::ERASE, None) => self.mem.mass_erase(self.alt),
-            // Get-commands through DNLOAD does nothing; read unprotect has
-            // nothing to remove (the virtual flash is never read-protected).
-            _ => Ok(program_ms),
+            // Get-commands through DNLOAD does nothing.
+            _ => Ok(Duration::ZERO),
         }
     }
 
@@ -372,8 +398,10 @@ impl Dfu<'_> {
             self.regs.status = DfuStatus::Ok;
         } else if !self.regs.stuck {
             self.regs.status = DfuStatus::ErrUnknown;
-            self.enter_error_state();
+            self.regs.state = DfuState::DfuError;
+            self.regs.pending = None;
         }
+        self.reset_poll();
         Outcome::Data(Vec::new())
     }
 
@@ -387,22 +415,29 @@ impl Dfu<'_> {
                 self.regs.state = DfuState::DfuIdle;
                 self.regs.status = DfuStatus::Ok;
                 self.regs.pending = None;
+                self.reset_poll();
                 Outcome::Data(Vec::new())
             }
             _ => self.refuse(),
         }
     }
 
+    fn reset_poll(&mut self) {
+        if self.board.bootloader.resets_poll_timeout {
+            self.regs.poll_ms = 0;
+        }
+    }
+
     /// DfuSe block addressing: pointer + (wBlockNum − 2) × wTransferSize.
     fn block_address(&self, block: u16) -> Option<u32> {
-        let offset = u64::from(block - dfuse::FIRST_DATA_BLOCK) * u64::from(self.transfer_size);
+        let offset = u64::from(block - dfuse::FIRST_DATA_BLOCK) * u64::from(self.transfer_size());
         u32::try_from(u64::from(self.regs.pointer) + offset).ok()
     }
 
-    fn status_reply(&self, poll_ms: u32, reported: DfuState) -> Vec<u8> {
+    fn status_reply(&self, reported: DfuState) -> Vec<u8> {
         StatusReply {
             status: self.regs.status,
-            poll_timeout: Duration::from_millis(u64::from(poll_ms)),
+            poll_timeout: Duration::from_millis(u64::from(self.regs.poll_ms)),
             state: reported,
             string_index: 0,
         }
@@ -424,14 +459,11 @@ mod hex_bytes {
     }
 }
 
-/// DfuSe commands the bootloader accepts, with their exact lengths.
-fn valid_command(data: &[u8]) -> bool {
+/// The DfuSe commands the Duo bootloader supports, with their exact
+/// lengths (REFERENCE §1): get commands, set address pointer, erase sector.
+fn supported_command(data: &[u8]) -> bool {
     matches!(
         (data[0], data.len()),
-        (dfuse::GET_COMMANDS, 1)
-            | (dfuse::SET_ADDRESS, 5)
-            | (dfuse::ERASE, 1)
-            | (dfuse::ERASE, 5)
-            | (dfuse::READ_UNPROTECT, 1)
+        (dfuse::GET_COMMANDS, 1) | (dfuse::SET_ADDRESS, 5) | (dfuse::ERASE, 5)
     )
 }

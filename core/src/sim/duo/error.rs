@@ -10,6 +10,11 @@ use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy, HOLD_SETUP_TEXT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
+    #[error(
+        "{} has no system firmware: the bootloader stays in DFU mode instead of booting",
+        dir.display()
+    )]
+    NoFirmware { dir: PathBuf },
     #[error("{} is not a virtual device: {} is missing. {}", dir.display(), STATE_FILE, Remedy::CreateVirtualDevice { dir: dir.clone() })]
     NotAVirtualDevice { dir: PathBuf },
     #[error("{} already holds a virtual device; remove the directory first or choose another one", dir.display())]
@@ -65,6 +70,7 @@ impl ErrorInfo for SimError {
             SimError::UnknownPlatform(_)
             | SimError::InvalidFault(_)
             | SimError::TimeFactor(_)
+            | SimError::NoFirmware { .. }
             | SimError::DctImageSize { .. } => ErrorCode::InvalidArgument,
             SimError::Platform(_) | SimError::SerialServer(_) => ErrorCode::Internal,
             SimError::Dct(e) => e.code(),

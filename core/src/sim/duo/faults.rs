@@ -13,20 +13,20 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dfu::protocol::DfuStatus;
-
 /// One fault to inject. `nth` is 1-based: 1 = the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Fault {
-    /// STALL the `nth` control request, whatever it is. A stalled DFU class
-    /// request moves the device to dfuERROR (errSTALLEDPKT) like any
-    /// refused request; the request itself has no effect.
+    /// STALL the `nth` control request, whatever it is; the request itself
+    /// has no effect and the DFU state does not change.
     Stall { nth: u64 },
-    /// The `nth` downloaded data block (wBlockNum ≥ 2) is not applied: the
-    /// GETSTATUS that would execute it reports dfuERROR with errWRITE.
+    /// The `nth` downloaded data block (wBlockNum ≥ 2) fails as a real
+    /// failed write does (REFERENCE §1): it is not applied, the GETSTATUS
+    /// that runs it stalls in its status stage, bStatus stays OK and the
+    /// next GETSTATUS says dfuDNLOAD_IDLE.
     WriteError { nth: u64 },
-    /// As `WriteError`, with errADDRESS.
+    /// The same shape (the bootloader reports no address errors): a block
+    /// whose address the medium refuses.
     AddressError { nth: u64 },
     /// The device disconnects once it has received `after_bytes` bytes of
     /// download data and more arrive: the DNLOAD carrying byte
@@ -152,7 +152,7 @@ pub(crate) struct FaultPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BlockFate {
     Normal,
-    Fail(DfuStatus),
+    Fail,
     Stuck,
     Vanish,
 }
@@ -208,15 +208,14 @@ impl FaultPlan {
         });
         let fates = fired.iter().map(|f| match f {
             Fault::Vanish { .. } => BlockFate::Vanish,
-            Fault::WriteError { .. } => BlockFate::Fail(DfuStatus::ErrWrite),
-            Fault::AddressError { .. } => BlockFate::Fail(DfuStatus::ErrAddress),
+            Fault::WriteError { .. } | Fault::AddressError { .. } => BlockFate::Fail,
             _ => BlockFate::Stuck,
         });
         // Disconnection beats an error status, which beats hanging.
         fates
             .min_by_key(|fate| match fate {
                 BlockFate::Vanish => 0,
-                BlockFate::Fail(_) => 1,
+                BlockFate::Fail => 1,
                 _ => 2,
             })
             .unwrap_or(BlockFate::Normal)
@@ -248,7 +247,7 @@ mod tests {
         assert!(!plan.on_request());
         assert!(plan.on_request());
         assert!(!plan.on_request());
-        assert_eq!(plan.on_data_block(10), BlockFate::Fail(DfuStatus::ErrWrite));
+        assert_eq!(plan.on_data_block(10), BlockFate::Fail);
         assert_eq!(plan.on_data_block(10), BlockFate::Normal);
         assert!(plan.armed.is_empty());
         assert_eq!(plan.fired.len(), 2);

@@ -7,6 +7,9 @@
 //! `dfu-util -l` prints is exactly what the device enforces.
 
 use crate::dfu::layout::MemoryLayout;
+use std::time::Duration;
+
+use crate::platform::timing::{self, Figure};
 use crate::platform::Board;
 
 /// What backs an alt setting.
@@ -29,42 +32,38 @@ pub struct Media {
 }
 
 impl Media {
-    /// Declared erase time of the sector at `addr`, in ms, before time scaling.
-    ///
-    /// - Internal flash: STM32F205 datasheet typical sector erase times at
-    ///   x32 parallelism (2.7–3.6 V): 16 KiB 250 ms, 64 KiB 550 ms, 128 KiB
-    ///   1 s. (The Duo bootloader itself declares 5 ms and then holds the bus
-    ///   with NAKs for the real erase time; the simulator cannot NAK, so it
-    ///   declares the physical time instead.)
-    /// - Serial flash: typical SPI NOR 4 KiB sector erase, ~45 ms
-    ///   (Macronix MX25L16-class parts: 40–60 ms typical; part not verified).
-    /// - DCT: 1 ms, the no-op erase `usbd_dct_if.c` declares (REFERENCE §1).
-    pub fn erase_ms(&self, sector_size: u32) -> u32 {
+    /// The (erase, write) times the medium declares to the DFU class, ms
+    /// before time scaling (REFERENCE §1): the DCT layer 1 / 500; internal
+    /// and serial flash 5 / 5 on r3/r4, 0 / 0 on r5/r6. GETSTATUS reports
+    /// them inverted ([`super::dfu`]).
+    pub fn declared_ms(&self, board: &Board) -> (u32, u32) {
         match self.kind {
-            MediaKind::InternalFlash => match sector_size {
-                0..=16384 => 250,
-                16385..=65536 => 550,
-                _ => 1000,
-            },
-            MediaKind::SerialFlash => 45,
-            MediaKind::Dct => 1,
+            MediaKind::Dct => (1, 500),
+            _ => (
+                board.bootloader.flash_poll_ms,
+                board.bootloader.flash_poll_ms,
+            ),
         }
     }
 
-    /// Declared programming time, in ms before time scaling, of one
-    /// download block. ST's DFU class reports one fixed time per medium, and
-    /// uses it for every command block that is not an erase too.
-    ///
-    /// - Internal flash: 4 KiB = 1024 words at the datasheet's typical 16 µs
-    ///   per 32-bit word → 17 ms.
-    /// - Serial flash: 16 pages of 256 bytes at ~0.7 ms typical → 12 ms.
-    /// - DCT: 500 ms, `dct_write_app_data`'s declared time (REFERENCE §1).
-    pub fn program_ms(&self) -> u32 {
-        match self.kind {
-            MediaKind::InternalFlash => 17,
-            MediaKind::SerialFlash => 12,
-            MediaKind::Dct => 500,
-        }
+    /// How long erasing the sector of `sector_size` bytes really takes
+    /// ([`timing`], datasheet typical figures); the DCT's erase is a no-op.
+    pub fn erase_time(&self, sector_size: u32) -> Duration {
+        Duration::from_micros(match self.kind {
+            MediaKind::InternalFlash => timing::internal_erase_us(sector_size, Figure::Typical),
+            MediaKind::SerialFlash => timing::serial_erase_us(Figure::Typical),
+            MediaKind::Dct => 0,
+        })
+    }
+
+    /// How long programming `len` raw bytes takes (DCT writes are timed by
+    /// what the DCT layer did, [`timing::dct_write_us`]).
+    pub fn program_time(&self, len: usize) -> Duration {
+        Duration::from_micros(match self.kind {
+            MediaKind::InternalFlash => timing::internal_program_us(len, Figure::Typical),
+            MediaKind::SerialFlash => timing::serial_program_us(len, Figure::Typical),
+            MediaKind::Dct => 0,
+        })
     }
 }
 
@@ -115,8 +114,12 @@ mod tests {
             ]
         );
         assert_eq!(media[0].map.start(), 0x0800_0000);
-        assert_eq!(media[0].program_ms(), 17);
-        assert_eq!(media[0].erase_ms(128 * 1024), 1000);
-        assert_eq!((media[1].program_ms(), media[1].erase_ms(16384)), (500, 1));
+        let r4 = Board::factory(&DUO);
+        assert_eq!(media[0].declared_ms(&r4), (5, 5));
+        assert_eq!(media[1].declared_ms(&r4), (1, 500));
+        let r6 = Board::by_names(&DUO, "r6", "0.3.3").unwrap();
+        assert_eq!(media[2].declared_ms(&r6), (0, 0));
+        assert_eq!(media[0].erase_time(128 * 1024), Duration::from_secs(1));
+        assert_eq!(media[0].program_time(4096), Duration::from_micros(16_384));
     }
 }

@@ -2,18 +2,24 @@
 //! serial flash as raw NOR, and alt 1 as the bootloader's DCT layer
 //! (`usbd_dct_if.c`) over the DCT region of internal flash.
 //!
-//! NOR semantics: erase sets a whole sector to 0xFF; programming can only
-//! clear bits (`new = old & data`). Programming a 1 over a 0 is not an
-//! error: the STM32F2 flash controller has no flag for it and the ST media
-//! layer does not verify, so the device reports success and the bits simply
-//! stay 0 — a read-back shows it. (dfu-util always erases first.)
+//! NOR semantics (REFERENCE §1): erase sets a whole sector to 0xFF;
+//! programming can only clear bits (`new = old & data`). Programming a 1
+//! over a 0 is not an error: the STM32F2 flash controller has no flag for it
+//! and the media layer does not verify, so the bits simply stay 0 — a
+//! read-back shows it. Serial-flash writes never erase first and always
+//! report success. A write or erase the medium refuses (outside its map, a
+//! read-only sector, a DCT address past 0x3FFF) is a [`Failure::Refused`]:
+//! the GETSTATUS that runs it stalls.
+//!
+//! Every operation returns how long the part really takes
+//! ([`crate::platform::timing`]); the DFU class holds the bus that long.
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::dct::DctImage;
+use crate::platform::timing::{self, DctWrite, Figure};
 use crate::platform::{Board, FlashMap, Platform};
-
-use crate::dfu::protocol::DfuStatus;
 
 use super::media::{media_of, Media, MediaKind};
 use super::store::{FlashFile, INTERNAL_FLASH_FILE, SERIAL_FLASH_FILE};
@@ -22,8 +28,8 @@ use super::SimError;
 /// Why a media operation did not happen.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The device reports this DFU status.
-    Status(DfuStatus),
+    /// The medium refused the operation (the device stalls).
+    Refused,
     /// The state directory failed underneath the device.
     Io(SimError),
 }
@@ -171,7 +177,7 @@ impl Memory {
         self.media
             .iter()
             .find(|m| m.alt == alt)
-            .ok_or(Failure::Status(DfuStatus::ErrTarget))
+            .ok_or(Failure::Refused)
     }
 
     /// The flash image behind a raw medium and the offset of `addr` in it.
@@ -185,94 +191,99 @@ impl Memory {
         }
     }
 
-    /// Declared programming time of the alt's medium (also used for every
-    /// command block that is not an erase).
-    pub fn program_ms(&self, alt: u8) -> u32 {
-        self.media(alt).map_or(0, Media::program_ms)
+    /// The (erase, write) times the alt's medium declares, if `pointer`
+    /// lies in it (`None`: no medium answers and bwPollTimeout stays).
+    pub fn declared_ms(&self, alt: u8, pointer: u32) -> Option<(u32, u32)> {
+        let media = self.media(alt).ok()?;
+        media.map.sector_at(u64::from(pointer))?;
+        Some(media.declared_ms(&self.board))
     }
 
-    /// The set-address check: the pointer must lie in the alt's map
-    /// (on alt 1: 0..0x3FFF, `DCT_If_CheckAdd`).
-    pub fn check_address(&self, alt: u8, addr: u32) -> Result<(), Failure> {
-        match self.media(alt)?.map.sector_at(u64::from(addr)) {
-            Some(_) => Ok(()),
-            None => Err(Failure::Status(DfuStatus::ErrAddress)),
-        }
-    }
-
-    /// Erase the sector holding `addr`; returns the declared time.
-    pub fn erase(&mut self, alt: u8, addr: u32) -> Result<u32, Failure> {
+    /// Erase the sector holding `addr`; returns the time it takes.
+    pub fn erase(&mut self, alt: u8, addr: u32) -> Result<Duration, Failure> {
         let media = self.media(alt)?.clone();
+        if media.kind == MediaKind::Dct {
+            // `DCT_If_Erase` is a no-op that succeeds.
+            return Ok(Duration::ZERO);
+        }
         let sector = media
             .map
             .sector_at(u64::from(addr))
-            .ok_or(Failure::Status(DfuStatus::ErrAddress))?;
-        if media.kind == MediaKind::Dct {
-            // `DCT_If_Erase` is a no-op that succeeds.
-            return Ok(media.erase_ms(sector.size));
-        }
+            .ok_or(Failure::Refused)?;
         if !sector.perms.erasable {
-            return Err(Failure::Status(DfuStatus::ErrErase));
+            return Err(Failure::Refused);
         }
         let (flash, offset) = self.raw(media.kind, sector.start, media.map.start());
         flash.erase(offset, sector.size as usize)?;
-        Ok(media.erase_ms(sector.size))
+        Ok(media.erase_time(sector.size))
     }
 
-    /// DfuSe mass erase: every erasable sector of the alt (the bootloader
-    /// sector stays); declared time is the sum of the sector erases.
-    pub fn mass_erase(&mut self, alt: u8) -> Result<u32, Failure> {
+    /// Program `data` at `addr`; returns the time it takes.
+    pub fn write(&mut self, alt: u8, addr: u32, data: &[u8]) -> Result<Duration, Failure> {
         let media = self.media(alt)?.clone();
-        let mut total = 0u32;
-        let sectors = media.map.segments.iter().flat_map(|seg| seg.sectors());
-        for sector in sectors.filter(|s| s.perms.erasable) {
-            if media.kind != MediaKind::Dct {
-                let (flash, offset) = self.raw(media.kind, sector.start, media.map.start());
-                flash.erase(offset, sector.size as usize)?;
+        match media.kind {
+            MediaKind::Dct => {
+                // Only the start is checked (`DCT_If_CheckAdd`); r6 reaches
+                // the DCT through system part 2 (REFERENCE §1, "Alt 1").
+                if addr >= 0x4000 || !self.board.dct_alt_works() {
+                    return Err(Failure::Refused);
+                }
+                match self.app_dct_write(addr as usize, data) {
+                    Ok(done) => Ok(Duration::from_micros(timing::dct_write_us(
+                        done,
+                        Figure::Typical,
+                    ))),
+                    Err(SimError::Dct(_)) => Err(Failure::Refused),
+                    Err(e) => Err(Failure::Io(e)),
+                }
             }
-            total = total.saturating_add(media.erase_ms(sector.size));
-            if media.kind == MediaKind::Dct {
-                break;
+            MediaKind::SerialFlash => {
+                // Never erases first, always reports success; bytes past
+                // the map are dropped.
+                let end = u64::from(addr) + data.len() as u64;
+                let map_end = media.map.contiguous_end(u64::from(addr));
+                if map_end > u64::from(addr) {
+                    let n = (end.min(map_end) - u64::from(addr)) as usize;
+                    let (flash, offset) = self.raw(media.kind, addr, media.map.start());
+                    flash.program(offset, &data[..n])?;
+                }
+                Ok(media.program_time(data.len()))
+            }
+            MediaKind::InternalFlash => {
+                let sectors = media
+                    .map
+                    .sectors_in(u64::from(addr), data.len() as u64)
+                    .map_err(|_| Failure::Refused)?;
+                if sectors.iter().any(|s| !s.perms.writable) {
+                    return Err(Failure::Refused);
+                }
+                let (flash, offset) = self.raw(media.kind, addr, media.map.start());
+                flash.program(offset, data)?;
+                Ok(media.program_time(data.len()))
             }
         }
-        Ok(total)
     }
 
-    /// Program `data` at `addr`; returns the declared time.
-    pub fn write(&mut self, alt: u8, addr: u32, data: &[u8]) -> Result<u32, Failure> {
-        let media = self.media(alt)?.clone();
-        if media.kind == MediaKind::Dct {
-            self.check_address(alt, addr)?;
-            return match self.app_dct_write(addr as usize, data) {
-                Ok(()) => Ok(media.program_ms()),
-                Err(SimError::Dct(_)) => Err(Failure::Status(DfuStatus::ErrWrite)),
-                Err(e) => Err(Failure::Io(e)),
-            };
-        }
-        let sectors = media
-            .map
-            .sectors_in(u64::from(addr), data.len() as u64)
-            .map_err(|_| Failure::Status(DfuStatus::ErrAddress))?;
-        if sectors.iter().any(|s| !s.perms.writable) {
-            return Err(Failure::Status(DfuStatus::ErrWrite));
-        }
-        let (flash, offset) = self.raw(media.kind, addr, media.map.start());
-        flash.program(offset, data)?;
-        Ok(media.program_ms())
-    }
-
-    /// Up to `len` bytes from `addr`, cut short at the end of the map (how
-    /// a DfuSe host notices the end of an upload).
+    /// Up to `len` bytes from `addr`. Raw media are cut short at the end of
+    /// the map (how a DfuSe host notices the end of an upload); the DCT alt
+    /// reads on past the application DCT with no length check, and on r6
+    /// without valid system firmware reads zeros.
     pub fn read(&mut self, alt: u8, addr: u32, len: usize) -> Result<Vec<u8>, Failure> {
         let media = self.media(alt)?.clone();
         let addr64 = u64::from(addr);
+        if media.kind == MediaKind::Dct {
+            if addr >= 0x4000 {
+                return Err(Failure::Refused);
+            }
+            if !self.board.dct_alt_works() {
+                return Ok(vec![0; len]);
+            }
+            return Ok(self.app_dct_read(addr as usize, len));
+        }
         if media.map.segment_at(addr64).is_none() {
-            return Err(Failure::Status(DfuStatus::ErrAddress));
+            return Err(Failure::Refused);
         }
         let n = (len as u64).min(media.map.contiguous_end(addr64) - addr64) as usize;
-        if media.kind == MediaKind::Dct {
-            return Ok(self.app_dct_read(addr as usize, n));
-        }
         let (flash, offset) = self.raw(media.kind, addr, media.map.start());
         Ok(flash.bytes()[offset..offset + n].to_vec())
     }
@@ -306,14 +317,49 @@ impl Memory {
         out
     }
 
-    /// `dct_write_app_data`: read-modify-write of the application DCT with
-    /// the copy-on-write partition swap (REFERENCE §2), applied whole. Like
-    /// the device, it accepts any write that ends within the partition.
-    pub fn app_dct_write(&mut self, offset: usize, data: &[u8]) -> Result<(), SimError> {
+    /// `dct_write_app_data` as RedBear's WICED library does it
+    /// (REFERENCE §2): identical data is not written; on firmware ≤ 0.3.1 a
+    /// change that only clears bits is programmed in place in the current
+    /// partition; otherwise the whole partition is copied with the change
+    /// into the other one, which becomes current, and (≤ 0.3.1) the old
+    /// partition is erased completely. 0.3.2+ always copies. Like the
+    /// device, it accepts any write that ends within the partition.
+    pub fn app_dct_write(&mut self, offset: usize, data: &[u8]) -> Result<DctWrite, SimError> {
         let mut image = DctImage::from_bytes(self.platform, self.dct_region())?;
+        let current = image.current_partition()?;
+        let part = self.platform.dct_partition_size;
+        let limit = part - self.platform.app_dct_offset;
+        if offset
+            .checked_add(data.len())
+            .map_or(true, |end| end > limit)
+        {
+            // Refused by the bounds check of the image's own write.
+            image.write_app_data(offset, data)?;
+        }
+        let at =
+            self.dct_region_range().start + current * part + self.platform.app_dct_offset + offset;
+        let old = self.internal()[at..at + data.len()].to_vec();
+        if old == data {
+            return Ok(DctWrite::Identical);
+        }
+        let always_copies = self.board.firmware.is_some_and(|f| f.dct_always_copies);
+        let clears_only = old.iter().zip(data).all(|(o, d)| o & d == *d);
+        if clears_only && !always_copies {
+            self.internal.program(at, data)?;
+            return Ok(DctWrite::InPlace { len: data.len() });
+        }
         image.write_app_data(offset, data)?;
+        let mut bytes = image.into_bytes();
+        let erase_old = !always_copies;
+        if erase_old {
+            bytes[current * part..(current + 1) * part].fill(0xFF);
+        }
         let start = self.dct_region_range().start;
-        self.internal.store(start, image.as_bytes())
+        self.internal.store(start, &bytes)?;
+        Ok(DctWrite::Copy {
+            partition: part,
+            erase_old,
+        })
     }
 }
 

@@ -37,6 +37,7 @@ mod tests;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -75,10 +76,13 @@ pub enum Mode {
 pub struct Stats {
     /// Control transfers the device answered (STALLs included).
     pub control_transfers: u64,
-    /// Sum of the busy periods the device declared, once per executed
-    /// block, in ms (after time scaling): the protocol's floor for the
-    /// host's waiting. Repeated early GETSTATUS polls do not add to it.
+    /// Sum of the bwPollTimeouts the device reported when it ran a block,
+    /// in ms (after time scaling; REFERENCE §1: 1 ms per DCT data block).
     pub poll_timeout_ms_total: u64,
+    /// Sum of the time the device held the bus running operations inside
+    /// GETSTATUS, in µs (after time scaling): the protocol's real floor.
+    #[serde(default)]
+    pub busy_us_total: u64,
     pub data_blocks_downloaded: u64,
     pub data_blocks_uploaded: u64,
     pub stalls: u64,
@@ -225,6 +229,9 @@ pub struct VirtualDuo {
     /// The state file's content as last written.
     written: String,
     mem: Memory,
+    /// The caller's control-transfer timeout (`None`: wait as long as the
+    /// device takes), honoured by every transfer.
+    timeout: Option<Duration>,
     /// The face this handle sees on the bus: a handle opened to the DFU
     /// bootloader loses the board when it boots its firmware (the board
     /// re-enumerates as another USB device), and one opened in normal mode
@@ -301,6 +308,7 @@ impl VirtualDuo {
             state,
             written: String::new(),
             mem,
+            timeout: None,
             enumerated_as: Mode::Dfu,
         };
         duo.persist()?;
@@ -344,6 +352,7 @@ impl VirtualDuo {
             state,
             written,
             mem,
+            timeout: None,
         })
     }
 
@@ -422,6 +431,13 @@ impl VirtualDuo {
         self.persist()
     }
 
+    /// The caller's control-transfer timeout: a transfer the device holds
+    /// longer (an operation inside GETSTATUS, REFERENCE §1) fails with
+    /// [`TransportError::Timeout`] after it, while the device carries on.
+    pub fn set_transfer_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
     /// The DFU class's state and status as the device holds them.
     pub fn dfu_state(&self) -> (DfuState, DfuStatus) {
         (self.state.dfu.state, self.state.dfu.status)
@@ -430,7 +446,7 @@ impl VirtualDuo {
     /// The application DCT of the current partition (REFERENCE §2 table,
     /// [`platform::APP_DCT_SIZE`] bytes): what alt 1 reads.
     pub fn app_dct_bytes(&self) -> Vec<u8> {
-        self.mem.app_dct_read(0, platform::APP_DCT_SIZE)
+        self.mem.app_dct_read(0, self.board.dct_layout().size())
     }
 
     /// The DCT region (both partitions) as it is in internal flash.
@@ -504,7 +520,6 @@ impl VirtualDuo {
 
     /// [`VirtualDuo::boot`], staying connected as `options` say.
     pub fn boot_with(&mut self, options: BootOptions) -> Result<BootReport, SimError> {
-        self.state.mode = Mode::Firmware;
         self.state.disconnected = false;
         self.state.dfu = DfuRegs::default();
         self.state.usb = UsbRegs::default();
@@ -512,13 +527,24 @@ impl VirtualDuo {
         self.state.service = Default::default();
         self.state.listening = false;
         self.state.reappear_at = None;
-        let after = self.board.after_boot();
-        if after != self.board {
-            self.mem.install_bootloader(after)?;
-            self.board = after;
-            self.state.bootloader = after.bootloader.name.to_string();
+        if self.board.firmware.is_none() {
+            // No system firmware: the bootloader stays in DFU mode.
+            self.state.mode = Mode::Dfu;
+            let e = SimError::NoFirmware {
+                dir: self.dir.clone(),
+            };
+            self.state.last_boot = None;
+            self.state.last_boot_error = Some(e.to_string());
+            self.persist()?;
+            return Err(e);
         }
+        self.state.mode = Mode::Firmware;
+        self.install_newer_bootloader()?;
         let mut result = boot::apply_key_rule(&mut self.mem);
+        if matches!(&result, Ok(report) if report.reset_after_key) {
+            // REFERENCE §2: after generating its key the firmware resets.
+            self.state.boots += 1;
+        }
         if let Ok(report) = &mut result {
             let clock = self.clock.clone();
             let platform = self.platform();
@@ -545,6 +571,19 @@ impl VirtualDuo {
         }
         self.persist()?;
         result
+    }
+
+    /// The system firmware replaces an older bootloader with its own at
+    /// boot (0.3.x over r3/r4, REFERENCE §1), moving the flash map to the
+    /// 32 KiB generation.
+    fn install_newer_bootloader(&mut self) -> Result<(), SimError> {
+        let after = self.board.after_boot();
+        if after != self.board {
+            self.mem.install_bootloader(after)?;
+            self.board = after;
+            self.state.bootloader = after.bootloader.name.to_string();
+        }
+        Ok(())
     }
 
     /// The buttons: reset into the bootloader's DFU mode with a fresh DFU
@@ -697,10 +736,7 @@ impl VirtualDuo {
         if self.state.mode != Mode::Dfu {
             return Err(TransportError::NoDevice);
         }
-        self.state.dfu = DfuRegs {
-            pointer: self.state.dfu.pointer,
-            ..DfuRegs::default()
-        };
+        self.state.dfu = self.state.dfu.restarted();
         self.state.usb = UsbRegs {
             alt: 0,
             ..self.state.usb
@@ -710,8 +746,13 @@ impl VirtualDuo {
 
     fn transfer(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.present()?;
+        self.wait_until_free()?;
         self.state.stats.control_transfers += 1;
-        let result = self.dispatch(setup, data);
+        let result = match self.dispatch(setup, data) {
+            Ok((reply, Some((hold, failed)))) => self.hold_bus(reply, hold, failed),
+            Ok((reply, None)) => Ok(reply),
+            Err(e) => Err(e),
+        };
         if matches!(result, Err(TransportError::Stall)) {
             self.state.stats.stalls += 1;
         }
@@ -719,17 +760,59 @@ impl VirtualDuo {
         result
     }
 
-    fn dispatch(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+    /// An operation still holds the bus (a transfer that timed out on the
+    /// host's side): wait for its end, within the caller's timeout.
+    fn wait_until_free(&mut self) -> Result<(), TransportError> {
+        let Some(until) = self.state.dfu.busy_until else {
+            return Ok(());
+        };
+        let left = until
+            .duration_since(self.clock.now())
+            .unwrap_or(Duration::ZERO);
+        if let Some(limit) = self.timeout.filter(|limit| *limit < left) {
+            self.clock.sleep(limit);
+            return Err(TransportError::Timeout);
+        }
+        self.clock.sleep(left);
+        self.state.dfu.busy_until = None;
+        Ok(())
+    }
+
+    /// The GETSTATUS that runs an operation completes after it (REFERENCE
+    /// §1), or fails with a timeout after the caller's limit; a failed
+    /// operation stalls its status stage.
+    fn hold_bus(
+        &mut self,
+        reply: Vec<u8>,
+        hold: Duration,
+        failed: bool,
+    ) -> Result<Vec<u8>, TransportError> {
+        self.state.dfu.busy_until = Some(self.clock.now() + hold);
+        // Other processes see the bus held while this one waits.
+        self.persist().map_err(storage_failed)?;
+        self.wait_until_free()?;
+        if failed {
+            Err(TransportError::Stall)
+        } else {
+            Ok(reply)
+        }
+    }
+
+    /// The reply, and for a GETSTATUS that runs an operation, how long it
+    /// holds the bus and whether it fails.
+    #[allow(clippy::type_complexity)]
+    fn dispatch(
+        &mut self,
+        setup: &Setup,
+        data: &[u8],
+    ) -> Result<(Vec<u8>, Option<(Duration, bool)>), TransportError> {
         if self.state.mode == Mode::Firmware {
-            return self.firmware_dispatch(setup);
+            return self.firmware_dispatch(setup).map(|reply| (reply, None));
         }
         let is_class = setup.request_type & 0x60 == 0x20;
         let to_interface_0 = setup.request_type & 0x1F == 1 && setup.index == 0;
         let dfu_request = is_class && to_interface_0 && self.state.usb.configuration != 0;
         if self.state.faults.on_request() {
-            if dfu_request {
-                self.dfu().refuse();
-            }
             return Err(TransportError::Stall);
         }
         match setup.request_type & 0x60 {
@@ -743,17 +826,23 @@ impl VirtualDuo {
                 .ok_or(TransportError::Stall)?;
                 if setup.request == usb::REQ_SET_CONFIGURATION && setup.request_type & 0x1F == 0 {
                     // ST: (re)configuring initialises the DFU class.
-                    self.state.dfu = DfuRegs {
-                        pointer: self.state.dfu.pointer,
-                        ..DfuRegs::default()
-                    };
+                    self.state.dfu = self.state.dfu.restarted();
                 }
-                Ok(reply)
+                Ok((reply, None))
             }
             _ if dfu_request => {
                 let outcome = self.dfu().handle(setup, data).map_err(storage_failed)?;
+                let mut held = None;
                 let mut reply = match outcome {
                     Outcome::Data(reply) => reply,
+                    Outcome::Held {
+                        reply,
+                        hold,
+                        failed,
+                    } => {
+                        held = Some((hold, failed));
+                        reply
+                    }
                     Outcome::Stall => return Err(TransportError::Stall),
                     Outcome::Vanish => {
                         self.state.disconnected = true;
@@ -771,9 +860,11 @@ impl VirtualDuo {
                         reply.truncate(len);
                     }
                 }
-                Ok(reply)
+                Ok((reply, held))
             }
-            0x40 => usb::vendor_request(&self.board, setup).ok_or(TransportError::Stall),
+            0x40 => usb::vendor_request(&self.board, setup)
+                .map(|reply| (reply, None))
+                .ok_or(TransportError::Stall),
             _ => Err(TransportError::Stall),
         }
     }
@@ -784,10 +875,9 @@ impl VirtualDuo {
             mem: &mut self.mem,
             faults: &mut self.state.faults,
             stats: &mut self.state.stats,
+            board: self.board,
             alt: self.state.usb.alt,
-            now: self.clock.now(),
             time_factor: self.state.time_factor,
-            transfer_size: self.board.platform.transfer_size,
         }
     }
 }

@@ -112,4 +112,8 @@ impl ControlTransport for SimTransport {
     fn reset(&mut self) -> Result<(), TransportError> {
         self.duo.usb_reset()
     }
+
+    fn set_timeout(&mut self, timeout: std::time::Duration) {
+        self.duo.set_transfer_timeout(Some(timeout));
+    }
 }

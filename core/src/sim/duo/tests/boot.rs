@@ -192,3 +192,57 @@ fn the_buttons_bring_it_back_to_dfu_idle() {
     );
     assert_eq!(duo.app_dct_bytes()[34..646], key[..]);
 }
+
+/// Issue 8 item 9 / REFERENCE §2: a boot with a valid key re-derives the
+/// public key at 1250 (162-byte SubjectPublicKeyInfo + 222 zero bytes) and
+/// rewrites it only when it differs; a key generation is followed by a reset.
+#[test]
+fn every_boot_rewrites_the_public_key_at_1250_only_when_it_differs_from_the_private_key() {
+    let b = bench(0.01);
+    let mut duo = b.t.into_device();
+    let first = duo.boot().unwrap();
+    assert!(first.generated_key && first.reset_after_key);
+    let again = duo.boot().unwrap();
+    assert!(
+        !again.generated_key && !again.public_key_rewritten,
+        "it matched"
+    );
+    // A key loaded through DFU without its public half.
+    duo.enter_dfu().unwrap();
+    let other = crate::keys::generate().unwrap();
+    let der = crate::keys::private_key_to_der(&other).unwrap();
+    let mut slot = vec![0xFF; 1216];
+    slot[..der.len()].copy_from_slice(&der);
+    let mut t = SimTransport::new(duo).unwrap();
+    t.set_alt_setting(0, 1).unwrap();
+    let mut b = Bench {
+        dir: b.dir,
+        t,
+        clock: b.clock,
+    };
+    b.write(34, &slot);
+    b.abort().unwrap();
+    let mut duo = b.t.into_device();
+    let report = duo.boot().unwrap();
+    assert!(!report.generated_key && report.public_key_rewritten);
+    let app = duo.app_dct_bytes();
+    let (key, _) = generated_key(&app, 0xFF);
+    assert_eq!(key, other);
+    let spki = crate::keys::public_key_to_der(&other.to_public_key()).unwrap();
+    assert_eq!(spki.len(), 162);
+    assert!(
+        app[1250 + 162..1250 + 384].iter().all(|&x| x == 0),
+        "222 zeros"
+    );
+}
+
+/// A board created with `--firmware none` has nothing to boot: the
+/// bootloader stays in DFU mode.
+#[test]
+fn a_board_without_system_firmware_stays_in_dfu_mode() {
+    let b = bench_board("r4", "none", 0.01);
+    let mut duo = b.t.into_device();
+    let err = duo.boot().unwrap_err();
+    assert!(matches!(err, SimError::NoFirmware { .. }), "{err}");
+    assert_eq!(duo.mode(), Mode::Dfu);
+}

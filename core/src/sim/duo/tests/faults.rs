@@ -13,12 +13,8 @@ fn the_nth_request_is_stalled_and_only_that_one() {
     arm(&mut b, Fault::Stall { nth: 2 });
     assert_eq!(b.status().state, DfuState::DfuIdle);
     assert_eq!(b.class_in(GETSTATUS, 0, 6), Err(TransportError::Stall));
-    // A stalled DFU request leaves the device in dfuERROR, as any refusal.
-    assert_eq!(
-        b.status(),
-        reply(DfuStatus::ErrStalledPkt, 0, DfuState::DfuError)
-    );
-    b.recover();
+    // A stall changes nothing (REFERENCE §1: dfuERROR is never entered).
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 0, DfuState::DfuIdle));
     assert_eq!(b.t.device().fired_faults(), [Fault::Stall { nth: 2 }]);
     assert!(b.t.device().armed_faults().is_empty());
     assert_eq!(b.t.stats().stalls, 1);
@@ -29,12 +25,16 @@ fn the_nth_request_is_stalled_and_only_that_one() {
     assert_eq!(b.status().state, DfuState::DfuIdle);
 }
 
+/// REFERENCE §1: an injected write failure has the real one's shape — the
+/// GETSTATUS that runs the block stalls, bStatus stays OK, the next
+/// GETSTATUS says dfuDNLOAD_IDLE.
 #[test]
-fn a_write_error_on_the_nth_block_is_reported_and_not_applied() {
+fn a_write_error_on_the_nth_block_stalls_its_getstatus_and_is_not_applied() {
     let mut b = bench(0.01);
     arm(&mut b, Fault::WriteError { nth: 2 });
-    let s = b.write(0x0802_0000, &[0u8; 8192]);
-    assert_eq!(s, reply(DfuStatus::ErrWrite, 0, DfuState::DfuError));
+    let s = b.try_write(0x0802_0000, &[0u8; 8192]);
+    assert_eq!(s, Err(TransportError::Stall));
+    assert_eq!(b.status(), reply(DfuStatus::Ok, 0, DfuState::DfuDnloadIdle));
     let flash = b.t.internal_flash();
     assert_eq!(flash[0x20000..0x21000], [0u8; 4096], "block 1 written");
     assert_eq!(
@@ -42,7 +42,7 @@ fn a_write_error_on_the_nth_block_is_reported_and_not_applied() {
         [0xFFu8; 4096],
         "block 2 not applied"
     );
-    b.recover();
+    b.abort().unwrap();
     assert_eq!(
         b.write(0x0802_1000, &[0u8; 4]).status,
         DfuStatus::Ok,
@@ -51,13 +51,14 @@ fn a_write_error_on_the_nth_block_is_reported_and_not_applied() {
 }
 
 #[test]
-fn an_address_error_on_the_nth_block_is_reported_and_not_applied() {
+fn an_address_error_on_the_nth_block_is_the_same_stall_and_not_applied() {
     let mut b = bench(0.01);
     arm(&mut b, Fault::AddressError { nth: 1 });
     assert_eq!(
-        b.write(0x0802_0000, &[0u8; 16]).status,
-        DfuStatus::ErrAddress
+        b.try_write(0x0802_0000, &[0u8; 16]),
+        Err(TransportError::Stall)
     );
+    assert_eq!(b.status().status, DfuStatus::Ok);
     assert_eq!(b.t.internal_flash()[0x20000..0x20010], [0xFF; 16]);
 }
 
@@ -138,7 +139,10 @@ fn a_fault_armed_by_one_process_fires_in_the_next() {
     let mut b = bench(0.01);
     arm(&mut b, Fault::WriteError { nth: 1 });
     let mut b = b.reopen();
-    assert_eq!(b.write(0x0802_0000, &[0; 4]).status, DfuStatus::ErrWrite);
+    assert_eq!(
+        b.try_write(0x0802_0000, &[0; 4]),
+        Err(TransportError::Stall)
+    );
     let path = b.path();
     drop(b.t);
     let duo = VirtualDuo::open(&path).unwrap();

@@ -36,51 +36,44 @@ fn erase_clears_exactly_one_sector() {
     assert_eq!(flash[0x20000..0x20004], [0; 4], "next sector untouched");
 }
 
+/// REFERENCE §1: writing or erasing the read-only bootloader fails as any
+/// failed operation does (a stall of the GETSTATUS that runs it).
 #[test]
 fn the_bootloader_sector_is_refused_and_unchanged() {
     let mut b = bench(0.01);
     let before = b.t.internal_flash()[..0x4000].to_vec();
     assert_ne!(before, vec![0xFF; 0x4000], "a bootloader is there");
     assert_eq!(
-        b.write(0x0800_0000, &[0; 16]),
-        reply(DfuStatus::ErrWrite, 0, DfuState::DfuError)
+        b.try_write(0x0800_0000, &[0; 16]),
+        Err(TransportError::Stall)
     );
-    b.recover();
-    assert_eq!(
-        b.erase(0x0800_1000),
-        reply(DfuStatus::ErrErase, 0, DfuState::DfuError)
-    );
-    b.recover();
+    b.abort().unwrap();
+    assert_eq!(b.try_erase(0x0800_1000), Err(TransportError::Stall));
+    b.abort().unwrap();
     // A write that starts in a writable sector but would spill into nothing.
-    assert_eq!(b.write(0x080F_FFF8, &[0; 16]).status, DfuStatus::ErrAddress);
-    b.recover();
+    assert_eq!(
+        b.try_write(0x080F_FFF8, &[0; 16]),
+        Err(TransportError::Stall)
+    );
+    b.abort().unwrap();
     assert_eq!(b.t.internal_flash()[..0x4000], before[..]);
     // The bootloader sector still reads (it is `a`: readable).
     assert_eq!(b.read(0x0800_0000, 16), before[..16]);
 }
 
+/// On r6 the bootloader is 32 KiB: 0x08004000 belongs to it.
 #[test]
-fn mass_erase_spares_the_bootloader() {
-    let mut b = bench(0.01);
-    let boot = b.t.internal_flash()[..0x4000].to_vec();
-    b.dnload(0, &[0x41]).unwrap();
-    let s = b.status();
-    // 3 × 16 KiB + 64 KiB + 7 × 128 KiB = 8300 ms declared, × 0.01.
-    assert_eq!(
-        (s.state, s.poll_timeout.as_millis()),
-        (DfuState::DfuDnBusy, 83)
-    );
-    assert_eq!(b.wait().state, DfuState::DfuDnloadIdle);
-    let flash = b.t.internal_flash();
-    assert_eq!(flash[..0x4000], boot[..]);
-    assert!(
-        flash[0x4000..].iter().all(|&x| x == 0xFF),
-        "DCT region included"
-    );
+fn on_r6_0x08004000_is_bootloader_and_refused() {
+    let mut b = bench_board("r6", "0.3.3", 0.01);
+    assert_eq!(b.try_erase(0x0800_4000), Err(TransportError::Stall));
+    b.abort().unwrap();
+    assert_eq!(b.erase(0x0800_8000).status, DfuStatus::Ok, "the DCT sector");
 }
 
+/// REFERENCE §1: serial-flash writes never erase first and always report
+/// success; an erase clears the 4 KiB sector holding the address.
 #[test]
-fn serial_flash_is_two_mib_of_4k_nor_sectors() {
+fn serial_flash_is_two_mib_of_4k_nor_sectors_whose_writes_always_succeed() {
     let mut b = bench(0.01);
     b.alt(2);
     let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
@@ -88,6 +81,11 @@ fn serial_flash_is_two_mib_of_4k_nor_sectors() {
     assert_eq!(b.erase(0x14_1000).status, DfuStatus::Ok);
     assert_eq!(b.write(0x14_0000, &data).status, DfuStatus::Ok);
     assert_eq!(b.read(0x14_0000, data.len()), data);
+    // Over unerased bytes: "success", and the bits only clear.
+    b.abort().unwrap();
+    assert_eq!(b.write(0x14_0000, &[0xF0; 4]).status, DfuStatus::Ok);
+    let want: Vec<u8> = data[..4].iter().map(|d| d & 0xF0).collect();
+    assert_eq!(b.read(0x14_0000, 4), want);
     assert_eq!(
         b.erase(0x14_0800).status,
         DfuStatus::Ok,
@@ -97,7 +95,9 @@ fn serial_flash_is_two_mib_of_4k_nor_sectors() {
     assert_eq!(serial.len(), 2 * 1024 * 1024);
     assert!(serial[0x14_0000..0x14_1000].iter().all(|&x| x == 0xFF));
     assert_eq!(serial[0x14_1000..0x14_1000 + 904], data[4096..]);
-    assert_eq!(b.set_address(0x20_0000).status, DfuStatus::ErrAddress);
+    // Past the end: reported as a success, nothing stored.
+    b.abort().unwrap();
+    assert_eq!(b.write(0x20_0000, &[0; 16]).status, DfuStatus::Ok);
 }
 
 #[test]

@@ -38,6 +38,18 @@ pub fn bench(factor: f64) -> Bench {
     })
 }
 
+/// A board with `bootloader` + `firmware` (REFERENCE §1 board model).
+pub fn bench_board(bootloader: &str, firmware: &str, factor: f64) -> Bench {
+    bench_with(CreateOptions {
+        board: Some(
+            crate::platform::Board::by_names(&crate::platform::DUO, bootloader, firmware).unwrap(),
+        ),
+        time_factor: factor,
+        device_id: Some(*b"\x2f\xff\x27\xff\xfc\x47\x35\x30\xff\xf2\x36\x37"),
+        ..CreateOptions::default()
+    })
+}
+
 pub fn bench_with(options: CreateOptions) -> Bench {
     let dir = TempDir::new().unwrap();
     let clock = ManualClock::new();
@@ -101,9 +113,22 @@ impl Bench {
     }
 
     pub fn status(&mut self) -> StatusReply {
-        let bytes = self.class_in(GETSTATUS, 0, 6).unwrap();
+        self.try_status().unwrap()
+    }
+
+    /// GETSTATUS, which stalls when the operation it runs fails.
+    pub fn try_status(&mut self) -> Result<StatusReply, TransportError> {
+        let bytes = self.class_in(GETSTATUS, 0, 6)?;
         assert_eq!(bytes.len(), 6, "GETSTATUS reply {bytes:02x?}");
-        StatusReply::parse(&bytes).unwrap()
+        Ok(StatusReply::parse(&bytes).unwrap())
+    }
+
+    /// GETSTATUS timed on the device's clock: the reply and how long the
+    /// transfer took (the operation it ran, REFERENCE §1).
+    pub fn timed_status(&mut self) -> (Result<StatusReply, TransportError>, Duration) {
+        let before = self.clock.elapsed();
+        let reply = self.try_status();
+        (reply, self.clock.elapsed() - before)
     }
 
     pub fn state(&mut self) -> DfuState {
@@ -125,10 +150,15 @@ impl Bench {
     /// GETSTATUS until the device is no longer busy, advancing the clock
     /// by each bwPollTimeout as a well-behaved host waits.
     pub fn wait(&mut self) -> StatusReply {
+        self.try_wait().unwrap()
+    }
+
+    /// As [`Bench::wait`]; a failed operation is `Err(Stall)`.
+    pub fn try_wait(&mut self) -> Result<StatusReply, TransportError> {
         loop {
-            let s = self.status();
+            let s = self.try_status()?;
             if s.state != DfuState::DfuDnBusy {
-                return s;
+                return Ok(s);
             }
             self.clock.advance(s.poll_timeout);
         }
@@ -136,8 +166,12 @@ impl Bench {
 
     /// DNLOAD then wait for the result.
     pub fn download(&mut self, block: u16, data: &[u8]) -> StatusReply {
-        self.dnload(block, data).unwrap();
-        self.wait()
+        self.try_download(block, data).unwrap()
+    }
+
+    pub fn try_download(&mut self, block: u16, data: &[u8]) -> Result<StatusReply, TransportError> {
+        self.dnload(block, data)?;
+        self.try_wait()
     }
 
     pub fn set_address(&mut self, addr: u32) -> StatusReply {
@@ -147,23 +181,30 @@ impl Bench {
     }
 
     pub fn erase(&mut self, addr: u32) -> StatusReply {
+        self.try_erase(addr).unwrap()
+    }
+
+    pub fn try_erase(&mut self, addr: u32) -> Result<StatusReply, TransportError> {
         let mut cmd = vec![0x41];
         cmd.extend_from_slice(&addr.to_le_bytes());
-        self.download(0, &cmd)
+        self.try_download(0, &cmd)
     }
 
     /// dfu-util's way: set address, then one block per 4 KiB at block 2…
     pub fn write(&mut self, addr: u32, data: &[u8]) -> StatusReply {
+        self.try_write(addr, data).unwrap()
+    }
+
+    /// As [`Bench::write`], stopping at the first block whose GETSTATUS
+    /// stalls (a failed write, REFERENCE §1).
+    pub fn try_write(&mut self, addr: u32, data: &[u8]) -> Result<StatusReply, TransportError> {
         let s = self.set_address(addr);
         assert_eq!(s.status, DfuStatus::Ok, "set address {addr:#x}: {s:?}");
         let mut last = s;
         for (i, chunk) in data.chunks(4096).enumerate() {
-            last = self.download(2 + i as u16, chunk);
-            if last.status != DfuStatus::Ok {
-                return last;
-            }
+            last = self.try_download(2 + i as u16, chunk)?;
         }
-        last
+        Ok(last)
     }
 
     /// Set address, back to idle, upload blocks from 2.
