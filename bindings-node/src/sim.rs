@@ -108,6 +108,7 @@ impl VirtualDuo {
                     dct_image: o.from_dct.map(|b| b.to_vec()),
                     device_id,
                     time_factor: o.time_factor.unwrap_or(1.0),
+                    ..CreateOptions::default()
                 },
             )?;
             Ok(VirtualDuo {
