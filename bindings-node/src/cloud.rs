@@ -220,7 +220,7 @@ pub struct BatchSummary {
 #[napi(object, object_to_js = false)]
 #[derive(Default)]
 pub struct ProvisionManyOptions<'a> {
-    /// Requests in flight at once (default 8).
+    /// Requests in flight at once (default 32).
     pub concurrency: Option<u32>,
     pub product_id: Option<u16>,
     pub api_url: Option<String>,
@@ -276,7 +276,7 @@ pub fn provision_many(
             let jobs = prepare_jobs(entries, Arc::new(ProvisionKey::generic()?), "items")?;
             let c = client(token, api_url, timeout_ms, retries, product_id)?;
             let options = BatchOptions {
-                concurrency: concurrency.unwrap_or(8).max(1) as usize,
+                concurrency: concurrency.unwrap_or(32).max(1) as usize,
                 product_id: c.product_id,
             };
             let (results, summary) = c.client.run_batch(jobs, &options, |r| {
