@@ -282,6 +282,23 @@ export interface BatchSummary {
   results: Array<BatchDeviceResult>
 }
 
+/** An account of the local cloud: its tokens act for it. */
+export interface CloudAccount {
+  name: string
+  tokens: Array<string>
+  /** Tokens past their lifetime: 401 "has expired". */
+  expiredTokens?: Array<string>
+}
+
+/** A device that had its initial provisioning, with its owner and product. */
+export interface CloudDevice {
+  deviceId: string
+  /** Default: the default account (the one `tokens` act for). */
+  account?: string
+  /** Default 88. */
+  productId?: number
+}
+
 export interface DctOptions {
   /** `duo` (default), `photon` or `p1`. */
   platform?: string
@@ -327,10 +344,15 @@ export declare function inspectKey(key: Buffer | string): KeyReport
 export declare function listDevices(selector?: string | undefined | null): Promise<ListedDevice[]>
 
 export interface LocalCloudStartOptions {
-  /** Access tokens it accepts. */
+  /** Access tokens of the default account. */
   tokens?: Array<string>
-  /** Device ids that had their initial provisioning (others get 403). */
-  devices?: Array<string>
+  /** Accounts with their tokens; another account's token gets 403 for a device. */
+  accounts?: Array<CloudAccount>
+  /**
+   * Devices that had their initial provisioning (others get 403): an id
+   * (the default account's, product 88) or `{ deviceId, account, productId }`.
+   */
+  devices?: Array<string | CloudDevice>
   /** A fault to start with, e.g. `{ kind: 'status', status: 500, body: 'html' }`. */
   faults?: CloudFault
   /** Where to listen (default `127.0.0.1:0`, a free port). */
@@ -379,7 +401,7 @@ export declare function provision(deviceId: string, token?: string | undefined |
 export declare function provisionMany(items: Array<string | BatchItem>, token?: string | undefined | null, options?: ProvisionManyOptions | undefined | null): Promise<BatchSummary>
 
 export interface ProvisionManyOptions {
-  /** Requests in flight at once (default 8). */
+  /** Requests in flight at once (default 32). */
   concurrency?: number
   productId?: number
   apiUrl?: string

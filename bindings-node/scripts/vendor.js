@@ -27,6 +27,12 @@ function workspacePackage() {
   return values;
 }
 
+/** The workspace's `[profile.*]` sections, so the tarball builds as the repository does. */
+function profiles() {
+  const text = fs.readFileSync(path.join(repo, 'Cargo.toml'), 'utf8');
+  return text.split(/^(?=\[)/m).filter((section) => section.startsWith('[profile.')).join('');
+}
+
 /** Replace `key.workspace = true` lines by the workspace's values. */
 function standalone(text, values) {
   return text.replace(/^([a-z-]+)\.workspace\s*=\s*true$/gm, (line, key) => {
@@ -59,7 +65,8 @@ function pack() {
   fs.writeFileSync(saved, original);
   const vendored = standalone(original, values)
     .replace('path = "../core"', 'path = "vendor/core"');
-  fs.writeFileSync(manifest, `${vendored}\n# Built on its own from the npm tarball.\n[workspace]\n`);
+  fs.writeFileSync(manifest,
+    `${vendored}\n# Built on its own from the npm tarball.\n[workspace]\n\n${profiles()}`);
   fs.copyFileSync(path.join(repo, 'Cargo.lock'), lock);
 }
 

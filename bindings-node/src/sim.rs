@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use duo_provisioning::cloud::{AccessToken, DeviceId};
+use duo_provisioning::sim::cloud::{Account, LocalCloudOptions, RunningCloud, SeededDevice};
 use duo_provisioning::sim::cloud::{Fault as CloudFault, LocalCloud as CoreCloud};
-use duo_provisioning::sim::cloud::{LocalCloudOptions, RunningCloud};
 use duo_provisioning::sim::duo::{CreateOptions, Fault, VirtualDuo as CoreDuo};
 use duo_provisioning::{platform, FACTORY_DCT_IMAGE};
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Either};
 use napi::{Env, Unknown};
 use napi_derive::napi;
 use serde::Serialize;
@@ -204,12 +204,34 @@ pub fn factory_dct() -> Buffer {
     FACTORY_DCT_IMAGE.to_vec().into()
 }
 
+/// An account of the local cloud: its tokens act for it.
+#[napi(object)]
+pub struct CloudAccount {
+    pub name: String,
+    pub tokens: Vec<String>,
+    /// Tokens past their lifetime: 401 "has expired".
+    pub expired_tokens: Option<Vec<String>>,
+}
+
+/// A device that had its initial provisioning, with its owner and product.
+#[napi(object)]
+pub struct CloudDevice {
+    pub device_id: String,
+    /// Default: the default account (the one `tokens` act for).
+    pub account: Option<String>,
+    /// Default 88.
+    pub product_id: Option<u16>,
+}
+
 #[napi(object)]
 pub struct LocalCloudStartOptions {
-    /// Access tokens it accepts.
+    /// Access tokens of the default account.
     pub tokens: Option<Vec<String>>,
-    /// Device ids that had their initial provisioning (others get 403).
-    pub devices: Option<Vec<String>>,
+    /// Accounts with their tokens; another account's token gets 403 for a device.
+    pub accounts: Option<Vec<CloudAccount>>,
+    /// Devices that had their initial provisioning (others get 403): an id
+    /// (the default account's, product 88) or `{ deviceId, account, productId }`.
+    pub devices: Option<Vec<Either<String, CloudDevice>>>,
     /// A fault to start with, e.g. `{ kind: 'status', status: 500, body: 'html' }`.
     #[napi(ts_type = "CloudFault")]
     pub faults: Option<Value>,
@@ -237,35 +259,61 @@ impl LocalCloud {
         let started = (|| -> Result<LocalCloud, CoreError> {
             let o = options.unwrap_or(LocalCloudStartOptions {
                 tokens: None,
+                accounts: None,
                 devices: None,
                 faults: None,
                 addr: None,
             });
-            let mut core = LocalCloudOptions {
-                tokens: o
-                    .tokens
-                    .unwrap_or_default()
+            let tokens = |list: Vec<String>| -> Result<Vec<AccessToken>, CoreError> {
+                Ok(list
                     .into_iter()
                     .map(AccessToken::new)
-                    .collect::<Result<_, _>>()?,
-                devices: o
-                    .devices
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|id| DeviceId::parse(id))
-                    .collect::<Result<_, _>>()?,
+                    .collect::<Result<_, _>>()?)
+            };
+            let mut core = LocalCloudOptions {
+                tokens: tokens(o.tokens.unwrap_or_default())?,
                 ..LocalCloudOptions::default()
             };
+            for account in o.accounts.unwrap_or_default() {
+                core.accounts.push(Account {
+                    name: account.name,
+                    tokens: tokens(account.tokens)?,
+                    expired_tokens: tokens(account.expired_tokens.unwrap_or_default())?,
+                });
+            }
+            for device in o.devices.unwrap_or_default() {
+                match device {
+                    Either::A(id) => core.devices.push(DeviceId::parse(&id)?),
+                    // The core's serde defaults fill in a missing account and product.
+                    Either::B(d) => {
+                        let mut entry = serde_json::Map::new();
+                        entry.insert(
+                            "device_id".into(),
+                            DeviceId::parse(&d.device_id)?.to_string().into(),
+                        );
+                        if let Some(account) = d.account {
+                            entry.insert("account".into(), account.into());
+                        }
+                        if let Some(product) = d.product_id {
+                            entry.insert("product_id".into(), product.into());
+                        }
+                        core.seeded.push(
+                            serde_json::from_value::<SeededDevice>(entry.into()).map_err(|e| {
+                                CoreError::Argument(format!("invalid device entry: {e}"))
+                            })?,
+                        );
+                    }
+                }
+            }
             if let Some(addr) = o.addr {
                 core.addr = addr.parse::<SocketAddr>().map_err(|e| {
                     CoreError::Argument(format!("invalid listen address {addr:?}: {e}"))
                 })?;
             }
-            let fault = o.faults.map(cloud_fault).transpose()?;
-            let running = CoreCloud::start(core)?;
-            if let Some(fault) = fault {
-                running.set_fault(fault);
+            if let Some(fault) = o.faults {
+                core.fault = cloud_fault(fault)?;
             }
+            let running = CoreCloud::start(core)?;
             Ok(LocalCloud {
                 url: running.base_url().to_string(),
                 running: Mutex::new(Some(running)),

@@ -6,7 +6,10 @@ const path = require('node:path');
 const { test, before, after } = require('node:test');
 
 const duo = require('..');
-const { tempDir, everything, DEVICE_ID, OTHER_ID, TOKEN } = require('./helpers');
+const { tempDir, everything, DEVICE_ID, OTHER_ID, PRODUCT6_ID, TOKEN } = require('./helpers');
+
+const THEIR_ID = '0000000000000000000000b7';
+const THEIR_TOKEN = 'their-token-99887766554433221100';
 
 let cloud;
 before(() => {
@@ -14,7 +17,11 @@ before(() => {
   process.env.HOME = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'duo-home-'));
   delete process.env.PARTICLE_ACCESS_TOKEN;
   delete process.env.PARTICLE_API_URL;
-  cloud = duo.LocalCloud.start({ tokens: [TOKEN], devices: [DEVICE_ID] });
+  cloud = duo.LocalCloud.start({
+    tokens: [TOKEN],
+    accounts: [{ name: 'them', tokens: [THEIR_TOKEN] }],
+    devices: [DEVICE_ID, { deviceId: PRODUCT6_ID, productId: 6 }, { deviceId: THEIR_ID, account: 'them' }],
+  });
 });
 after(async () => {
   await cloud.stop();
@@ -41,7 +48,7 @@ test('provision sends the generic key and says where token and URL came from', a
 test('provision sends a key given as PEM text, bytes or a file, and a product id', async (t) => {
   const key = duo.generateKey();
   for (const publicKey of [key.publicPem, key.der]) {
-    const r = await duo.provision(DEVICE_ID, TOKEN, opts({ publicKey, productId: 6 }));
+    const r = await duo.provision(PRODUCT6_ID, TOKEN, opts({ publicKey, productId: 6 }));
     assert.equal(r.fingerprint, key.fingerprint);
     assert.equal(r.productId, 6);
   }
@@ -72,6 +79,13 @@ test('an unseeded device is PERMISSION_DENIED with a word about initial provisio
     assert.match(err.message, /initial provisioning/);
     return true;
   });
+});
+
+test("another account's device and the wrong product are PERMISSION_DENIED", async () => {
+  await assert.rejects(duo.provision(THEIR_ID, TOKEN, opts()), (err) => err.code === 'PERMISSION_DENIED');
+  await assert.rejects(duo.provision(PRODUCT6_ID, TOKEN, opts()), (err) => err.code === 'PERMISSION_DENIED');
+  const r = await duo.provision(THEIR_ID, THEIR_TOKEN, opts());
+  assert.equal(r.deviceId, THEIR_ID);
 });
 
 test('a wrong token is INVALID_TOKEN and its text is nowhere in the error', async () => {

@@ -6,7 +6,7 @@ const path = require('node:path');
 const { test } = require('node:test');
 
 const duo = require('..');
-const { tempDir, DEVICE_ID } = require('./helpers');
+const { tempDir, serverKey, DEVICE_ID } = require('./helpers');
 
 /** A virtual Duo that has booted once (so it has a key), back in DFU mode. */
 async function bootedDuo(t) {
@@ -104,8 +104,9 @@ test('resetPrivateKey keeps the key in backupDir and the next boot makes a new o
 
 test('writeServerKey stores a block pointing at the local cloud', async (t) => {
   const { vd } = await bootedDuo(t);
-  const server = duo.generateKey();
-  const block = duo.formatServerKey(Buffer.from(server.publicPem), { host: '127.0.0.1', port: 5683 });
+  const pem = serverKey();
+  const server = duo.inspectKey(Buffer.from(pem));
+  const block = duo.formatServerKey(Buffer.from(pem), { host: '127.0.0.1', port: 5683 });
   const device = await duo.openDevice(vd.selector);
   t.after(() => device.close());
   const summary = await device.writeServerKey(block);

@@ -6,7 +6,7 @@ const path = require('node:path');
 const { test } = require('node:test');
 
 const duo = require('..');
-const { tempDir } = require('./helpers');
+const { tempDir, serverKey } = require('./helpers');
 
 test('a generated key is a valid RSA-1024 device key in every form', () => {
   const key = duo.generateKey();
@@ -40,7 +40,8 @@ test('inspectKey reads a path and explains bytes that are not a key', (t) => {
 });
 
 test('a server key block round-trips its host and port', () => {
-  const key = duo.generateKey();
+  const pem = serverKey();
+  const key = { publicPem: pem, fingerprint: duo.inspectKey(Buffer.from(pem)).fingerprint };
   const block = duo.formatServerKey(Buffer.from(key.publicPem), { host: '127.0.0.1', port: 5684 });
   assert.ok(Buffer.isBuffer(block));
   const parsed = duo.parseServerKey(block);
@@ -54,9 +55,11 @@ test('a server key block round-trips its host and port', () => {
 });
 
 test('bad server key input is refused with a code', () => {
-  const key = duo.generateKey();
-  assert.throws(() => duo.formatServerKey(Buffer.from(key.publicPem), { port: 0 }),
+  assert.throws(() => duo.formatServerKey(Buffer.from(serverKey()), { port: 0 }),
     (err) => err instanceof Error && err.code === 'INVALID_SERVER_KEY');
+  // A device-sized key is not a server key: the firmware needs RSA-2048.
+  assert.throws(() => duo.formatServerKey(Buffer.from(duo.generateKey().publicPem)),
+    (err) => err.code === 'INVALID_SERVER_KEY' && /2048/.test(err.message));
   assert.throws(() => duo.parseServerKey(Buffer.alloc(10)),
     (err) => err.code === 'INVALID_SERVER_KEY' && /10/.test(err.message));
 });

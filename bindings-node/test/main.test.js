@@ -8,14 +8,14 @@ const path = require('node:path');
 const { test, before, after } = require('node:test');
 
 const duo = require('..');
-const { tempDir, DEVICE_ID, OTHER_ID, TOKEN } = require('./helpers');
+const { tempDir, DEVICE_ID, OTHER_ID, PRODUCT6_ID, TOKEN } = require('./helpers');
 
 const MAIN = path.join(__dirname, '..', 'main.js');
 let cloud;
 let home;
 
 before(() => {
-  cloud = duo.LocalCloud.start({ tokens: [TOKEN], devices: [DEVICE_ID] });
+  cloud = duo.LocalCloud.start({ tokens: [TOKEN], devices: [DEVICE_ID, { deviceId: PRODUCT6_ID, productId: 6 }] });
   home = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'duo-home-'));
 });
 after(async () => {
@@ -59,7 +59,7 @@ test('PARTICLE_PRODUCT_ID and a key file are used', async (t) => {
   const key = duo.generateKey();
   const file = path.join(tempDir(t), 'device.der');
   fs.writeFileSync(file, key.der);
-  const r = await run([DEVICE_ID, file], { PARTICLE_ACCESS_TOKEN: TOKEN, PARTICLE_PRODUCT_ID: '6' });
+  const r = await run([PRODUCT6_ID, file], { PARTICLE_ACCESS_TOKEN: TOKEN, PARTICLE_PRODUCT_ID: '6' });
   assert.equal(r.code, 0, r.stdout);
   assert.match(r.stdout, /Success - Device Provisioned!/);
   const record = cloud.records().at(-1);
