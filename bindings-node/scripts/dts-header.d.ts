@@ -105,11 +105,17 @@ export interface CloudStats {
 /** A rejected call: the core's error. `code` is stable; the other facts are set where they apply. */
 export interface DuoError extends Error {
   code: string
+  /** The next step, in this package's names. */
+  remedy?: string
   status?: number
   retryAfter?: number
   deviceId?: string
   backupPath?: string
   dfuStep?: string
+  dfuStatus?: string
+  dfuState?: string
+  path?: string
+  restore?: string
 }
 
 /** A board in DFU mode, as `listDevices` finds it. */

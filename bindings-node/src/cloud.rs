@@ -20,7 +20,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::convert::json;
-use crate::error::{code_of_kind, CoreError};
+use crate::error::CoreError;
 use crate::task::{self, Abort, Work};
 
 /// Product id of the RedBear Duo (REFERENCE §4).
@@ -196,7 +196,7 @@ impl From<&DeviceResult> for BatchDeviceResult {
             latency_ms: r.latency_ms,
             fingerprint: r.fingerprint.clone(),
             error: r.error.clone(),
-            code: r.error_kind.map(|k| code_of_kind(k).to_string()),
+            code: r.code.map(|c| c.as_str().to_string()),
         }
     }
 }

@@ -1,83 +1,43 @@
 //! The core's errors as JS `Error` objects: `message` is the core's message,
-//! `code` its stable code string, and the facts a program needs are
-//! properties (`status`, `retryAfter`, `deviceId`, `backupPath`, `dfuStep`).
-//! No message or property ever holds the access token: the core redacts it
-//! from everything it reports.
+//! `code` its stable [`ErrorCode`] string, `remedy` its next step in this
+//! package's names, and the facts a program needs are properties
+//! (`status`, `retryAfter`, `deviceId`, `backupPath`, `dfuStep`, `dfuStatus`,
+//! `path`). No message or property holds the access token: the core redacts
+//! it from everything it reports.
 
 use std::path::PathBuf;
 
-use duo_provisioning::cloud::batch::BatchError;
-use duo_provisioning::cloud::CloudError;
-use duo_provisioning::dct::DctError;
-use duo_provisioning::device::DeviceError;
-use duo_provisioning::dfu::DfuError;
-use duo_provisioning::keys::KeyError;
-use duo_provisioning::server_key::ServerKeyError;
-use duo_provisioning::sim::cloud::LocalCloudError;
-use duo_provisioning::sim::duo::SimError;
+use duo_provisioning::{ErrorInfo, Remedy};
 use napi::bindgen_prelude::{JsObjectValue, Object};
 use napi::{Env, JsValue};
 
 /// Any error of a core call this binding makes.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
-    #[error(transparent)]
-    Cloud(#[from] CloudError),
-    #[error(transparent)]
-    Device(#[from] DeviceError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    ServerKey(#[from] ServerKeyError),
-    #[error(transparent)]
-    Dct(#[from] DctError),
-    #[error(transparent)]
-    Sim(#[from] SimError),
-    #[error(transparent)]
-    LocalCloud(#[from] LocalCloudError),
-    #[error(transparent)]
-    Batch(#[from] BatchError),
+    /// An error of the core, with its code, facts and remedy.
+    #[error("{0}")]
+    Core(Box<dyn ErrorInfo>),
+    /// The caller's `AbortSignal` fired first.
+    #[error("the operation was aborted before it started; nothing was done")]
+    Cancelled,
     /// An argument the JS caller passed that the core's types refuse.
     #[error("{0}")]
     Argument(String),
-    /// The caller's `AbortSignal` fired before the work started.
-    #[error("the operation was aborted before it started; nothing was done")]
-    Cancelled,
 }
 
-/// The facts of an error, as JS properties.
-#[derive(Default)]
-struct Fields {
-    status: Option<u16>,
-    retry_after: Option<f64>,
-    device_id: Option<String>,
-    backup_path: Option<PathBuf>,
-    dfu_step: Option<String>,
+impl<E: ErrorInfo> From<E> for CoreError {
+    fn from(e: E) -> Self {
+        CoreError::Core(Box::new(e))
+    }
 }
 
 impl CoreError {
-    /// The stable code string (the core's `ErrorCode` names).
+    /// The stable code string (the core's `ErrorCode`).
     pub fn code(&self) -> &'static str {
         match self {
-            CoreError::Cloud(e) => cloud_code(e),
-            CoreError::Device(e) => device_code(e),
-            CoreError::Key(_) => "INVALID_KEY",
-            CoreError::ServerKey(ServerKeyError::KeyTooLarge { .. }) => "KEY_TOO_LARGE",
-            CoreError::ServerKey(_) => "INVALID_SERVER_KEY",
-            CoreError::Dct(_) => "INVALID_DCT",
-            CoreError::Sim(e) => sim_code(e),
-            CoreError::LocalCloud(_) => "IO",
-            CoreError::Batch(_) => "INVALID_ARGUMENT",
-            CoreError::Argument(_) => "INVALID_ARGUMENT",
+            CoreError::Core(e) => e.code().as_str(),
             CoreError::Cancelled => "CANCELLED",
-        }
-    }
-
-    fn fields(&self) -> Fields {
-        match self {
-            CoreError::Cloud(e) => cloud_fields(e),
-            CoreError::Device(e) => device_fields(e),
-            _ => Fields::default(),
+            CoreError::Argument(_) => "INVALID_ARGUMENT",
         }
     }
 
@@ -85,21 +45,39 @@ impl CoreError {
     pub fn to_js<'env>(&self, env: &'env Env) -> napi::Result<Object<'env>> {
         let mut error = env.create_error(napi::Error::from_reason(self.to_string()))?;
         error.set_named_property("code", self.code())?;
-        let fields = self.fields();
-        if let Some(status) = fields.status {
+        let CoreError::Core(e) = self else {
+            return Ok(error);
+        };
+        if let Some(remedy) = e.remedy() {
+            error.set_named_property("remedy", render(&remedy))?;
+        }
+        let facts = e.facts();
+        if let Some(status) = facts.http_status {
             error.set_named_property("status", u32::from(status))?;
         }
-        if let Some(secs) = fields.retry_after {
+        if let Some(secs) = facts.retry_after {
             error.set_named_property("retryAfter", secs)?;
         }
-        if let Some(id) = fields.device_id {
+        if let Some(id) = facts.device_id {
             error.set_named_property("deviceId", id)?;
         }
-        if let Some(path) = fields.backup_path {
+        if let Some(path) = facts.backup {
             error.set_named_property("backupPath", path.display().to_string())?;
         }
-        if let Some(step) = fields.dfu_step {
+        if let Some(step) = facts.step {
             error.set_named_property("dfuStep", step)?;
+        }
+        if let Some(status) = facts.status {
+            error.set_named_property("dfuStatus", status)?;
+        }
+        if let Some(state) = facts.state {
+            error.set_named_property("dfuState", state)?;
+        }
+        if let Some(path) = facts.path {
+            error.set_named_property("path", path.display().to_string())?;
+        }
+        if let Some(restore) = facts.restore {
+            error.set_named_property("restore", restore)?;
         }
         Ok(error)
     }
@@ -113,144 +91,63 @@ impl CoreError {
     }
 }
 
-/// The code for a batch result's `error_kind` (the core's
-/// [`CloudError::kind`] names).
-pub fn code_of_kind(kind: &str) -> &'static str {
-    match kind {
-        "invalid_token" | "malformed_token" => "INVALID_TOKEN",
-        "permission_denied" => "PERMISSION_DENIED",
-        "device_not_found" => "DEVICE_NOT_FOUND",
-        "rate_limited" => "RATE_LIMITED",
-        "server" => "SERVER_ERROR",
-        "rejected" => "CLOUD_REJECTED",
-        "bad_response" => "BAD_RESPONSE",
-        "timeout" => "TIMEOUT",
-        "invalid_device_id" => "INVALID_DEVICE_ID",
-        "invalid_key" => "INVALID_KEY",
-        _ => "NETWORK",
-    }
-}
-
-fn cloud_code(e: &CloudError) -> &'static str {
-    match e {
-        CloudError::InvalidToken { .. } | CloudError::MalformedToken { .. } => "INVALID_TOKEN",
-        CloudError::NoToken { .. } => "NO_TOKEN",
-        CloudError::PermissionDenied { .. } => "PERMISSION_DENIED",
-        CloudError::DeviceNotFound { .. } => "DEVICE_NOT_FOUND",
-        CloudError::RateLimited { .. } => "RATE_LIMITED",
-        CloudError::Server { .. } => "SERVER_ERROR",
-        CloudError::Rejected { .. } => "CLOUD_REJECTED",
-        CloudError::BadResponse { .. } => "BAD_RESPONSE",
-        CloudError::Network { .. } | CloudError::Client { .. } => "NETWORK",
-        CloudError::Timeout { .. } => "TIMEOUT",
-        CloudError::InvalidDeviceId { .. } => "INVALID_DEVICE_ID",
-        CloudError::InvalidKey { .. } => "INVALID_KEY",
-        CloudError::InsecureUrl { .. } | CloudError::InvalidUrl { .. } => "INVALID_URL",
-        CloudError::ConfigUnreadable { .. } => "IO",
-    }
-}
-
-fn cloud_fields(e: &CloudError) -> Fields {
-    match e {
-        CloudError::PermissionDenied { device_id } | CloudError::DeviceNotFound { device_id } => {
-            Fields {
-                device_id: Some(device_id.to_string()),
-                status: Some(if matches!(e, CloudError::PermissionDenied { .. }) {
-                    403
-                } else {
-                    404
-                }),
-                ..Fields::default()
-            }
-        }
-        CloudError::InvalidToken { .. } => Fields {
-            status: Some(401),
-            ..Fields::default()
-        },
-        CloudError::RateLimited { retry_after } => Fields {
-            status: Some(429),
-            retry_after: retry_after.map(|d| d.as_secs_f64()),
-            ..Fields::default()
-        },
-        CloudError::Server { status, .. } | CloudError::BadResponse { status, .. } => Fields {
-            status: Some(*status),
-            ..Fields::default()
-        },
-        CloudError::Rejected {
-            device_id, status, ..
-        } => Fields {
-            status: Some(*status),
-            device_id: Some(device_id.to_string()),
-            ..Fields::default()
-        },
-        _ => Fields::default(),
-    }
-}
-
-fn dfu_code(e: &DfuError) -> &'static str {
-    match e {
-        DfuError::NoDevice { .. } => "NO_DEVICE",
-        DfuError::SeveralDevices { .. } => "MULTIPLE_DEVICES",
-        DfuError::NotInDfuMode | DfuError::NoDfuInterface(_) => "NOT_IN_DFU_MODE",
-        DfuError::Busy { .. } | DfuError::StayedBusy { .. } => "DEVICE_BUSY",
-        DfuError::Status { .. } | DfuError::MalformedStatus { .. } => "DFU_STATUS",
-        DfuError::Transport { .. } => "DFU_STALL",
-        DfuError::NotPermitted { .. } => "DFU_READ_ONLY",
-        DfuError::Selector { .. } | DfuError::OutOfRange { .. } | DfuError::Layout { .. } => {
-            "INVALID_ARGUMENT"
-        }
-        _ => "IO",
-    }
-}
-
-fn device_code(e: &DeviceError) -> &'static str {
-    match e {
-        DeviceError::Dfu(e) => dfu_code(e),
-        DeviceError::Sim(e) => sim_code(e),
-        DeviceError::Key(_) => "INVALID_KEY",
-        DeviceError::Dct(_) => "INVALID_DCT",
-        DeviceError::ServerKey(_) => "INVALID_SERVER_KEY",
-        DeviceError::NoKeyToSave { .. } => "SLOT_EMPTY",
-        DeviceError::VerifyMismatch { .. } => "VERIFY_FAILED",
-        DeviceError::Backup { .. } => "BACKUP_FAILED",
-        DeviceError::AfterKeyReplaced { failure, .. } | DeviceError::LoadFailed { failure, .. } => {
-            device_code(failure)
-        }
-        _ => "INVALID_ARGUMENT",
-    }
-}
-
-fn device_fields(e: &DeviceError) -> Fields {
-    match e {
-        DeviceError::Dfu(dfu) => Fields {
-            dfu_step: dfu.step().map(|s| s.to_string()),
-            ..Fields::default()
-        },
-        DeviceError::Backup { path, .. } => Fields {
-            backup_path: Some(path.clone()),
-            ..Fields::default()
-        },
-        DeviceError::AfterKeyReplaced { failure, backup } => Fields {
-            backup_path: Some(backup.clone()),
-            ..device_fields(failure)
-        },
-        _ => Fields::default(),
-    }
-}
-
-fn sim_code(e: &SimError) -> &'static str {
-    match e {
-        SimError::NotInDfuMode { .. } => "NOT_IN_DFU_MODE",
-        SimError::Disconnected { .. } => "DEVICE_GONE",
-        SimError::Busy { .. } => "DEVICE_BUSY",
-        SimError::Dct(_) | SimError::DctImageSize { .. } => "INVALID_DCT",
-        SimError::Key(_) => "INVALID_KEY",
-        SimError::Io { .. } | SimError::Corrupt { .. } => "IO",
-        _ => "INVALID_ARGUMENT",
-    }
-}
-
 /// Throw `error` from a synchronous binding function.
 pub fn throw(env: &Env, error: impl Into<CoreError>) -> napi::Error {
     error.into().into_napi(env)
+}
+
+/// A remedy in this package's names (the CLI renders the same values as its
+/// commands and flags). Values this binding does not name are worded as the
+/// core words them.
+fn render(remedy: &Remedy) -> String {
+    let vd = |dir: &Option<PathBuf>, with: &str, without: &str| match dir {
+        Some(dir) => format!("VirtualDuo.open({:?}).{with}", dir.display().to_string()),
+        None => without.to_string(),
+    };
+    match remedy {
+        Remedy::EnterDfuMode { virtual_device } => vd(
+            virtual_device,
+            "enterDfu()",
+            "put the board in DFU mode (hold SETUP, tap RESET, release SETUP when the LED blinks yellow)",
+        ),
+        Remedy::BootThenSaveKey { virtual_device } => format!(
+            "let the firmware boot ({}), put the board back in DFU mode ({}), then device.readPrivateKey() again",
+            vd(virtual_device, "boot()", "tap RESET"),
+            vd(virtual_device, "enterDfu()", "hold SETUP, tap RESET"),
+        ),
+        Remedy::SaveKeyAfterBoot { virtual_device } => format!(
+            "the board is booting and makes a new key; put it back in DFU mode ({}) and call device.readPrivateKey()",
+            vd(virtual_device, "enterDfu()", "hold SETUP, tap RESET"),
+        ),
+        Remedy::Boot { virtual_device } => format!(
+            "the firmware makes a new key at its next boot ({})",
+            vd(virtual_device, "boot()", "tap RESET")
+        ),
+        Remedy::RestoreBackup { backup, virtual_device, .. } => format!(
+            "put the board back in DFU mode ({}) and call (await openDevice()).writePrivateKey({:?})",
+            vd(virtual_device, "enterDfu()", "hold SETUP, tap RESET"),
+            backup.display().to_string()
+        ),
+        Remedy::ResetOrRestoreKey => {
+            "call device.resetPrivateKey() for a new key, or device.writePrivateKey(backup) to restore one".into()
+        }
+        Remedy::UseKeyOperations => "use device.writePrivateKey(key) or device.resetPrivateKey()".into(),
+        Remedy::GenerateKey => "make one with generateKey()".into(),
+        Remedy::ChooseDevice { example } => format!("pass a selector to openDevice(), e.g. openDevice({example:?})"),
+        Remedy::GiveAccessToken => "pass the token to provision(deviceId, token), set PARTICLE_ACCESS_TOKEN, or log in with `particle login`".into(),
+        Remedy::GiveValidAccessToken => "pass a valid token to provision(deviceId, token), set PARTICLE_ACCESS_TOKEN, or log in again with `particle login`".into(),
+        Remedy::FixParticleConfig => "fix or remove the file, or pass the token to provision(deviceId, token)".into(),
+        Remedy::CheckApiUrl => "check that the apiUrl option points at the Particle API".into(),
+        Remedy::CheckNetwork => "check the network and the apiUrl option".into(),
+        Remedy::RaiseTimeout => "check the network or raise the timeoutMs option".into(),
+        Remedy::RetryLater { after: Some(after) } => format!("wait {} s and try again, or lower the concurrency option", after.as_secs()),
+        Remedy::RetryLater { after: None } => "wait and try again, or lower the concurrency option".into(),
+        Remedy::UseHttps => "use an https:// apiUrl (plain http:// only to loopback)".into(),
+        Remedy::TokenNotInUrl => "pass the token as provision()'s token argument, not in apiUrl".into(),
+        Remedy::CreateVirtualDevice { dir } => format!("create one with VirtualDuo.create({:?})", dir.display().to_string()),
+        Remedy::ChooseListenAddress => "pick another addr for LocalCloud.start() (port 0 picks a free one)".into(),
+        Remedy::GivePortSeparately => "give the port as formatServerKey()'s port option".into(),
+        Remedy::BuildServerBlock => "build a block from a bare key with formatServerKey(key, { host, port })".into(),
+        other => other.to_string(),
+    }
 }

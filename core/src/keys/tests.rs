@@ -374,7 +374,11 @@ fn key_files_are_written_with_private_modes_and_not_overwritten() {
 
     let other = parse_private_key(RSA1024_E3_PEM.as_bytes()).unwrap();
     let err = write_key_files(&base, &other, false).unwrap_err();
-    assert!(err.to_string().contains("--force"), "{err}");
+    assert!(err.to_string().contains("allow overwriting"), "{err}");
+    assert_eq!(
+        crate::error::ErrorInfo::code(&err),
+        crate::error::ErrorCode::AlreadyExists
+    );
     assert_eq!(&load_private_key_file(&files.der).unwrap(), device_key());
     write_key_files(&base, &other, true).unwrap();
     assert_eq!(load_private_key_file(&files.der).unwrap(), other);
@@ -391,6 +395,23 @@ fn partial_key_set_is_refused_without_writing_anything() {
     assert!(err.to_string().contains("k.pub.pem"), "{err}");
     assert!(!dir.path().join("k.der").exists());
     assert!(!dir.path().join("k.pem").exists());
+}
+
+#[test]
+fn a_file_that_cannot_take_its_name_leaves_no_temporary_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("k");
+    // A non-empty directory where k.pub.pem goes: its rename fails.
+    std::fs::create_dir(dir.path().join("k.pub.pem")).unwrap();
+    std::fs::write(dir.path().join("k.pub.pem").join("x"), "x").unwrap();
+    let err = write_key_files(&base, device_key(), true).unwrap_err();
+    assert!(err.to_string().contains("k.pub.pem"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["k.der", "k.pem", "k.pub.pem"]);
 }
 
 #[test]
