@@ -7,6 +7,8 @@ mod cloud_cmd;
 mod dct_cmd;
 mod device_cmd;
 mod keys_cmd;
+mod lifecycle_cmd;
+mod normal_cmd;
 mod output;
 mod remedy;
 mod sim_cmd;
@@ -33,6 +35,12 @@ struct Cli {
     #[arg(long, global = true, env = "DUOPROV_DEVICE", value_name = "SELECTOR")]
     device: Option<String>,
 
+    /// If the board runs its firmware (normal mode), put it in DFU mode
+    /// first, without its buttons (service request, legacy request or
+    /// 14400 baud), for the commands that need DFU mode.
+    #[arg(long, global = true)]
+    enter_dfu: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +58,11 @@ enum Command {
     Sim(sim_cmd::SimCommand),
     /// List boards in DFU mode (USB, or the virtual one of --device sim:DIR).
     List,
+    /// Who a board in normal mode is: device id, firmware version, modules
+    /// (USB serial, vendor requests, else the listening-mode console).
+    Identify,
+    /// Put a board in normal mode into DFU mode without its buttons.
+    Mode(normal_cmd::ModeArgs),
     /// Raw DFU reads and writes of a board's memories.
     #[command(subcommand)]
     Dfu(device_cmd::DfuCommand),
@@ -60,6 +73,15 @@ enum Command {
     /// Run a local cloud (the provisioning API on loopback).
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
+    /// Check a device's key and server block over DFU (the key is valid and
+    /// matches the public key in the DCT; the block says where it connects);
+    /// with --handshake, also connect as the device from this host.
+    Verify(lifecycle_cmd::VerifyArgs),
+    /// The seed guide's key lifecycle on a temporary virtual Duo and a local
+    /// cloud, with the real handshake at each boot: every step with what it
+    /// did, what was expected and what happened, then a summary table. Exit
+    /// 0 only if every expectation held.
+    Demo(lifecycle_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,12 +89,15 @@ fn main() -> ExitCode {
     let ctx = Ctx {
         json: cli.json,
         device: cli.device,
+        enter_dfu: cli.enter_dfu,
     };
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
         Command::Keys(cmd) => keys_cmd::run(cmd, &ctx),
         Command::Sim(cmd) => sim_cmd::run(cmd, &ctx),
         Command::List => device_cmd::list(&ctx),
+        Command::Identify => normal_cmd::identify(&ctx),
+        Command::Mode(args) => normal_cmd::mode(args, &ctx),
         Command::Dfu(cmd) => device_cmd::run_dfu(cmd, &ctx),
         Command::Udev => {
             device_cmd::udev(&ctx);
@@ -80,6 +105,8 @@ fn main() -> ExitCode {
         }
         Command::Provision(args) => cloud_cmd::run_provision(args, &ctx),
         Command::Cloud(cmd) => cloud_cmd::run_cloud(cmd, &ctx),
+        Command::Verify(args) => lifecycle_cmd::verify_cmd(&ctx, args),
+        Command::Demo(args) => lifecycle_cmd::demo(&ctx, args),
     };
     output::finish(&ctx, result)
 }
