@@ -85,3 +85,28 @@ bench-keygen: build-release
 	DUOPROV=$(DUOPROV_RELEASE) ./tests/bench/keygen.sh
 
 bench: bench-keygen
+
+# ---- issue 9: the Node binding (bindings-node, napi-rs) ----
+# `npm install` builds the addon once, in release, into the shared target/
+# (bindings-node/scripts/build.js); then its node:test suite, main.js as a
+# child process, particle-api-js against the local cloud, tsc --strict on
+# the shipped declarations, and the Node examples.
+NPM ?= npm
+NODE ?= node
+
+.PHONY: node test-node bench-node
+
+node: deps
+	cd bindings-node && $(NPM) install --no-audit --no-fund --foreground-scripts
+
+test-node: node
+	cd bindings-node && $(NPM) test
+	$(NODE) examples/node/provision.js
+	$(NODE) --test examples/node/test-rig.test.js
+
+test: test-node
+
+bench-node: node
+	$(NODE) bindings-node/bench/bench.js
+
+bench: bench-node

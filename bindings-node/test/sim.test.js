@@ -1,0 +1,58 @@
+'use strict';
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { test } = require('node:test');
+
+const { VirtualDuo } = require('..');
+const { tempDir, DEVICE_ID } = require('./helpers');
+
+test('a factory Duo generates its key on first boot and keeps it on the next', async (t) => {
+  const dir = path.join(tempDir(t), 'duo');
+  const vd = VirtualDuo.create(dir, { deviceId: DEVICE_ID, timeFactor: 0.01 });
+  assert.equal(vd.selector, `sim:${dir}`);
+  assert.equal(vd.deviceId, DEVICE_ID);
+  assert.equal(vd.status().mode, 'dfu');
+
+  const first = await vd.boot();
+  assert.equal(first.generatedKey, true);
+  assert.equal(first.slotFirstByte, 0xff);
+  assert.match(first.fingerprint, /^[0-9a-f]{64}$/);
+  const status = vd.status();
+  assert.equal(status.mode, 'firmware');
+  assert.deepEqual(status.lastBoot, first);
+
+  vd.enterDfu();
+  assert.equal(vd.status().mode, 'dfu');
+  const second = await vd.boot();
+  assert.equal(second.generatedKey, false);
+  assert.equal(second.fingerprint, first.fingerprint);
+});
+
+test('faults are armed in the CLI spelling and listed by status', (t) => {
+  const vd = VirtualDuo.create(path.join(tempDir(t), 'duo'), { timeFactor: 0.01 });
+  vd.armFault('write-error:1');
+  vd.armFault('stall:3');
+  assert.deepEqual(vd.status().armedFaults.length, 2);
+  vd.clearFaults();
+  assert.deepEqual(vd.status().armedFaults, []);
+  assert.throws(() => vd.armFault('explode:1'), (err) => err.code === 'INVALID_ARGUMENT');
+});
+
+test('create refuses a directory that is not empty, and a bad id', (t) => {
+  const dir = tempDir(t);
+  fs.writeFileSync(path.join(dir, 'something'), 'x');
+  assert.throws(() => VirtualDuo.create(dir), (err) => err instanceof Error && typeof err.code === 'string'
+    && err.message.includes(dir));
+  assert.throws(() => VirtualDuo.create(path.join(dir, 'new'), { deviceId: 'xyz' }),
+    (err) => err.code === 'INVALID_DEVICE_ID');
+});
+
+test('VirtualDuo.open finds a device made before', async (t) => {
+  const dir = path.join(tempDir(t), 'duo');
+  VirtualDuo.create(dir, { deviceId: DEVICE_ID, timeFactor: 0.01 });
+  const again = VirtualDuo.open(dir);
+  assert.equal(again.deviceId, DEVICE_ID);
+  assert.equal((await again.boot()).generatedKey, true);
+});
