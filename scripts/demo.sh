@@ -44,7 +44,7 @@ run keys save duo-key
 ls -l duo-key.*
 
 step "A local cloud that knows this device (its initial provisioning)"
-"$duoprov" cloud serve --token "$token" --device "$id" >cloud.out 2>cloud.err &
+"$duoprov" cloud serve --token "$token" --seed "$id" >cloud.out 2>cloud.err &
 cloud_pid=$!
 for _ in $(seq 1 100); do [ -s cloud.out ] && break; sleep 0.05; done
 api="$(head -n 1 cloud.out)"

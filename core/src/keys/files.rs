@@ -44,6 +44,24 @@ pub fn key_base(name: &Path) -> PathBuf {
     name.to_path_buf()
 }
 
+/// Refuse a base name that names a directory (`/`, `.`, `..`, `dir/`): the
+/// files would be `/.der` or `..der`.
+pub fn check_key_base(base: &Path) -> Result<(), KeyError> {
+    let text = base.to_string_lossy();
+    let names_dir = base.file_name().is_none()
+        || text.ends_with('/')
+        || text.ends_with("/.")
+        || text == "."
+        || text.is_empty();
+    if names_dir {
+        Err(KeyError::BadKeyName {
+            name: base.to_path_buf(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
 impl KeyFiles {
     /// `BASE.der`, `BASE.pem`, `BASE.pub.pem` (the suffix is appended, so
     /// `device.v2` gives `device.v2.der`).
@@ -69,6 +87,7 @@ pub fn write_key_files(
     key: &RsaPrivateKey,
     overwrite: bool,
 ) -> Result<KeyFiles, KeyError> {
+    check_key_base(base)?;
     let files = KeyFiles::for_base(base);
     let plan: [(&Path, Vec<u8>, bool); 3] = [
         (&files.der, private_key_to_der(key)?, true),
@@ -79,30 +98,161 @@ pub fn write_key_files(
             false,
         ),
     ];
-    if !overwrite {
-        for (path, _, _) in &plan {
-            if fs::symlink_metadata(path).is_ok() {
-                return Err(KeyError::Exists {
-                    path: path.to_path_buf(),
-                });
+    for (path, _, _) in &plan {
+        check_target(path, overwrite)?;
+    }
+    // Stage every file first; only then put them in place, keeping the old
+    // ones until all three are in: a failure at any step leaves the old set
+    // (or, without overwrite, nothing) — never a mix.
+    let mut staged: Vec<(PathBuf, &Path)> = Vec::new();
+    for (path, bytes, private) in &plan {
+        match stage(path, bytes, *private) {
+            Ok(temp) => staged.push((temp, path)),
+            Err(e) => {
+                for (temp, _) in &staged {
+                    let _ = fs::remove_file(temp);
+                }
+                return Err(e);
             }
         }
     }
-    let mut written: Vec<&Path> = Vec::new();
-    for (path, bytes, private) in &plan {
-        if let Err(e) = write_atomic(path, bytes, *private, overwrite) {
-            // Without overwrite, every file written so far is new: take them
-            // back so a failed run leaves no partial key set.
-            if !overwrite {
-                for done in &written {
-                    let _ = fs::remove_file(done);
+    let mut done: Vec<(&Path, Option<PathBuf>)> = Vec::new();
+    let mut failure = None;
+    for (temp, path) in &staged {
+        let old = if fs::symlink_metadata(path).is_ok() {
+            let keep = temp_path(path, "old");
+            if let Err(e) = fs::rename(path, &keep) {
+                failure = Some(KeyError::Write {
+                    path: path.to_path_buf(),
+                    error: e,
+                });
+                break;
+            }
+            Some(keep)
+        } else {
+            None
+        };
+        let placed = if overwrite {
+            fs::rename(temp, path)
+        } else {
+            fs::hard_link(temp, path).and_then(|()| fs::remove_file(temp))
+        };
+        if let Err(e) = placed {
+            if let Some(keep) = &old {
+                let _ = fs::rename(keep, path);
+            }
+            failure = Some(if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                KeyError::Write {
+                    path: path.to_path_buf(),
+                    error: e,
+                }
+            });
+            break;
+        }
+        done.push((path, old));
+    }
+    for (temp, _) in &staged {
+        let _ = fs::remove_file(temp);
+    }
+    if let Some(e) = failure {
+        for (path, old) in done.iter().rev() {
+            match old {
+                Some(keep) => {
+                    let _ = fs::rename(keep, path);
+                }
+                None => {
+                    let _ = fs::remove_file(path);
                 }
             }
-            return Err(e);
         }
-        written.push(path);
+        return Err(e);
+    }
+    for (_, old) in done {
+        if let Some(keep) = old {
+            let _ = fs::remove_file(keep);
+        }
     }
     Ok(files)
+}
+
+/// An output path may be written: it does not exist, or (with `overwrite`)
+/// it is a regular file. Never a symbolic link (a write would go through it
+/// or replace it) and never a directory.
+pub fn check_target(path: &Path, overwrite: bool) -> Result<(), KeyError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(KeyError::Write {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(KeyError::NotAFile {
+            path: path.to_path_buf(),
+            what: "a symbolic link",
+        });
+    }
+    if !kind.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_path_buf(),
+            what: if kind.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            },
+        });
+    }
+    if !overwrite {
+        return Err(KeyError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// `dir/.NAME.WHAT-PID-N`: a unique name beside `path`.
+fn temp_path(path: &Path, what: &str) -> PathBuf {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(
+        ".{what}-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    dir.join(name)
+}
+
+/// Write `bytes` to a new temporary file beside `path` (0600 from the first
+/// byte when `private`) and sync it.
+fn stage(path: &Path, bytes: &[u8], private: bool) -> Result<PathBuf, KeyError> {
+    let temp = temp_path(path, "tmp");
+    let result = (|| {
+        let mut file = create_new(&temp, private)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(temp),
+        Err(error) => {
+            let _ = fs::remove_file(&temp);
+            Err(KeyError::Write {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
+    }
 }
 
 static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -117,6 +267,7 @@ pub fn write_atomic(
     private: bool,
     overwrite: bool,
 ) -> Result<(), KeyError> {
+    check_target(path, overwrite)?;
     let write_err = |error| KeyError::Write {
         path: path.to_path_buf(),
         error,
