@@ -25,7 +25,7 @@ fn dfu_read(dir: &Path, alt: &str, addr: &str, len: &str) -> Vec<u8> {
     let out = on_sim(
         dir,
         &[
-            "dfu", "read", "--alt", alt, "--addr", addr, "--len", len, "-o", "read.bin",
+            "dfu", "read", "--alt", alt, "--addr", addr, "--len", len, "-o", "read.bin", "--force",
         ],
     );
     assert_ok(&out, "dfu read");

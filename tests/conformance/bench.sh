@@ -65,7 +65,7 @@ echo
 header "backup (612 B at 34)"
 for _ in $(seq "$RUNS"); do
     measure "dfu-util -U" on_usb "$DFU_UTIL" -d 2b04:d058 -a 1 -s 34:612 -U "b$RANDOM.bin"
-    measure "duoprov dfu read" on_usb "$DUOPROV" --device usb:2b04:d058 dfu read --alt 1 --addr 34 --len 612 -o "r$RANDOM.bin"
+    measure "duoprov dfu read" on_usb "$DUOPROV" --device usb:2b04:d058 dfu read --force --alt 1 --addr 34 --len 612 -o "r$RANDOM.bin"
 done
 echo
 header "restore (612 B at 34)"

@@ -220,6 +220,7 @@ impl ErrorInfo for CloudError {
             CloudError::NoToken { .. } => ErrorCode::NoToken,
             CloudError::ConfigUnreadable { .. } => ErrorCode::Io,
             CloudError::Client { .. } => ErrorCode::Internal,
+            CloudError::TooManyInFlight { .. } => ErrorCode::InvalidArgument,
         }
     }
 

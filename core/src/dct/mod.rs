@@ -253,6 +253,7 @@ impl crate::error::ErrorInfo for DctError {
             | DctError::ImageSize { .. }
             | DctError::NoWicedHeader { .. }
             | DctError::UnrecognisedSize { .. }
+            | DctError::SinglePartition { .. }
             | DctError::NoCurrentPartition { .. } => ErrorCode::InvalidDct,
         }
     }

@@ -267,7 +267,13 @@ pub fn write_atomic(
     private: bool,
     overwrite: bool,
 ) -> Result<(), KeyError> {
-    check_target(path, overwrite)?;
+    // Without overwrite: nothing there, not even a link. With overwrite the
+    // final rename replaces whatever `path` is — a stray link included —
+    // and never writes through it; callers writing where the user pointed
+    // check [`check_target`] first.
+    if !overwrite {
+        check_target(path, false)?;
+    }
     let write_err = |error| KeyError::Write {
         path: path.to_path_buf(),
         error,

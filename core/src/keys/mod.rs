@@ -181,6 +181,7 @@ impl ErrorInfo for KeyError {
         match self {
             KeyError::Read { .. } | KeyError::Write { .. } => ErrorCode::Io,
             KeyError::Exists { .. } => ErrorCode::AlreadyExists,
+            KeyError::NotAFile { .. } | KeyError::BadKeyName { .. } => ErrorCode::InvalidArgument,
             KeyError::InFile { error, .. } => error.code(),
             KeyError::DoesNotFit { .. } => ErrorCode::KeyTooLarge,
             KeyError::NotDeviceKey { .. } => ErrorCode::InvalidKey,
