@@ -146,7 +146,6 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
 }
 
 /// ` on USB (looked for 2b04:d058 …)` / ` matching usb:1-4`.
-#[cfg(feature = "usb")]
 /// Where [`list_devices`] looked, for saying that it found nothing.
 pub fn no_device_detail(selector: Option<&DeviceSelector>) -> String {
     match selector {
