@@ -12,6 +12,8 @@ pub struct Ctx {
     pub device: Option<String>,
     /// `device` came from $DUOPROV_DEVICE, not from `--device`.
     pub device_from_env: bool,
+    /// Put a board in normal mode into DFU mode before device work.
+    pub enter_dfu: bool,
 }
 
 /// A command's negative result that has already been reported to the user
