@@ -152,7 +152,7 @@ fn against_cloud_serve_a_seeded_device_provisions_and_the_cloud_holds_the_key() 
     let served = Served::start(
         h,
         &[
-            "--token", TOKEN, "--device", SEEDED, "--device", with_der, "--device", with_pub,
+            "--token", TOKEN, "--seed", SEEDED, "--seed", with_der, "--seed", with_pub,
         ],
     );
 

@@ -15,9 +15,15 @@ mod serve;
 
 #[path = "hardening/accounts.rs"]
 mod accounts;
+#[path = "hardening/rule01_02_outputs.rs"]
+mod rule01_02_outputs;
 #[path = "hardening/rule04_keys.rs"]
 mod rule04_keys;
+#[path = "hardening/rule07_13_inputs.rs"]
+mod rule07_13_inputs;
 #[path = "hardening/rule08_12_messages.rs"]
 mod rule08_12_messages;
 #[path = "hardening/rule09_loopback.rs"]
 mod rule09_loopback;
+#[path = "hardening/rule10_14_cli.rs"]
+mod rule10_14_cli;

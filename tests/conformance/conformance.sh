@@ -78,7 +78,7 @@ expect_field() {
 }
 
 # The key slot as the simulator holds it (612 bytes at 34 on alt 1).
-sim_slot() { duoprov_sim dfu read --alt 1 --addr 34 --len 612 -o "$1"; }
+sim_slot() { duoprov_sim dfu read --force --alt 1 --addr 34 --len 612 -o "$1"; }
 
 # ---- the checks ----
 
@@ -144,7 +144,7 @@ check "sim dfu: back in DFU mode" run sim dfu "$VD"
 
 backup_three_ways() {
     run dfu_util -d 2b04:d058 -a 1 -s 34:612 -U out.der || return 1
-    run duoprov_usb dfu read --alt 1 --addr 34 --len 612 -o duoprov.der || return 1
+    run duoprov_usb dfu read --force --alt 1 --addr 34 --len 612 -o duoprov.der || return 1
     run sim_slot sim.der || return 1
     [ "$(head -c 2 out.der | od -An -tx1 | tr -d ' ')" = 3082 ] || { echo "out.der is not a DER key"; return 1; }
     same_file out.der duoprov.der && same_file out.der sim.der
@@ -220,7 +220,7 @@ check "duoprov keys load through rusb writes the key, verified, with the previou
 dfu_write() {
     head -c 100 /dev/urandom >blob.bin
     run duoprov_usb dfu write --alt 2 --addr 0x1000 blob.bin || return 1
-    run duoprov_sim dfu read --alt 2 --addr 0x1000 --len 100 -o back.bin || return 1
+    run duoprov_sim dfu read --force --alt 2 --addr 0x1000 --len 100 -o back.bin || return 1
     same_file blob.bin back.bin
 }
 check "duoprov dfu write through rusb lands in the simulator's serial flash" dfu_write
@@ -228,7 +228,7 @@ check "duoprov dfu write through rusb lands in the simulator's serial flash" dfu
 keys_reset_no_leave() {
     run duoprov_usb keys reset --no-leave || return 1
     # The whole 1216-byte slot, as the seed guide's file covers it.
-    run duoprov_sim dfu read --alt 1 --addr 34 --len 1216 -o slot.bin || return 1
+    run duoprov_sim dfu read --force --alt 1 --addr 34 --len 1216 -o slot.bin || return 1
     same_file "$FIXTURES/reset_device_private_key.bin" slot.bin
 }
 check "duoprov keys reset --no-leave through rusb leaves the reset request in the slot" keys_reset_no_leave

@@ -236,6 +236,43 @@ pub struct BatchOptions {
     pub product_id: u16,
 }
 
+/// Open files one request in flight may hold: its socket and a pooled one.
+const FILES_PER_REQUEST: u64 = 2;
+/// Open files kept for everything else (stdio, the runtime, a report file).
+const FILES_RESERVED: u64 = 32;
+
+impl BatchOptions {
+    /// Refuse, before any request, a concurrency that the process's
+    /// open-file limit cannot carry for `jobs` jobs: otherwise the devices
+    /// past the limit fail one by one with "too many open files".
+    pub fn check_open_file_limit(&self, jobs: usize) -> Result<(), super::CloudError> {
+        let workers = self.concurrency.max(1).min(jobs.max(1)) as u64;
+        let Some(limit) = open_file_limit() else {
+            return Ok(());
+        };
+        let max = limit.saturating_sub(FILES_RESERVED) / FILES_PER_REQUEST;
+        if workers > max {
+            return Err(super::CloudError::TooManyInFlight {
+                requested: workers,
+                max: max.max(1),
+                limit,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The soft limit on open files (Linux: `/proc/self/limits`), if known.
+fn open_file_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The result for one device, in the order results arrive.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceResult {

@@ -78,6 +78,18 @@ pub enum CloudError {
     )]
     EndpointNotFound { url: String },
 
+    /// A batch concurrency the open-file limit cannot carry.
+    #[error(
+        "{requested} requests in flight need about {} open files, but the open-file limit is \
+         {limit}: use a concurrency of at most {max}, or raise the limit (`ulimit -n`)",
+        .requested * 2 + 32
+    )]
+    TooManyInFlight {
+        requested: u64,
+        max: u64,
+        limit: u64,
+    },
+
     /// 429 after every allowed attempt.
     #[error(
         "the cloud is rate limiting requests (HTTP 429){}; {}",
@@ -217,6 +229,7 @@ impl ErrorInfo for CloudError {
             CloudError::NoToken { .. } => ErrorCode::NoToken,
             CloudError::ConfigUnreadable { .. } => ErrorCode::Io,
             CloudError::Client { .. } => ErrorCode::Internal,
+            CloudError::TooManyInFlight { .. } => ErrorCode::InvalidArgument,
         }
     }
 
@@ -290,6 +303,7 @@ impl CloudError {
             CloudError::PermissionDenied { .. } => "permission_denied",
             CloudError::DeviceNotFound { .. } => "device_not_found",
             CloudError::EndpointNotFound { .. } => "endpoint_not_found",
+            CloudError::TooManyInFlight { .. } => "too_many_in_flight",
             CloudError::RateLimited { .. } => "rate_limited",
             CloudError::Server { .. } => "server",
             CloudError::Rejected { .. } => "rejected",

@@ -64,6 +64,13 @@ pub enum DctError {
         image: usize,
     },
 
+    #[error(
+        "this {size}-byte file starts with a WICED partition header (`BRCM` at byte 12): it is \
+         one DCT partition, not a DFU alt-1 dump (whose offsets it would shift); dump alt 1 \
+         (`dfu-util -a 1 -s 0:16384 -U FILE`) or the whole two-partition region"
+    )]
+    SinglePartition { size: usize },
+
     #[error("platform {platform}: {detail}")]
     Geometry {
         platform: &'static str,
@@ -162,6 +169,11 @@ impl DctFile {
             }
             return Ok(DctFile::Image(image));
         }
+        if bytes.get(12..16) == Some(b"BRCM".as_slice()) {
+            // An alt-1 dump starts with the system flags; bytes 12..16 are
+            // `BRCM` only in a WICED partition header (REFERENCE §2).
+            return Err(DctError::SinglePartition { size: bytes.len() });
+        }
         if (APP_DCT_SIZE..=ALT1_DUMP_MAX).contains(&bytes.len()) {
             return Ok(DctFile::App(AppDct::from_bytes(platform, bytes)?));
         }
@@ -245,6 +257,7 @@ impl crate::error::ErrorInfo for DctError {
             | DctError::ImageSize { .. }
             | DctError::NoWicedHeader { .. }
             | DctError::UnrecognisedSize { .. }
+            | DctError::SinglePartition { .. }
             | DctError::NoCurrentPartition { .. } => ErrorCode::InvalidDct,
         }
     }

@@ -39,7 +39,7 @@ pub use keys::{
     backup_path, dct_dump_path, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome,
     SaveReport,
 };
-pub use open::{list_devices, ListedAlt, ListedDevice};
+pub use open::{list_devices, no_device_detail, ListedAlt, ListedDevice};
 
 /// What a device operation can fail with. Each message names what failed,
 /// the value involved and the next step.

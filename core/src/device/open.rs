@@ -175,12 +175,7 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
             firmware_version: None,
         })
         .collect();
-    if found.is_empty() {
-        return Err(DfuError::NoDevice {
-            detail: no_device_detail(selector),
-        }
-        .into());
-    }
+    // No board is an answer, not an error: an empty list.
     Ok(found)
 }
 
@@ -193,8 +188,8 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
 }
 
 /// ` on USB (looked for 2b04:d058 …)` / ` matching usb:1-4`.
-#[cfg(feature = "usb")]
-fn no_device_detail(selector: Option<&DeviceSelector>) -> String {
+/// Where [`list_devices`] looked, for saying that it found nothing.
+pub fn no_device_detail(selector: Option<&DeviceSelector>) -> String {
     match selector {
         Some(sel) => format!(" matching {sel}"),
         None => {

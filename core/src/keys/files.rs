@@ -44,6 +44,24 @@ pub fn key_base(name: &Path) -> PathBuf {
     name.to_path_buf()
 }
 
+/// Refuse a base name that names a directory (`/`, `.`, `..`, `dir/`): the
+/// files would be `/.der` or `..der`.
+pub fn check_key_base(base: &Path) -> Result<(), KeyError> {
+    let text = base.to_string_lossy();
+    let names_dir = base.file_name().is_none()
+        || text.ends_with('/')
+        || text.ends_with("/.")
+        || text == "."
+        || text.is_empty();
+    if names_dir {
+        Err(KeyError::BadKeyName {
+            name: base.to_path_buf(),
+        })
+    } else {
+        Ok(())
+    }
+}
+
 impl KeyFiles {
     /// `BASE.der`, `BASE.pem`, `BASE.pub.pem` (the suffix is appended, so
     /// `device.v2` gives `device.v2.der`).
@@ -74,6 +92,7 @@ pub fn write_key_files(
     key: &RsaPrivateKey,
     overwrite: bool,
 ) -> Result<KeyFiles, KeyError> {
+    check_key_base(base)?;
     let files = KeyFiles::for_base(base);
     let plan: [(&Path, Vec<u8>, bool); 3] = [
         (&files.der, private_key_to_der(key)?, true),
@@ -92,6 +111,11 @@ pub fn write_key_files(
                 });
             }
         }
+    }
+    // Every target is checked before anything is written: a set never
+    // goes half in because its third file is a directory or a link.
+    for (path, _, _) in &plan {
+        check_target(path, overwrite)?;
     }
     // Dropping a staged file that was not committed removes its temporary.
     let mut staged = Vec::with_capacity(plan.len());
@@ -158,9 +182,55 @@ pub fn write_atomic(
     private: bool,
     overwrite: bool,
 ) -> Result<(), KeyError> {
+    // Without overwrite: nothing there, not even a link. With overwrite the
+    // final rename replaces whatever `path` is — a stray link included —
+    // and never writes through it; callers writing where the user pointed
+    // check [`check_target`] first.
+    if !overwrite {
+        check_target(path, false)?;
+    }
     let staged = Staged::create(path, bytes, private)?;
     staged.sync()?;
     staged.commit(overwrite)
+}
+
+/// An output path may be written: it does not exist, or (with `overwrite`)
+/// it is a regular file. Never a symbolic link (a write would go through it
+/// or replace it) and never a directory.
+pub fn check_target(path: &Path, overwrite: bool) -> Result<(), KeyError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => {
+            return Err(KeyError::Write {
+                path: path.to_path_buf(),
+                error,
+            })
+        }
+    };
+    let kind = meta.file_type();
+    if kind.is_symlink() {
+        return Err(KeyError::NotAFile {
+            path: path.to_path_buf(),
+            what: "a symbolic link",
+        });
+    }
+    if !kind.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_path_buf(),
+            what: if kind.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            },
+        });
+    }
+    if !overwrite {
+        return Err(KeyError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 /// A file written under a temporary name next to its real one, not yet

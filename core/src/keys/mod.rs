@@ -45,8 +45,8 @@ pub use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 pub use files::{
-    key_base, load_private_key_file, load_public_key_file, read_key_file, write_atomic,
-    write_key_files, KeyFiles, MAX_KEY_FILE_SIZE,
+    check_key_base, check_target, key_base, load_private_key_file, load_public_key_file,
+    read_key_file, write_atomic, write_key_files, KeyFiles, MAX_KEY_FILE_SIZE,
 };
 pub use generate::{generate, RANDOM_BASE_ROUNDS};
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};
@@ -94,6 +94,9 @@ pub enum KeyError {
     },
     #[error("{path} already exists; {}", Remedy::AllowOverwrite { path: path.clone() })]
     Exists { path: PathBuf },
+    /// An output path that is a symbolic link, a directory or a device.
+    #[error("{path} is {what}; refusing to write there: give the path of a regular file")]
+    NotAFile { path: PathBuf, what: &'static str },
     /// A key file named in an error: wraps any other variant. (Messages are
     /// self-contained; variants carry no `source()` chain to print twice.)
     #[error("{path}: {error}")]
@@ -160,6 +163,12 @@ pub enum KeyError {
          server.pub.pem`), never a device's private key"
     )]
     PrivateServerKey,
+    /// A key base name with no file name (`/`, `.`, `..`, `dir/`).
+    #[error(
+        "{name:?} is not a key name: it names a directory, not files; give a base name such \
+         as `device` or `keys/device` (NAME.der, NAME.pem and NAME.pub.pem are written)"
+    )]
+    BadKeyName { name: PathBuf },
     #[error("RSA key generation failed: {0}")]
     Generate(rsa::Error),
     #[error("cannot encode the key as {format}: {detail}")]
@@ -174,6 +183,7 @@ impl ErrorInfo for KeyError {
         match self {
             KeyError::Read { .. } | KeyError::Write { .. } => ErrorCode::Io,
             KeyError::Exists { .. } => ErrorCode::AlreadyExists,
+            KeyError::NotAFile { .. } | KeyError::BadKeyName { .. } => ErrorCode::InvalidArgument,
             KeyError::InFile { error, .. } => error.code(),
             KeyError::DoesNotFit { .. } => ErrorCode::KeyTooLarge,
             KeyError::NotDeviceKey { .. } => ErrorCode::InvalidKey,

@@ -22,9 +22,9 @@ fn accounts_a_token_of_another_account_gets_403_and_the_owner_is_shown() {
             MINE,
             "--account",
             &format!("rival={THEIRS}"),
-            "--device",
+            "--seed",
             DEVICE,
-            "--device",
+            "--seed",
             &format!("{THEIR_DEVICE}:rival:6"),
         ],
     );

@@ -1,7 +1,6 @@
 //! `duoprov provision …` and `duoprov cloud serve`: thin renderings of
 //! `duo_provisioning::cloud` (client, batches) and `sim::cloud` (local cloud).
 
-use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,7 +38,11 @@ pub struct ProvisionArgs {
     /// private key's public half is sent), or PEM text. Default: RedBear's
     /// generic public key; the device's next connection then tells the cloud
     /// its real key.
-    #[arg(value_name = "KEYFILE", conflicts_with = "batch")]
+    #[arg(
+        value_name = "KEYFILE",
+        conflicts_with = "batch",
+        allow_hyphen_values = true
+    )]
     keyfile: Option<String>,
     /// Provision every device listed in FILE: one id a line, or CSV
     /// `device_id,keyfile` (key files relative to FILE); `#` comments and
@@ -50,8 +53,12 @@ pub struct ProvisionArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     concurrency: u32,
     /// With --batch: write one JSON line per device, then the summary, to FILE.
+    /// An existing FILE is refused unless --force; a symbolic link always.
     #[arg(long, value_name = "FILE", requires = "batch")]
     report: Option<PathBuf>,
+    /// Replace an existing --report FILE.
+    #[arg(long, requires = "report")]
+    force: bool,
     /// Product id to provision under (88 = the Duo's platform id).
     #[arg(long, default_value_t = 88)]
     product_id: u16,
@@ -92,6 +99,20 @@ pub enum CloudCommand {
     /// Admin surface (loopback clients only): /admin/tokens, /admin/devices,
     /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault,
     /// /admin/connections[/ID], /admin/unidentified.
+    ///
+    /// Admin surface (loopback clients only): /admin/tokens,
+    /// /admin/accounts, /admin/devices, /admin/devices/ID/key,
+    /// /admin/records, /admin/stats, /admin/reset-counters, /admin/fault.
+    ///
+    /// Fault modes (PUT /admin/fault with one of these JSON objects; DELETE
+    /// clears it): {"kind":"status","status":500,"body":"json|html|empty",
+    /// "retry_after_secs":N} answers every request with that status;
+    /// {"kind":"delay","ms":N} waits, then answers normally;
+    /// {"kind":"rate_limit","after":N,"retry_after_secs":S} answers N
+    /// requests, then 429 (without Retry-After unless S is given, as the
+    /// real cloud); {"kind":"drop"} closes the connection without a reply;
+    /// {"kind":"sequence","steps":[…]} plays one fault per request, then
+    /// answers normally.
     Serve(ServeArgs),
 }
 
@@ -122,8 +143,10 @@ pub struct ServeArgs {
     /// ID:ACCOUNT or ID:ACCOUNT:PRODUCT_ID (default account `default`,
     /// product 88). Unknown devices, devices of another account, and a
     /// request naming another product_id get 403 Permission Denied.
-    #[arg(long = "device", value_name = "ID[:ACCOUNT[:PRODUCT]]")]
-    device: Vec<String>,
+    /// (`--device ID` on the command line seeds one device too; the board
+    /// selector in $DUOPROV_DEVICE is never taken for one.)
+    #[arg(long = "seed", value_name = "ID[:ACCOUNT[:PRODUCT]]")]
+    seed: Vec<String>,
     /// More seeded devices: one a line, ID[,ACCOUNT[,PRODUCT_ID]] (`#`
     /// comments and a `device_id,…` header allowed).
     #[arg(long, value_name = "FILE")]
@@ -315,9 +338,16 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     let jobs = prepare_jobs(entries, generic, &batch.display().to_string())?;
     let client = client(ctx, args)?;
     let mut report = match &args.report {
-        Some(path) => Some(BufWriter::new(File::create(path).with_context(|| {
-            format!("cannot create the report file {}", path.display())
-        })?)),
+        Some(path) => {
+            duo_provisioning::keys::check_target(path, args.force)?;
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(path)
+                .with_context(|| format!("cannot create the report file {}", path.display()))?;
+            Some(BufWriter::new(file))
+        }
         None => None,
     };
     ctx.info(format!(
@@ -332,6 +362,7 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
         concurrency: args.concurrency as usize,
         product_id: args.product_id,
     };
+    options.check_open_file_limit(jobs.len())?;
     let (_, summary) = client.run_batch(jobs, &options, |result| {
         let result = &cli_worded(result);
         if let Some(w) = report.as_mut() {
@@ -449,10 +480,15 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut seeded = args
-        .device
+        .seed
         .iter()
-        .map(|d| SeededDevice::parse(d).context("--device"))
+        .map(|d| SeededDevice::parse(d).context("--seed"))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // `cloud serve --device ID` (the global option, given on this command
+    // line) seeds ID; DUOPROV_DEVICE, a board selector, does not.
+    if let Some(d) = ctx.device.as_deref().filter(|_| !ctx.device_from_env) {
+        seeded.push(SeededDevice::parse(d).context("--device")?);
+    }
     if let Some(file) = &args.devices_file {
         seeded.extend(read_devices_file(file)?);
     }

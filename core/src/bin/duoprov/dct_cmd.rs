@@ -29,7 +29,11 @@ pub enum DctCommand {
     /// Change one field in place (the old file is kept as PATH.bak). Typed text
     /// for typed fields, `hex:…` for any field.
     Set {
+        /// The field's name, as `dct show` lists it (e.g. claim_code,
+        /// server_public_key, device_private_key is refused).
         field: String,
+        /// The new value: typed text for typed fields (a number, a string,
+        /// an IPv4 address…) or `hex:…` bytes for any field.
         value: String,
         #[command(flatten)]
         source: Source,
@@ -111,6 +115,8 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
                 "`dct set` edits a file or the device: pass --file PATH, or drop --factory",
             )?;
             file.set(&field, &value)?;
+            // Edit a regular file in place, never through (or over) a link.
+            duo_provisioning::keys::check_target(path, true)?;
             let backup = backup_path(path);
             let previous = std::fs::read(path)
                 .with_context(|| format!("cannot read {} again", path.display()))?;

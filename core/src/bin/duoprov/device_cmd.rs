@@ -32,18 +32,25 @@ pub enum DfuCommand {
         /// Number of bytes, decimal or 0x-hex.
         #[arg(long, value_parser = parse_number)]
         len: u32,
-        /// File to write.
+        /// File to write (mode 0600: every alt can hold key material). An
+        /// existing file is refused unless --force; a symbolic link always.
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Replace an existing FILE.
+        #[arg(long)]
+        force: bool,
     },
     /// Write a file to memory of an alt setting, erasing the sectors it
     /// touches first (dfu-util -a A -s X[:leave] -D FILE).
     Write {
+        /// DFU alt setting: 0 internal flash, 1 the application DCT, 2 the
+        /// serial flash (Duo and P1).
         #[arg(long)]
         alt: u8,
         /// Start address, decimal or 0x-hex.
         #[arg(long, value_parser = parse_number)]
         addr: u32,
+        /// The bytes to write: the whole file, from --addr on.
         file: PathBuf,
         /// Leave DFU mode afterwards: the board resets into its firmware.
         #[arg(long)]
@@ -120,7 +127,15 @@ pub fn progress(ctx: &Ctx, total: u64, what: &str) -> (ProgressBar, impl FnMut(P
 }
 
 pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
-    let devices = device::list_devices(selector(ctx)?.as_ref(), duo_provisioning::time::system())?;
+    let selector = selector(ctx)?;
+    let devices = device::list_devices(selector.as_ref(), duo_provisioning::time::system())?;
+    if devices.is_empty() {
+        ctx.info(format!(
+            "no device in DFU mode found{}: hold SETUP, tap RESET, release SETUP when the LED \
+             blinks yellow",
+            device::no_device_detail(selector.as_ref())
+        ));
+    }
     ctx.emit(&devices, || {
         devices
             .iter()
@@ -138,7 +153,8 @@ pub fn run_dfu(cmd: DfuCommand, ctx: &Ctx) -> anyhow::Result<()> {
             addr,
             len,
             output,
-        } => read(ctx, alt, addr, len as usize, &output),
+            force,
+        } => read(ctx, alt, addr, len as usize, &output, force),
         DfuCommand::Write {
             alt,
             addr,
@@ -149,13 +165,22 @@ pub fn run_dfu(cmd: DfuCommand, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-fn read(ctx: &Ctx, alt: u8, addr: u32, len: usize, output: &Path) -> anyhow::Result<()> {
+fn read(
+    ctx: &Ctx,
+    alt: u8,
+    addr: u32,
+    len: usize,
+    output: &Path,
+    force: bool,
+) -> anyhow::Result<()> {
+    // Refuse before touching the device, then write atomically, 0600.
+    duo_provisioning::keys::check_target(output, force)?;
     let mut dev = open(ctx)?;
     let (bar, mut on_progress) = progress(ctx, len as u64, "reading");
     let data = dev.dfu_read(alt, addr, len, &mut on_progress);
     bar.finish_and_clear();
     let data = data?;
-    std::fs::write(output, &data).with_context(|| format!("cannot write {}", output.display()))?;
+    duo_provisioning::keys::write_atomic(output, &data, true, force)?;
     ctx.emit(
         &serde_json::json!({
             "alt": alt, "addr": addr, "len": data.len(), "output": output,

@@ -57,9 +57,9 @@ pub enum KeysCommand {
         /// whatever address the device held before.
         #[arg(long, value_name = "HOST")]
         host: Option<String>,
-        /// TCP port (1-65534), stored at byte 450. Default: none stored and
-        /// the block ends after the address, so a device keeps its bytes
-        /// 450-451 (0xFFFF, i.e. port 5683, unless a port was set before).
+        /// TCP port (1-65534), stored at byte 450. Default: none stored:
+        /// bytes 450-451 are 0xFF, i.e. port 5683 — also on a device that
+        /// had a port before (the whole 768-byte field is written).
         #[arg(long)]
         port: Option<u16>,
     },

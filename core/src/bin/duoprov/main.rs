@@ -15,7 +15,7 @@ mod sim_cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use output::Ctx;
 
@@ -85,10 +85,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let device_from_env =
+        matches.value_source("device") == Some(clap::parser::ValueSource::EnvVariable);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let ctx = Ctx {
         json: cli.json,
         device: cli.device,
+        device_from_env,
         enter_dfu: cli.enter_dfu,
     };
     let result = match cli.command {

@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct Ctx {
     pub json: bool,
     pub device: Option<String>,
+    /// `device` came from $DUOPROV_DEVICE, not from `--device`.
+    pub device_from_env: bool,
     /// Put a board in normal mode into DFU mode before device work.
     pub enter_dfu: bool,
 }

@@ -19,6 +19,9 @@ use crate::output::{Ctx, Reported};
 pub enum SimCommand {
     /// Make a new virtual device in DIR (absent or empty), in DFU mode.
     Create {
+        /// The directory holding the virtual board's state (absent or
+        /// empty); use it as `--device sim:DIR` (an absolute path keeps
+        /// working after `cd`).
         dir: PathBuf,
         /// The 32 KiB DCT region image (both partitions) to start from.
         /// Default: RedBear's factory image (key slots erased).

@@ -50,7 +50,11 @@ pub enum SimError {
     InvalidFault(String),
     #[error("the virtual device's serial port server failed: {0}")]
     SerialServer(String),
-    #[error("the time factor must be a finite number ≥ 0 (1.0 = real device timing), got {0}")]
+    #[error(
+        "the time factor must be a number from 0 to {max} (1.0 = real device timing, 0.001 = a \
+         thousand times faster), got {0}",
+        max = super::MAX_TIME_FACTOR
+    )]
     TimeFactor(f64),
 }
 

@@ -245,6 +245,7 @@ impl VirtualDuo {
         Self::create_with_clock(dir, options, crate::time::system())
     }
 
+    /// See [`check_time_factor`].
     pub fn create_with_clock(
         dir: &Path,
         options: CreateOptions,
@@ -254,9 +255,7 @@ impl VirtualDuo {
             .board
             .unwrap_or_else(|| Board::factory(options.platform));
         let platform = board.platform;
-        if !options.time_factor.is_finite() || options.time_factor < 0.0 {
-            return Err(SimError::TimeFactor(options.time_factor));
-        }
+        check_time_factor(options.time_factor)?;
         let image = options
             .dct_image
             .unwrap_or_else(|| crate::FACTORY_DCT_IMAGE.to_vec());
@@ -424,9 +423,7 @@ impl VirtualDuo {
     }
 
     pub fn set_time_factor(&mut self, factor: f64) -> Result<(), SimError> {
-        if !factor.is_finite() || factor < 0.0 {
-            return Err(SimError::TimeFactor(factor));
-        }
+        check_time_factor(factor)?;
         self.state.time_factor = factor;
         self.persist()
     }
@@ -900,4 +897,17 @@ mod hex_id {
 
 fn storage_failed(e: SimError) -> TransportError {
     TransportError::Other(format!("the virtual device's storage failed: {e}"))
+}
+
+/// The slowest time factor accepted: a thousand times a real board. A larger one
+/// (`1e308`) would make one DCT write wait for centuries.
+pub const MAX_TIME_FACTOR: f64 = 1000.0;
+
+/// A time factor is a finite number from 0 to [`MAX_TIME_FACTOR`].
+pub fn check_time_factor(factor: f64) -> Result<(), SimError> {
+    if factor.is_finite() && (0.0..=MAX_TIME_FACTOR).contains(&factor) {
+        Ok(())
+    } else {
+        Err(SimError::TimeFactor(factor))
+    }
 }

@@ -43,12 +43,12 @@ pub(crate) struct FlashFile {
 
 impl FlashFile {
     pub fn create(path: &Path, contents: Vec<u8>) -> Result<Self, SimError> {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| io_error(path, e))?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create_new(true);
+        // The flash holds the DCT, and with it the device key: 0600.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path).map_err(|e| io_error(path, e))?;
         file.write_all(&contents).map_err(|e| io_error(path, e))?;
         Ok(FlashFile {
             path: path.to_path_buf(),
