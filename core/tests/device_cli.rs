@@ -13,7 +13,7 @@ use common::{
     assert_ok, duoprov, fixture, on_sim, openssl, sim_create, stderr, stdout, stdout_json,
 };
 use duo_provisioning::keys;
-use duo_provisioning::platform::DUO_ALT_SETTINGS;
+use duo_provisioning::platform::DUO;
 use serde_json::Value;
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {
@@ -94,7 +94,7 @@ fn a_factory_duo_lists_serves_its_server_key_and_makes_its_key_at_first_boot() {
     );
     let human = stdout(&on_sim(dir, &["list"]));
     assert!(human.contains("[2b04:d058]"), "{human}");
-    for alt in DUO_ALT_SETTINGS {
+    for alt in DUO.factory_alt_settings() {
         assert!(human.contains(alt.name), "{human}");
     }
 

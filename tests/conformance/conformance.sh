@@ -85,7 +85,14 @@ sim_slot() { duoprov_sim dfu read --alt 1 --addr 34 --len 612 -o "$1"; }
 check "dfu-util and duoprov link libusb-1.0.so.0 dynamically (so the stand-in serves both)" \
     bash -c "ldd \"\$(command -v $DFU_UTIL)\" | grep -q 'libusb-1.0.so.0' && ldd '$DUOPROV' | grep -q 'libusb-1.0.so.0'"
 
-check "sim create: a factory Duo in DFU mode at time factor 0.01" \
+# What the board's bootloader presents (REFERENCE §1): the factory board
+# first (r4 + 0.2.4), an r6 board with firmware 0.3.3 at the end.
+VER=0200
+ALT0='@Internal Flash   /0x08000000/01*016Ka,02*016Kg,01*016Kg,01*064Kg,07*128Kg'
+SERIAL=00000000010C
+DCT_ADDR=0x08004000
+
+check "sim create: a factory Duo (bootloader r4, firmware 0.2.4) in DFU mode at time factor 0.01" \
     run sim create "$VD" --from "$FIXTURES/fac-dct-r1.bin" --time-factor 0.01
 
 list_matches_reference() {
@@ -94,15 +101,15 @@ list_matches_reference() {
     local alt name
     for alt in 2 1 0; do
         case $alt in
-            0) name='@Internal Flash   /0x08000000/01*016Ka,02*016Kg,01*016Kg,01*064Kg,07*128Kg' ;;
+            0) name=$ALT0 ;;
             1) name='@DCT Flash   /0x00000000/01*016Kg' ;;
             2) name='@Serial Flash   /0x00000000/192*004Kg,128*004Kg,64*004Kg,128*004Kg' ;;
         esac
-        contains list.txt "Found DFU: [2b04:d058] ver=0200, devnum=2, cfg=1, intf=0, path=\"1-1\", alt=$alt, name=\"$name\", serial=\"00000000010C\"" || return 1
+        contains list.txt "Found DFU: [2b04:d058] ver=$VER, devnum=2, cfg=1, intf=0, path=\"1-1\", alt=$alt, name=\"$name\", serial=\"$SERIAL\"" || return 1
     done
     [ "$(grep -c '^Found DFU' list.txt)" = 3 ] || { echo "expected exactly 3 alt settings"; cat list.txt; return 1; }
 }
-check "dfu-util -l lists 2b04:d058, its three alt settings with their exact names, serial 00000000010C" \
+check "dfu-util -l lists 2b04:d058 ver=0200, its three alt settings with their exact names (16 KiB bootloader map), serial 00000000010C" \
     list_matches_reference
 
 duoprov_list() {
@@ -126,7 +133,7 @@ check "the stand-in also serves both tools as libusb-1.0.so.0 on LD_LIBRARY_PATH
 selectors() {
     run on_usb "$DUOPROV" --device usb:1-1 keys address >by_port.txt || return 1
     contains by_port.txt "device.spark.io" || return 1
-    run on_usb "$DUOPROV" --device serial:00000000010C keys address >by_serial.txt || return 1
+    run on_usb "$DUOPROV" --device "serial:$SERIAL" keys address >by_serial.txt || return 1
     contains by_serial.txt "device.spark.io" || return 1
     if run on_usb "$DUOPROV" --device usb:1-2 keys address; then echo "usb:1-2 is an empty port"; return 1; fi
 }
@@ -188,12 +195,12 @@ seed_factory_dct() {
     contains file.app.json '"device_private_key"' || return 1
     app_view before.json >before.app.json
     if cmp -s before.app.json file.app.json; then echo "the device's DCT already matched the file"; return 1; fi
-    run dfu_util -d 2b04:d058 -a 0 -s 0x08008000 -D fac-dct-r1.bin || return 1
+    run dfu_util -d 2b04:d058 -a 0 -s "$DCT_ADDR" -D fac-dct-r1.bin || return 1
     run duoprov_usb dct show --json >device.json || return 1
     app_view device.json >device.app.json
     diff -u file.app.json device.app.json
 }
-check "seed guide: dfu-util -a 0 -s 0x08008000 -D fac-dct-r1.bin → duoprov dct show from the device matches the file" \
+check "seed guide (firmware ≤ 0.2.4): dfu-util -a 0 -s 0x08004000 -D fac-dct-r1.bin → duoprov dct show from the device matches the file" \
     seed_factory_dct
 
 # ---- every device command of issue 3 through rusb ----
@@ -249,6 +256,30 @@ not_in_dfu() {
     return 0
 }
 check "a board running firmware is on neither tool's DFU bus" not_in_dfu
+
+# ---- the same peers against an r6 board (firmware 0.3.3) ----
+
+mkdir -p "$WORK/r6" && cd "$WORK/r6" || exit 2
+VD=$WORK/vd6
+VER=0250
+ALT0='@Internal Flash   /0x08000000/02*016Ka,02*016Kg,01*064Kg,07*128Kg'
+SERIAL=2fff27fffc473530fff23637
+DCT_ADDR=0x08008000
+
+check "sim create: a Duo with bootloader r6 and firmware 0.3.3" \
+    run sim create "$VD" --bootloader r6 --firmware 0.3.3 --device-id "$SERIAL" \
+        --from "$FIXTURES/fac-dct-r1.bin" --time-factor 0.01
+check "r6: dfu-util -l lists ver=0250, the 32 KiB bootloader's alt-0 string and the device id as serial" \
+    list_matches_reference
+check "r6: duoprov through rusb finds the board by port and by its device id as serial" selectors
+check "r6: sim boot + sim dfu: the firmware generates a key" \
+    bash -c "'$DUOPROV' sim boot '$VD' && '$DUOPROV' sim dfu '$VD'"
+check "r6: seed guide (firmware ≥ 0.3.0): dfu-util -a 0 -s 0x08008000 -D fac-dct-r1.bin → duoprov dct show matches the file" \
+    seed_factory_dct
+check "r6: sim boot + sim dfu: a key in the slot again" \
+    bash -c "'$DUOPROV' sim boot '$VD' && '$DUOPROV' sim dfu '$VD'"
+check "r6: duoprov keys save through rusb writes the slot's key" keys_save
+check "r6: duoprov keys load through rusb writes the key, verified, with the previous key backed up" keys_load
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

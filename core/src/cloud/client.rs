@@ -1,6 +1,13 @@
 //! The provisioning client: one `POST {api}/v1/provisioning/{id}` per device
-//! (REFERENCE §4), judged strictly — the original helper counted any reply
-//! without an `error` field (even a 5xx HTML page) as success.
+//! (REFERENCE §4), judged as §4 says the anchors judge it — success is a 2xx
+//! whose JSON body is the string `"Success!"` (what the real cloud sends) or
+//! an object without `error`/`ok: false`; the original helper counted any
+//! reply without an `error` field (even a 5xx HTML page) as success.
+//!
+//! Requests carry the token only in `Authorization: Bearer` (never also in
+//! the body: the OAuth layer refuses two methods) and the same lowercase
+//! device id in the path and in the body's `deviceID` (the real cloud reads
+//! the body, other servers the path).
 
 use std::fmt;
 use std::future::Future;
@@ -379,8 +386,14 @@ fn error_chain(e: &reqwest::Error, token: &AccessToken) -> String {
     sanitize(&parts.join(": "), 300, Some(token))
 }
 
-/// Decide what a reply means. Success only for a 2xx JSON object without
-/// `error` and with `ok` absent or `true` (REFERENCE §4).
+/// The body of a successful provisioning on the real cloud (REFERENCE §4).
+const SUCCESS_STRING: &str = "Success!";
+
+/// Decide what a reply means, as REFERENCE §4 says the anchors do: success
+/// is a 2xx whose JSON body is the string `"Success!"` (what the real cloud
+/// and spark-server send), or a JSON object without `error` and with `ok`
+/// absent or `true`. Anything else is a failure: another JSON value, a body
+/// that is not JSON, any non-2xx.
 fn judge_reply(
     status: u16,
     retry_after: Option<Duration>,
@@ -390,21 +403,10 @@ fn judge_reply(
 ) -> Result<Value, AttemptError> {
     use AttemptError::{Fatal, Retry};
 
-    let json = serde_json::from_slice::<Value>(body)
-        .ok()
-        .filter(Value::is_object);
+    let parsed = serde_json::from_slice::<Value>(body).ok();
     let snippet = || sanitize(&String::from_utf8_lossy(body), SNIPPET_CHARS, Some(token));
-    let error_text = json.as_ref().and_then(|v| {
-        let error = v.get("error").filter(|e| !e.is_null())?;
-        let mut text = match error {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        if let Some(Value::String(d)) = v.get("error_description") {
-            text = format!("{text}: {d}");
-        }
-        Some(sanitize(&text, SNIPPET_CHARS, Some(token)))
-    });
+    let error_text = parsed.as_ref().and_then(|v| error_message(v, token));
+    let json = parsed.filter(|v| v.is_object() || v.as_str() == Some(SUCCESS_STRING));
     let device_id = device_id.clone();
     match status {
         200..=299 => {
@@ -414,6 +416,9 @@ fn judge_reply(
                     snippet: snippet(),
                 }));
             };
+            if value.is_string() {
+                return Ok(value);
+            }
             if let Some(error) = error_text {
                 return Err(Fatal(match error.as_str() {
                     e if e.starts_with("Permission Denied") => {
@@ -488,6 +493,27 @@ fn judge_reply(
     }
 }
 
+/// What a JSON error reply says, as particle-cli reads it (REFERENCE §4):
+/// `error` with its `error_description`, else `errors[]`, else `info`;
+/// `None` when the reply carries none of them.
+fn error_message(v: &Value, token: &AccessToken) -> Option<String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut message = match (v.get("error"), v.get("errors")) {
+        (Some(e), _) if !e.is_null() => text(e),
+        (_, Some(Value::Array(errors))) if !errors.is_empty() => {
+            errors.iter().map(text).collect::<Vec<_>>().join("; ")
+        }
+        _ => return None,
+    };
+    if let Some(Value::String(d)) = v.get("error_description") {
+        message = format!("{message}: {d}");
+    }
+    Some(sanitize(&message, SNIPPET_CHARS, Some(token)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,6 +530,24 @@ mod tests {
             Err(AttemptError::Retry { error, .. }) => panic!("retryable: {error}"),
             Ok(v) => panic!("success: {v}"),
         }
+    }
+
+    #[test]
+    fn the_recorded_success_string_counts_as_success_and_other_strings_do_not() {
+        assert_eq!(
+            judge(200, r#""Success!""#).ok(),
+            Some(Value::String("Success!".into()))
+        );
+        for body in [r#""Failure""#, r#""success!""#, r#""""#, "Success!"] {
+            assert!(
+                matches!(fatal(judge(200, body)), CloudError::BadResponse { .. }),
+                "{body}"
+            );
+        }
+        assert!(matches!(
+            fatal(judge(200, r#"{"ok":false,"errors":["key already in use"]}"#)),
+            CloudError::Rejected { message, .. } if message == "key already in use"
+        ));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! ([`crate::sim::cloud`]) are the same code path.
 //!
 //! - [`CloudClient::provision`]: `POST {api}/v1/provisioning/{id}`, success
-//!   only for a 2xx JSON reply without `error` and with `ok` absent or true, typed
+//!   only for a 2xx whose JSON body is `"Success!"` (the real cloud's reply)
+//!   or an object without `error` and with `ok` absent or true, typed
 //!   [`CloudError`]s otherwise, retries for 429 / 502 / 503 / 504 / connection
 //!   errors ([`RetryPolicy`]).
 //! - [`config`]: where the access token and the API URL come from (flags,

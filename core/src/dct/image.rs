@@ -1,5 +1,6 @@
 //! The raw DCT region of internal flash (REFERENCE §2): two 16 KiB partitions
-//! at 0x08008000 and 0x0800C000, each opening with the WICED platform DCT
+//! (at 0x08004000 on a Duo with firmware ≤ 0.2.4, 0x08008000 since 0.3.0,
+//! [`crate::platform::FlashMap`]), each opening with the WICED platform DCT
 //! header and holding the application DCT at `platform.app_dct_offset`.
 //!
 //! # Which partition is current
@@ -121,7 +122,7 @@ impl WriteStep {
     ];
 }
 
-/// The 32 KiB DCT region image (written at 0x08008000 on a Duo).
+/// The 32 KiB DCT region image (at the board's [`crate::platform::FlashMap::dct_region_addr`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DctImage {
     platform: &'static Platform,

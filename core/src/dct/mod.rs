@@ -48,13 +48,14 @@ pub enum DctError {
     #[error(
         "the file is {size} bytes (32 KiB, the size of a DCT region image) but has no WICED \
          header: neither partition has the magic \"BRCM\" at byte 12. It is not a DCT image; \
-         read the region from internal flash at 0x08008000 (`dfu-util -a 0 -s 0x08008000:32768 -U FILE`)"
+         read the region from internal flash at the board's DCT address (`dfu-util -a 0 -s \
+         0x08004000:32768 -U FILE` for firmware ≤ 0.2.4, `-s 0x08008000:32768` since 0.3.0)"
     )]
     NoWicedHeader { size: usize },
 
     #[error(
         "{size} bytes is neither an application DCT ({app_min}..={app_max} bytes, DFU alt 1) \
-         nor a DCT region image ({image} bytes, internal flash at 0x08008000)"
+         nor a DCT region image ({image} bytes, internal flash at 0x08004000 or 0x08008000)"
     )]
     UnrecognisedSize {
         size: usize,
@@ -172,7 +173,7 @@ impl DctFile {
     pub fn kind(&self) -> &'static str {
         match self {
             DctFile::App(_) => "application DCT (DFU alt 1)",
-            DctFile::Image(_) => "DCT region image (internal flash 0x08008000)",
+            DctFile::Image(_) => "DCT region image (internal flash 0x08004000 / 0x08008000)",
         }
     }
 

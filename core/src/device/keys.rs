@@ -214,9 +214,32 @@ fn back_up_slot(
     Ok((write_backup(key_file, bytes)?, kind))
 }
 
+/// Where a dump of the whole DCT region is kept before a raw write that can
+/// move the board's flash-map generation: `backup_dct_NAME.bin` (then
+/// `backup_dct_NAME.1.bin` …) next to the key backup.
+pub fn dct_dump_path(key_file: &Path, n: u32) -> PathBuf {
+    let dir = key_file.parent().unwrap_or(Path::new(""));
+    let base = keys::key_base(Path::new(key_file.file_name().unwrap_or_default()));
+    let name = base.to_string_lossy();
+    if n == 0 {
+        dir.join(format!("backup_dct_{name}.bin"))
+    } else {
+        dir.join(format!("backup_dct_{name}.{n}.bin"))
+    }
+}
+
 fn write_backup(key_file: &Path, bytes: &[u8]) -> Result<PathBuf, DeviceError> {
+    write_numbered(|n| backup_path(key_file, n), bytes)
+}
+
+/// Write `bytes` (mode 0600, never over an existing file) at the first free
+/// name of `path(0)`, `path(1)` …, then read it back and compare.
+pub(crate) fn write_numbered(
+    path: impl Fn(u32) -> PathBuf,
+    bytes: &[u8],
+) -> Result<PathBuf, DeviceError> {
     for n in 0..MAX_BACKUPS {
-        let path = backup_path(key_file, n);
+        let path = path(n);
         match keys::write_atomic(&path, bytes, true, false) {
             Ok(()) => {
                 return match fs::read(&path) {
@@ -241,7 +264,7 @@ fn write_backup(key_file: &Path, bytes: &[u8]) -> Result<PathBuf, DeviceError> {
         }
     }
     Err(DeviceError::Backup {
-        path: backup_path(key_file, 0),
+        path: path(0),
         detail: format!("it and {MAX_BACKUPS} numbered backups exist already; move some away"),
     })
 }
@@ -432,9 +455,14 @@ impl Device {
         let overlaps = |lo: u64, hi: u64| start < hi && lo < end;
         let touches_slot = if alt == p.dct_alt {
             overlaps(slot.offset as u64, slot.end() as u64)
+        } else if alt == 0 {
+            // A write into the system parts can move the flash-map
+            // generation (REFERENCE §1 hazards): keep the key too.
+            let map = self.flash_map()?;
+            map.touches_dct(addr, len as u64, p.dct_partition_size)
+                || map.touches_system_parts(addr, len as u64)
         } else {
-            let region = u64::from(p.dct_region_addr);
-            alt == 0 && overlaps(region, region + 2 * p.dct_partition_size as u64)
+            false
         };
         if !touches_slot {
             return Ok(None);

@@ -30,12 +30,13 @@ use crate::dfu::{
     ControlTransport, DeviceSelector, Dfu, DfuError, DfuStats, ErasePolicy, LeaveOutcome, Progress,
 };
 use crate::keys::{KeyError, SlotState};
-use crate::platform::{self, Platform, APP_DCT_SIZE};
+use crate::platform::{self, FlashMap, Platform, APP_DCT_SIZE};
 use crate::server_key::{self, ServerKeyError, ServerKeySummary};
 use crate::time::Clock;
 
 pub use keys::{
-    backup_path, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome, SaveReport,
+    backup_path, dct_dump_path, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome,
+    SaveReport,
 };
 pub use open::{list_devices, ListedAlt, ListedDevice};
 
@@ -76,6 +77,18 @@ pub enum DeviceError {
         state: SlotState,
         what: String,
         next_step: String,
+    },
+    /// The board's alt-0 string is none of its platform's flash maps, so
+    /// where it keeps its bootloader and DCT is unknown.
+    #[error(
+        "{platform}: the alt-0 memory layout {alt0:?} is not one this tool knows ({known}), so \
+         where the board keeps its bootloader and DCT is unknown; nothing was written. Use alt 1 \
+         for the DCT"
+    )]
+    UnknownFlashMap {
+        platform: &'static str,
+        alt0: String,
+        known: String,
     },
     /// What was read back is not what was written.
     #[error(
@@ -167,6 +180,12 @@ pub struct WriteReport {
     pub left_dfu: bool,
     /// The verified backup of the device key the write could have changed.
     pub key_backup: Option<PathBuf>,
+    /// The verified dump of the whole DCT region kept before a write into
+    /// the system parts (REFERENCE §1 hazards).
+    pub dct_dump: Option<PathBuf>,
+    /// The hazard of this board's flash-map generation that a write into
+    /// the system parts runs into, in words.
+    pub hazard: Option<String>,
 }
 
 /// One DCT field changed on the device by `dct set`.
@@ -217,6 +236,39 @@ impl Device {
         self.dfu.set_layout_checks(enabled);
     }
 
+    /// The board's internal-flash generation, from its own alt-0 string
+    /// (REFERENCE §1, "Two generations"): where its bootloader ends and its
+    /// DCT region starts.
+    pub fn flash_map(&self) -> Result<&'static FlashMap, DeviceError> {
+        let alt0 = self
+            .dfu
+            .info()
+            .alt(0)
+            .and_then(|a| a.name.clone())
+            .unwrap_or_default();
+        self.platform
+            .flash_map_for_alt0(&alt0)
+            .ok_or_else(|| DeviceError::UnknownFlashMap {
+                platform: self.platform.display_name,
+                alt0,
+                known: self
+                    .platform
+                    .flash_maps
+                    .iter()
+                    .map(|m| format!("{}: {:?}", m.firmware, m.alt0))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            })
+    }
+
+    /// The whole DCT region (both partitions) read over alt 0 at the
+    /// address of the board's generation (0x08004000 or 0x08008000).
+    pub fn read_dct_region(&mut self) -> Result<Vec<u8>, DeviceError> {
+        let addr = self.flash_map()?.dct_region_addr;
+        let len = 2 * self.platform.dct_partition_size;
+        Ok(self.dfu.read(0, addr, len, &mut |_| {})?)
+    }
+
     /// How to reset this board into its firmware, for messages.
     pub(crate) fn boot_hint(&self) -> String {
         match &self.connection {
@@ -261,9 +313,23 @@ impl Device {
         key_backup_name: Option<&Path>,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<WriteReport, DeviceError> {
-        let key_backup = match key_backup_name {
-            Some(name) => self.keep_key_before_raw_write(alt, addr, data.len(), name)?,
-            None => None,
+        let hazard = self.system_part_hazard(alt, addr, data.len())?;
+        let (key_backup, dct_dump) = match key_backup_name {
+            Some(name) => {
+                let key = self.keep_key_before_raw_write(alt, addr, data.len(), name)?;
+                let dump = match hazard {
+                    Some(_) => {
+                        let region = self.read_dct_region()?;
+                        Some(keys::write_numbered(
+                            |n| keys::dct_dump_path(name, n),
+                            &region,
+                        )?)
+                    }
+                    None => None,
+                };
+                (key, dump)
+            }
+            None => (None, None),
         };
         let after = |e: DeviceError| keys::after_key_replaced(e, key_backup.as_deref());
         let summary = self
@@ -281,7 +347,38 @@ impl Device {
             blocks: summary.blocks,
             left_dfu: leave,
             key_backup,
+            dct_dump,
+            hazard,
         })
+    }
+
+    /// The REFERENCE §1 hazard a raw alt-0 write into the system parts
+    /// (0x08020000–0x080BFFFF) runs into on this board's generation.
+    fn system_part_hazard(
+        &self,
+        alt: u8,
+        addr: u32,
+        len: usize,
+    ) -> Result<Option<String>, DeviceError> {
+        if alt != 0 || self.platform.flash_maps.len() < 2 {
+            return Ok(None);
+        }
+        let map = self.flash_map()?;
+        if !map.touches_system_parts(addr, len as u64) {
+            return Ok(None);
+        }
+        Ok(Some(if map == &platform::board::DUO_MAP_16K {
+            "this board has the 16 KiB bootloader (firmware ≤ 0.2.4): system firmware ≥ 0.3.0 \
+             replaces the bootloader and erases DCT1 (0x08004000–0x08007FFF); if DCT1 was \
+             current, the device key, the server key and the Wi-Fi credentials are gone. Then \
+             write the DCT dump back at 0x08008000, or load the key backup and the server key \
+             through alt 1"
+                .to_string()
+        } else {
+            "this board has the 32 KiB bootloader (firmware ≥ 0.3.0): system firmware ≤ 0.2.4 \
+             destroys its bootloader; never write it"
+                .to_string()
+        }))
     }
 
     /// Leave DFU mode: the board resets into its firmware (which, on a slot

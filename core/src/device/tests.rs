@@ -350,22 +350,21 @@ fn reset_writes_the_request_and_leaving_makes_the_firmware_generate_a_key() {
 #[test]
 fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_devices_to_refuse() {
     let b = bench(None);
+    let raw = b.tmp.path().join("raw");
     let mut dev = b.open();
     // The first 16 KiB sector is the read-only bootloader: write after it.
     let data: Vec<u8> = (0..1024 * 1024 - 16 * 1024)
         .map(|i: usize| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
         .collect();
     let report = dev
-        .dfu_write(
-            0,
-            0x0800_4000,
-            &data,
-            false,
-            Some(Path::new("raw")),
-            &mut |_| {},
-        )
+        .dfu_write(0, 0x0800_4000, &data, false, Some(&raw), &mut |_| {})
         .unwrap();
     assert_eq!(report.erased_sectors.len(), 11);
+    // The write reaches the system parts: the whole DCT was dumped first
+    // (issue 13 rule 3).
+    let dump = report.dct_dump.expect("a DCT dump");
+    assert_eq!(dump, b.tmp.path().join("backup_dct_raw.bin"));
+    assert_eq!(std::fs::read(&dump).unwrap(), crate::FACTORY_DCT_IMAGE);
     let back = dev
         .dfu_read(0, 0x0800_0000, 1024 * 1024, &mut |_| {})
         .unwrap();
@@ -380,28 +379,14 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
 
     // Host checks on: refused before anything is sent.
     let err = dev
-        .dfu_write(
-            0,
-            0x0800_0000,
-            &[0; 16],
-            false,
-            Some(Path::new("raw")),
-            &mut |_| {},
-        )
+        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw), &mut |_| {})
         .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
     assert!(matches!(err, DeviceError::Dfu(ref e) if e.nothing_sent()));
     // Checks off: the device itself refuses with errWRITE.
     dev.set_layout_checks(false);
     let err = dev
-        .dfu_write(
-            0,
-            0x0800_0000,
-            &[0; 16],
-            false,
-            Some(Path::new("raw")),
-            &mut |_| {},
-        )
+        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw), &mut |_| {})
         .unwrap_err();
     let DeviceError::Dfu(dfu) = &err else {
         panic!("{err:?}")

@@ -346,11 +346,11 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::DUO_ALT_SETTINGS;
+    use crate::platform::DUO;
     use proptest::prelude::*;
 
     fn duo(alt: usize) -> MemoryLayout {
-        MemoryLayout::parse(DUO_ALT_SETTINGS[alt].name).unwrap()
+        MemoryLayout::parse(DUO.factory_alt_settings()[alt].name).unwrap()
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Target {
     /// but real-sized memories (1 MiB internal, 16 KiB DCT, 2 MiB serial).
     pub fn duo() -> Self {
         let mem = DUO
-            .alt_settings
+            .factory_alt_settings()
             .iter()
             .map(|a| {
                 let layout = MemoryLayout::parse(a.name).unwrap();
@@ -184,8 +184,8 @@ impl Target {
                     0 => return Some(vec![4, 3, 0x09, 0x04]),
                     1 => "RedBear",
                     2 => "RedBear DFU Mode",
-                    3 => DUO.dfu_serial,
-                    i @ 4..=6 => DUO.alt_settings[usize::from(i - 4)].name,
+                    3 => "00000000010C",
+                    i @ 4..=6 => DUO.factory_alt_settings()[usize::from(i - 4)].name,
                     _ => return None,
                 };
                 let mut b = vec![0, 3];

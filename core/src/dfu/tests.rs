@@ -34,7 +34,7 @@ fn probe_reads_what_dfu_util_lists_for_a_duo() {
         .iter()
         .map(|a| a.name.as_deref().unwrap())
         .collect();
-    let expected: Vec<&str> = DUO.alt_settings.iter().map(|a| a.name).collect();
+    let expected: Vec<&str> = DUO.factory_alt_settings().iter().map(|a| a.name).collect();
     assert_eq!(names, expected);
     assert_eq!(dfu.transfer_size(), 4096);
     assert!(info.functional.is_dfuse() && info.functional.will_detach());

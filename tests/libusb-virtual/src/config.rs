@@ -222,18 +222,22 @@ impl ConfigAlloc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duo_provisioning::platform::DUO;
+    use duo_provisioning::platform::{Board, DUO};
     use duo_provisioning::sim::duo::usb;
 
     #[test]
     fn dfu_functional_descriptor_is_the_extra_of_the_last_alt_setting() {
-        let config = parse(&usb::config_descriptor(&DUO)).unwrap();
+        let board = Board::factory(&DUO);
+        let config = parse(&usb::config_descriptor(&board)).unwrap();
         assert!(config.extra.is_empty());
         assert_eq!(config.interfaces.len(), 1);
         let alts = &config.interfaces[0];
         assert_eq!(alts.len(), 3);
         assert!(alts[0].extra.is_empty() && alts[1].extra.is_empty());
-        assert_eq!(alts[2].extra, usb::functional_descriptor(&DUO).to_vec());
+        assert_eq!(
+            alts[2].extra,
+            usb::functional_descriptor(&Board::factory(&DUO)).to_vec()
+        );
         for (i, alt) in alts.iter().enumerate() {
             assert_eq!(alt.descriptor[3], i as u8, "bAlternateSetting");
             assert_eq!(&alt.descriptor[5..8], &[0xFE, 0x01, 0x02]);
@@ -242,7 +246,8 @@ mod tests {
 
     #[test]
     fn c_structs_point_at_the_parsed_bytes() {
-        let alloc = ConfigAlloc::new(parse(&usb::config_descriptor(&DUO)).unwrap());
+        let alloc =
+            ConfigAlloc::new(parse(&usb::config_descriptor(&Board::factory(&DUO))).unwrap());
         let d = alloc.descriptor();
         assert_eq!((d.bNumInterfaces, d.bConfigurationValue), (1, 1));
         assert!(d.extra.is_null() && d.extra_length == 0);
@@ -260,12 +265,15 @@ mod tests {
             )
         };
         assert_eq!(iface, (3, 2, 8));
-        assert_eq!(alt2_extra, usb::functional_descriptor(&DUO).to_vec());
+        assert_eq!(
+            alt2_extra,
+            usb::functional_descriptor(&Board::factory(&DUO)).to_vec()
+        );
     }
 
     #[test]
     fn descriptors_the_stand_in_cannot_represent_are_refused() {
-        let mut bytes = usb::config_descriptor(&DUO);
+        let mut bytes = usb::config_descriptor(&Board::factory(&DUO));
         bytes[9 + 4] = 1; // alt 0 claims an endpoint
         assert_eq!(
             parse(&bytes),
@@ -274,7 +282,7 @@ mod tests {
                 alt: 0
             })
         );
-        let bytes = usb::config_descriptor(&DUO);
+        let bytes = usb::config_descriptor(&Board::factory(&DUO));
         assert_eq!(
             parse(&bytes[..bytes.len() - 1]),
             Err(ConfigError::Truncated { offset: 36 })

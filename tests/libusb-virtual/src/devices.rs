@@ -11,7 +11,7 @@
 use std::env;
 use std::path::PathBuf;
 
-use duo_provisioning::platform::Platform;
+use duo_provisioning::platform::Board;
 use duo_provisioning::sim::duo::{usb, Mode, VirtualDuo};
 
 /// Environment variable naming the virtual Duo state directories.
@@ -22,7 +22,9 @@ pub const DIRS_VAR: &str = "DUO_VIRTUAL_DIRS";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Device {
     pub dir: PathBuf,
-    pub platform: &'static Platform,
+    /// Platform, bootloader and firmware as the board was when listed.
+    pub board: Board,
+    pub device_id: [u8; 12],
     pub bus: u8,
     pub port: u8,
     pub address: u8,
@@ -30,11 +32,11 @@ pub struct Device {
 
 impl Device {
     pub fn device_descriptor(&self) -> [u8; 18] {
-        usb::device_descriptor(self.platform)
+        usb::device_descriptor(&self.board)
     }
 
     pub fn config_descriptor(&self) -> Vec<u8> {
-        usb::config_descriptor(self.platform)
+        usb::config_descriptor(&self.board)
     }
 
     /// Whether the board is still in DFU mode and connected, read without
@@ -74,7 +76,8 @@ pub fn enumerate() -> Vec<Device> {
             }
             Some(Device {
                 dir,
-                platform: info.platform,
+                board: info.board,
+                device_id: info.device_id,
                 bus: 1,
                 port: u8::try_from(i + 1).ok()?,
                 address: u8::try_from(i + 2).ok()?,

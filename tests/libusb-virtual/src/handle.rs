@@ -169,12 +169,12 @@ impl Handle {
         if setup.request_type != 0x80 || setup.request != LIBUSB_REQUEST_GET_DESCRIPTOR {
             return None;
         }
-        let platform = self.device.platform;
+        let (board, id) = (&self.device.board, &self.device.device_id);
         let [index, kind] = setup.value.to_le_bytes();
         let mut reply = match kind {
-            LIBUSB_DT_DEVICE => usb::device_descriptor(platform).to_vec(),
-            LIBUSB_DT_CONFIG if index == 0 => usb::config_descriptor(platform),
-            LIBUSB_DT_STRING => usb::string_descriptor(platform, index)?,
+            LIBUSB_DT_DEVICE => usb::device_descriptor(board).to_vec(),
+            LIBUSB_DT_CONFIG if index == 0 => usb::config_descriptor(board),
+            LIBUSB_DT_STRING => usb::string_descriptor(board, id, index)?,
             _ => return None,
         };
         reply.truncate(usize::from(setup.length));
@@ -274,13 +274,16 @@ impl Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use duo_provisioning::platform::DUO;
+    use duo_provisioning::platform::{Board, DUO};
     use duo_provisioning::sim::duo::CreateOptions;
+
+    const R4_SERIAL: &str = "00000000010C";
 
     fn device(dir: &std::path::Path) -> Arc<Device> {
         Arc::new(Device {
             dir: dir.to_path_buf(),
-            platform: &DUO,
+            board: Board::factory(&DUO),
+            device_id: VirtualDuo::probe(dir).unwrap().device_id,
             bus: 1,
             port: 1,
             address: 2,
@@ -294,7 +297,7 @@ mod tests {
         let handle = Handle::open(device(tmp.path())).unwrap();
         let mut out = [0xAAu8; 64];
         let n = handle.string_ascii(usb::STRING_SERIAL, &mut out).unwrap();
-        assert_eq!(&out[..n], DUO.dfu_serial.as_bytes());
+        assert_eq!(&out[..n], R4_SERIAL.as_bytes());
         assert_eq!(out[n], 0);
         // Truncated to the buffer, still NUL-terminated.
         let mut short = [0xAAu8; 5];
@@ -314,7 +317,7 @@ mod tests {
         assert_eq!(second.claim(0), Err(LIBUSB_ERROR_BUSY));
         let mut out = [0u8; 64];
         let n = second.string_ascii(usb::STRING_SERIAL, &mut out).unwrap();
-        assert_eq!(&out[..n], DUO.dfu_serial.as_bytes());
+        assert_eq!(&out[..n], R4_SERIAL.as_bytes());
         let getstatus = Setup {
             request_type: 0xA1,
             request: 3,

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use duo_provisioning::platform::{self, DUO};
+use duo_provisioning::platform::{self, Board, DUO};
 use duo_provisioning::sim::duo::{CreateOptions, Mode, VirtualDuo};
 
 /// target/debug/liblibusb_virtual.so, next to the deps/ dir of this test.
@@ -54,10 +54,19 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A new Duo at time factor 0.01, closed (so dfu-util can take it).
+/// A new factory Duo (r4 + 0.2.4) at time factor 0.01, closed (so
+/// dfu-util can take it).
 fn new_duo(dir: &Path) {
+    new_board(dir, "r4", "0.2.4");
+}
+
+const DEVICE_ID: [u8; 12] = *b"\x2f\xff\x27\xff\xfc\x47\x35\x30\xff\xf2\x36\x37";
+
+fn new_board(dir: &Path, bootloader: &str, firmware: &str) {
     let options = CreateOptions {
         time_factor: 0.01,
+        board: Some(Board::by_names(&DUO, bootloader, firmware).unwrap()),
+        device_id: Some(DEVICE_ID),
         ..CreateOptions::default()
     };
     drop(VirtualDuo::create(dir, options).unwrap());
@@ -76,31 +85,64 @@ fn key_slot(duo: &VirtualDuo) -> Vec<u8> {
     duo.app_dct_bytes()[slot.offset..slot.offset + platform::PRIVATE_KEY_READ_LEN].to_vec()
 }
 
-#[test]
-fn dfu_util_lists_the_duo_with_its_three_alt_settings_and_serial() {
+/// `dfu-util -l` lines of a board (dfu-util lists the last alt first).
+fn listed(bootloader: &str, firmware: &str) -> Vec<String> {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("duo");
-    new_duo(&dir);
+    new_board(&dir, bootloader, firmware);
     let out = dfu_util(&[&dir], tmp.path(), &["-l"]);
     assert!(out.status.success());
-    let found: Vec<String> = stdout(&out)
+    assert!(!stdout(&out).contains("Deducing device DFU version"));
+    stdout(&out)
         .lines()
         .filter(|l| l.starts_with("Found DFU"))
         .map(str::to_string)
-        .collect();
-    // dfu-util lists the last alt setting first.
-    let expected: Vec<String> = platform::DUO_ALT_SETTINGS
-        .iter()
+        .collect()
+}
+
+fn expected_listing(ver: &str, alt0: &str, serial: &str) -> Vec<String> {
+    let names = [
+        alt0,
+        "@DCT Flash   /0x00000000/01*016Kg",
+        "@Serial Flash   /0x00000000/192*004Kg,128*004Kg,64*004Kg,128*004Kg",
+    ];
+    (0..3)
         .rev()
-        .map(|a| {
+        .map(|alt| {
             format!(
-                "Found DFU: [2b04:d058] ver=0200, devnum=2, cfg=1, intf=0, path=\"1-1\", alt={}, name=\"{}\", serial=\"{}\"",
-                a.alt, a.name, DUO.dfu_serial
+                "Found DFU: [2b04:d058] ver={ver}, devnum=2, cfg=1, intf=0, path=\"1-1\", alt={alt}, name=\"{}\", serial=\"{serial}\"",
+                names[alt]
             )
         })
-        .collect();
-    assert_eq!(found, expected);
-    assert!(!stdout(&out).contains("Deducing device DFU version"));
+        .collect()
+}
+
+/// REFERENCE §1: the r4 bootloader (factory boards) is `ver=0200`, the
+/// 16 KiB bootloader's alt-0 map and the constant serial `00000000010C`.
+#[test]
+fn dfu_util_lists_an_r4_duo_as_ver_0200_with_the_old_map_and_serial_00000000010c() {
+    assert_eq!(
+        listed("r4", "0.2.4"),
+        expected_listing(
+            "0200",
+            "@Internal Flash   /0x08000000/01*016Ka,02*016Kg,01*016Kg,01*064Kg,07*128Kg",
+            "00000000010C"
+        )
+    );
+}
+
+/// REFERENCE §1: r6 is `ver=0250`, the 32 KiB bootloader's alt-0 map and
+/// the device id (lower case) as serial.
+#[test]
+fn dfu_util_lists_an_r6_duo_as_ver_0250_with_the_new_map_and_its_device_id() {
+    assert_eq!(
+        listed("r6", "0.3.3"),
+        expected_listing(
+            "0250",
+            "@Internal Flash   /0x08000000/02*016Ka,02*016Kg,01*064Kg,07*128Kg",
+            "2fff27fffc473530fff23637"
+        )
+    );
 }
 
 #[test]
@@ -147,11 +189,18 @@ fn seed_guide_reset_command_makes_the_duo_leave_dfu_and_generate_a_new_key() {
     assert_ne!(new_key, old_key);
 }
 
+/// RedBear's factory-DCT command per generation (REFERENCE §1): `-s
+/// 0x8004000` for firmware ≤ 0.2.4, `-s 0x8008000` since 0.3.0.
 #[test]
 fn seed_guide_server_key_and_factory_dct_downloads_land_where_the_device_reads_them() {
+    factory_dct_lands("r4", "0.2.4", "0x08004000");
+    factory_dct_lands("r6", "0.3.3", "0x08008000");
+}
+
+fn factory_dct_lands(bootloader: &str, firmware: &str, dct_addr: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("duo");
-    new_duo(&dir);
+    new_board(&dir, bootloader, firmware);
     boot_and_enter_dfu(&dir);
     let server_key = fixture("server_public_key.der");
     let dct = fixture("fac-dct-r1.bin");
@@ -171,7 +220,9 @@ fn seed_guide_server_key_and_factory_dct_downloads_land_where_the_device_reads_t
     let out = dfu_util(
         &[&dir],
         tmp.path(),
-        &words("-d 2b04:d058 -a 0 -s 0x08008000 -D fac-dct-r1.bin"),
+        &words(&format!(
+            "-d 2b04:d058 -a 0 -s {dct_addr} -D fac-dct-r1.bin"
+        )),
     );
     assert!(out.status.success());
     assert_eq!(VirtualDuo::open(&dir).unwrap().dct_region(), &dct[..]);

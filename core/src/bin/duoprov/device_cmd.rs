@@ -183,6 +183,15 @@ fn write(
                 backup.display()
             ));
         }
+        if let Some(dump) = &report.dct_dump {
+            text.push_str(&format!(
+                "the write reaches the system firmware: saved the whole DCT first to {}\n",
+                dump.display()
+            ));
+        }
+        if let Some(hazard) = &report.hazard {
+            text.push_str(&format!("warning: {hazard}\n"));
+        }
         text += &format!(
             "wrote {} bytes of {} at 0x{addr:08x} on alt {alt} ({} blocks",
             report.bytes,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use duo_provisioning::platform::Platform;
+use duo_provisioning::platform::{Board, Platform};
 use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo};
 use serde::Serialize;
 
@@ -30,6 +30,21 @@ pub enum SimCommand {
         /// Board family: duo, photon or p1.
         #[arg(long, default_value = "duo", value_parser = crate::output::parse_platform)]
         platform: &'static Platform,
+        /// Duo bootloader revision: r3 (firmware 0.2.0–0.2.3), r4 (0.2.4,
+        /// factory boards), r5 (0.3.0/0.3.1) or r6 (0.3.2+). It decides the
+        /// DFU descriptors (bcdDevice, serial), the internal-flash map
+        /// (16 KiB bootloader and DCT at 0x08004000 on r3/r4, 32 KiB and
+        /// 0x08008000 on r5/r6) and the DFU timing and failures. Default:
+        /// the factory board's (r4 on a Duo; Photon and P1 have one).
+        #[arg(long, value_name = "REV")]
+        bootloader: Option<String>,
+        /// System firmware: 0.2.4, 0.3.1, 0.3.3 or none. It decides the DCT
+        /// layout, the key rules at boot and normal mode. Firmware 0.3.x
+        /// replaces an r3/r4 bootloader at its first boot; r5/r6 with
+        /// 0.2.4 is refused (that destroys the bootloader). Default: the
+        /// factory board's (0.2.4 on a Duo; none on a Photon / P1).
+        #[arg(long, value_name = "VERSION")]
+        firmware: Option<String>,
     },
     /// Reset the board into its firmware (like tapping RESET): the firmware
     /// keeps the key in the slot, or generates one if the slot's first byte
@@ -83,7 +98,19 @@ pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
             device_id,
             time_factor,
             platform,
-        } => create(ctx, &dir, from.as_deref(), device_id, time_factor, platform),
+            bootloader,
+            firmware,
+        } => {
+            let factory = Board::factory(platform);
+            let board = Board::by_names(
+                platform,
+                bootloader.as_deref().unwrap_or(factory.bootloader.name),
+                firmware
+                    .as_deref()
+                    .unwrap_or(factory.firmware.map_or("none", |f| f.version)),
+            )?;
+            create(ctx, &dir, from.as_deref(), device_id, time_factor, board)
+        }
         SimCommand::Boot { dir } => boot(ctx, &dir),
         SimCommand::Dfu { dir } => {
             let mut duo = VirtualDuo::open(&dir)?;
@@ -137,8 +164,9 @@ fn create(
     from: Option<&Path>,
     device_id: Option<[u8; 12]>,
     time_factor: f64,
-    platform: &'static Platform,
+    board: Board,
 ) -> anyhow::Result<()> {
+    let platform = board.platform;
     let dct_image = match from {
         Some(path) => Some(
             std::fs::read(path)
@@ -150,6 +178,7 @@ fn create(
         dir,
         CreateOptions {
             platform,
+            board: Some(board),
             dct_image,
             device_id,
             time_factor,
@@ -162,10 +191,11 @@ fn create(
     let view = View::of(&duo);
     ctx.emit(&view, || {
         format!(
-            "created a virtual {} in {} (DFU mode, device id {}, time factor {})\n\
+            "created a virtual {} in {} ({}; DFU mode, device id {}, time factor {})\n\
              use it with --device sim:{}",
             platform.display_name,
             dir.display(),
+            board.describe(),
             view.device_id,
             view.time_factor,
             dir.display()
@@ -263,6 +293,8 @@ fn list_or_none(items: &[String]) -> String {
 struct View {
     dir: PathBuf,
     platform: &'static str,
+    bootloader: &'static str,
+    firmware: Option<&'static str>,
     mode: Mode,
     connected: bool,
     device_id: String,
@@ -280,6 +312,8 @@ impl View {
         View {
             dir: duo.dir().to_path_buf(),
             platform: duo.platform().name,
+            bootloader: duo.board().bootloader.name,
+            firmware: duo.board().firmware.map(|f| f.version),
             mode: duo.mode(),
             connected: duo.connected(),
             device_id: duo.device_id_hex(),
@@ -307,10 +341,13 @@ impl View {
             (None, None) => "never booted".to_string(),
         };
         format!(
-            "directory:     {}\nplatform:      {}\nmode:          {mode}\ndevice id:     {}\n\
+            "directory:     {}\nplatform:      {}\nbootloader:    {}\nfirmware:      {}\n\
+             mode:          {mode}\ndevice id:     {}\n\
              time factor:   {}\narmed faults:  {}\nfired faults:  {}\nlast boot:     {boot}\n{}",
             self.dir.display(),
             self.platform,
+            self.bootloader,
+            self.firmware.unwrap_or("none"),
             self.device_id,
             self.time_factor,
             list_or_none(&self.armed_faults),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::fault::{Action, ConnInfo, Fault};
+use super::replies::Reply;
 use super::store::{Record, Store};
 use crate::cloud::{AsyncClock, DeviceId};
 use crate::keys;
@@ -57,32 +58,12 @@ pub(crate) fn router(app: App) -> Router {
         .layer(middleware::from_fn(loopback_only));
     v1.merge(admin)
         .fallback(|| async {
-            reply(
+            Reply::json(
                 StatusCode::NOT_FOUND,
                 json!({"ok": false, "error": "Not Found"}),
             )
         })
         .with_state(app)
-}
-
-/// A JSON reply; small enough to be the error side of handler results.
-pub(crate) struct Reply(StatusCode, Value);
-
-impl IntoResponse for Reply {
-    fn into_response(self) -> Response {
-        (self.0, Json(self.1)).into_response()
-    }
-}
-
-fn reply(status: StatusCode, body: Value) -> Reply {
-    Reply(status, body)
-}
-
-fn bad_request(error: impl Into<String>) -> Reply {
-    reply(
-        StatusCode::BAD_REQUEST,
-        json!({ "ok": false, "error": error.into() }),
-    )
 }
 
 /// Every `/v1` request is counted, then the active fault decides its fate.
@@ -115,33 +96,48 @@ async fn faults(
     }
 }
 
-/// Form or JSON body, flattened to text fields.
-fn body_fields(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, String> {
+/// A request body: form or JSON, flattened to text fields, and whether it
+/// was a form (only a form body can carry a token, §4).
+struct Body {
+    fields: HashMap<String, String>,
+    form: bool,
+}
+
+fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Body, Reply> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if content_type.starts_with("application/json") {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| format!("the body is not valid JSON: {e}"))?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| Reply::bad_request(format!("the body is not valid JSON: {e}")))?;
         let Value::Object(map) = value else {
-            return Err("the JSON body must be an object".into());
+            return Err(Reply::bad_request("the JSON body must be an object"));
         };
-        Ok(map
+        let fields = map
             .into_iter()
             .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| match v {
                 Value::String(s) => (k, s),
                 other => (k, other.to_string()),
             })
-            .collect())
+            .collect();
+        Ok(Body {
+            fields,
+            form: false,
+        })
     } else {
-        Ok(url::form_urlencoded::parse(body).into_owned().collect())
+        Ok(Body {
+            fields: url::form_urlencoded::parse(body).into_owned().collect(),
+            form: true,
+        })
     }
 }
 
-/// The token from `Authorization: Bearer …`, else an `access_token` field.
-fn token_of(headers: &HeaderMap, fields: &HashMap<String, String>) -> Option<String> {
+/// The OAuth layer (§4): exactly one of `Authorization: Bearer`, an
+/// `access_token` query parameter, or an `access_token` field of a form body.
+/// No token: 400; more than one way: 400; a token it does not know: 401.
+fn authorize(app: &App, headers: &HeaderMap, uri: &Uri, body: Option<&Body>) -> Result<(), Reply> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -151,25 +147,24 @@ fn token_of(headers: &HeaderMap, fields: &HashMap<String, String>) -> Option<Str
                 .eq_ignore_ascii_case("bearer")
                 .then(|| rest.trim().to_string())
         });
-    bearer.or_else(|| fields.get("access_token").cloned())
-}
-
-/// 401 unless the request carries a token the cloud knows.
-fn authorize(
-    app: &App,
-    headers: &HeaderMap,
-    fields: &HashMap<String, String>,
-) -> Result<(), Reply> {
-    match token_of(headers, fields) {
-        None => Err(reply(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": "invalid_request", "error_description": "The access token was not found"}),
-        )),
-        Some(t) if app.store().knows_token(&t) => Ok(()),
-        Some(_) => Err(reply(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": "invalid_token", "error_description": "The access token provided is invalid."}),
-        )),
+    let query = uri.query().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.into_owned())
+    });
+    let field = body
+        .filter(|b| b.form)
+        .and_then(|b| b.fields.get("access_token").cloned());
+    let mut given = [bearer, query, field].into_iter().flatten();
+    let token = match (given.next(), given.next()) {
+        (None, _) => return Err(Reply::no_token()),
+        (Some(_), Some(_)) => return Err(Reply::two_tokens()),
+        (Some(token), None) => token,
+    };
+    if app.store().knows_token(&token) {
+        Ok(())
+    } else {
+        Err(Reply::invalid_token())
     }
 }
 
@@ -177,27 +172,27 @@ fn authorize(
 async fn provision(
     State(app): State<App>,
     Path(id): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Reply, Reply> {
-    let fields = body_fields(&headers, &body).map_err(bad_request)?;
-    authorize(&app, &headers, &fields)?;
+    let body = parse_body(&headers, &body)?;
+    authorize(&app, &headers, &uri, Some(&body))?;
     app.store().stats.provisioning_requests += 1;
-    let outcome = check_provisioning(&app, &id, &fields);
+    let outcome = check_provisioning(&app, &id, &body.fields);
     let mut store = app.store();
     let accepted = outcome.and_then(|record| {
-        let device_id = record.device_id.clone();
-        store.accept(record).map(|()| device_id).map_err(|e| {
-            reply(
+        store.accept(record).map_err(|e| {
+            Reply::json(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 json!({"ok": false, "error": e.to_string()}),
             )
         })
     });
     match accepted {
-        Ok(device_id) => {
+        Ok(()) => {
             store.stats.accepted += 1;
-            Ok(reply(StatusCode::OK, json!({"ok": true, "id": device_id})))
+            Ok(Reply::success())
         }
         Err(rejection) => {
             store.stats.rejected += 1;
@@ -206,44 +201,41 @@ async fn provision(
     }
 }
 
-/// The checks of the real endpoint, in its order: ids, key, algorithm,
+/// The checks of the real endpoint, in its order: the id, key, algorithm,
 /// product id, then whether the device had its initial provisioning.
+///
+/// The device is the body's `deviceID`, as the real cloud reads it (§4: a
+/// recorded post to `/v1/provisioning/x` succeeded); the path's id is used
+/// only when the body has none, as other servers do.
 fn check_provisioning(
     app: &App,
-    id: &str,
+    path_id: &str,
     fields: &HashMap<String, String>,
 ) -> Result<Record, Reply> {
-    let device_id = DeviceId::parse(id).map_err(|e| bad_request(e.to_string()))?;
-    if let Some(body_id) = fields.get("deviceID") {
-        let body_id = DeviceId::parse(body_id).map_err(|e| bad_request(e.to_string()))?;
-        if body_id != device_id {
-            return Err(bad_request(format!(
-                "deviceID {body_id} does not match the device {device_id} in the URL"
-            )));
-        }
-    }
+    let id = fields.get("deviceID").map_or(path_id, String::as_str);
+    let device_id = DeviceId::parse(id).map_err(|e| Reply::bad_request(e.to_string()))?;
     let pem = fields
         .get("publicKey")
         .filter(|k| !k.trim().is_empty())
-        .ok_or_else(|| bad_request("publicKey is required (PEM)"))?;
+        .ok_or_else(|| Reply::bad_request("publicKey is required (PEM)"))?;
     if !pem.contains("-----BEGIN") {
-        return Err(bad_request("publicKey must be a PEM public key"));
+        return Err(Reply::bad_request("publicKey must be a PEM public key"));
     }
     if pem.contains("PRIVATE KEY") {
-        return Err(bad_request(
+        return Err(Reply::bad_request(
             "publicKey holds a private key; send only the public half",
         ));
     }
     let public = keys::parse_public_key(pem.as_bytes())
-        .map_err(|e| bad_request(format!("publicKey is not a valid RSA public key: {e}")))?;
+        .map_err(|e| Reply::bad_request(format!("publicKey is not a valid RSA public key: {e}")))?;
     let public_key = keys::public_key_to_pem(&public)
-        .map_err(|e| bad_request(format!("publicKey cannot be re-encoded: {e}")))?;
+        .map_err(|e| Reply::bad_request(format!("publicKey cannot be re-encoded: {e}")))?;
     let algorithm = fields
         .get("algorithm")
         .cloned()
         .unwrap_or_else(|| "rsa".into());
     if algorithm != "rsa" {
-        return Err(bad_request(format!(
+        return Err(Reply::bad_request(format!(
             "algorithm {algorithm:?} is not supported here; use \"rsa\""
         )));
     }
@@ -252,14 +244,11 @@ fn check_provisioning(
         Some(p) => Some(
             p.trim()
                 .parse::<u16>()
-                .map_err(|_| bad_request(format!("product_id {p:?} is not a number")))?,
+                .map_err(|_| Reply::bad_request(format!("product_id {p:?} is not a number")))?,
         ),
     };
     if !app.store().is_seeded(&device_id) {
-        return Err(reply(
-            StatusCode::FORBIDDEN,
-            json!({"ok": false, "error": "Permission Denied"}),
-        ));
+        return Err(Reply::permission_denied());
     }
     Ok(Record {
         device_id,
@@ -272,31 +261,32 @@ fn check_provisioning(
     })
 }
 
-/// `GET /v1/devices/{id}`: what the cloud knows of a seeded device.
+/// `GET /v1/devices/{id}`: what the cloud knows of a seeded device; 403
+/// `Permission Denied` for any other (§4: the real cloud never says 404 for
+/// a device it does not know).
 async fn device(
     State(app): State<App>,
     Path(id): Path<String>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Result<Reply, Reply> {
-    authorize(&app, &headers, &HashMap::new())?;
-    let device_id = DeviceId::parse(&id).map_err(|e| bad_request(e.to_string()))?;
+    authorize(&app, &headers, &uri, None)?;
+    let device_id = DeviceId::parse(&id).map_err(|e| Reply::bad_request(e.to_string()))?;
     let store = app.store();
-    let info = store.device(&device_id).ok_or_else(|| {
-        reply(
-            StatusCode::NOT_FOUND,
-            json!({"ok": false, "error": "Device not found."}),
-        )
-    })?;
+    let info = store
+        .device(&device_id)
+        .ok_or_else(Reply::permission_denied)?;
     let product_id = store
         .records(Some(&device_id))
         .last()
         .and_then(|r| r.product_id);
-    Ok(reply(
+    Ok(Reply::json(
         StatusCode::OK,
         json!({
             "id": info.device_id,
             "name": null,
             "connected": false,
+            "online": false,
             "product_id": product_id,
             "platform_id": product_id,
             "public_key_provisioned": info.public_key.is_some(),
@@ -313,7 +303,7 @@ async fn loopback_only(
     if conn.remote.ip().is_loopback() {
         next.run(request).await
     } else {
-        reply(
+        Reply::json(
             StatusCode::FORBIDDEN,
             json!({"ok": false, "error": "the admin surface answers loopback clients only"}),
         )
@@ -322,7 +312,7 @@ async fn loopback_only(
 }
 
 fn ok() -> Reply {
-    reply(StatusCode::OK, json!({"ok": true}))
+    Reply::json(StatusCode::OK, json!({"ok": true}))
 }
 
 #[derive(Deserialize)]
@@ -335,7 +325,7 @@ async fn admin_add_token(
     Json(body): Json<TokenBody>,
 ) -> Result<Reply, Reply> {
     if body.token.is_empty() {
-        return Err(bad_request("token must not be empty"));
+        return Err(Reply::bad_request("token must not be empty"));
     }
     app.store().add_token(&body.token);
     Ok(ok())
@@ -357,27 +347,30 @@ async fn admin_add_devices(
         .device_id
         .iter()
         .chain(body.device_ids.iter())
-        .map(|text| DeviceId::parse(text).map_err(|e| bad_request(e.to_string())))
+        .map(|text| DeviceId::parse(text).map_err(|e| Reply::bad_request(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let added = app.store().add_devices(ids).map_err(|e| {
-        reply(
+        Reply::json(
             StatusCode::INTERNAL_SERVER_ERROR,
             json!({"ok": false, "error": e.to_string()}),
         )
     })?;
-    Ok(reply(StatusCode::OK, json!({"ok": true, "added": added})))
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"ok": true, "added": added}),
+    ))
 }
 
 async fn admin_devices(State(app): State<App>) -> Reply {
-    reply(StatusCode::OK, json!(app.store().devices()))
+    Reply::json(StatusCode::OK, json!(app.store().devices()))
 }
 
 fn parse_admin_id(id: &str) -> Result<DeviceId, Reply> {
-    DeviceId::parse(id).map_err(|e| bad_request(e.to_string()))
+    DeviceId::parse(id).map_err(|e| Reply::bad_request(e.to_string()))
 }
 
 fn unknown_device(id: &DeviceId) -> Reply {
-    reply(
+    Reply::json(
         StatusCode::NOT_FOUND,
         json!({"ok": false, "error": format!("device {id} is not seeded")}),
     )
@@ -386,7 +379,7 @@ fn unknown_device(id: &DeviceId) -> Reply {
 async fn admin_device(State(app): State<App>, Path(id): Path<String>) -> Result<Reply, Reply> {
     let id = parse_admin_id(&id)?;
     let info = app.store().device(&id).ok_or_else(|| unknown_device(&id))?;
-    Ok(reply(StatusCode::OK, json!(info)))
+    Ok(Reply::json(StatusCode::OK, json!(info)))
 }
 
 /// The PEM the cloud holds for the device, as text.
@@ -397,7 +390,7 @@ async fn admin_device_key(
     let id = parse_admin_id(&id)?;
     let info = app.store().device(&id).ok_or_else(|| unknown_device(&id))?;
     let pem = info.public_key.ok_or_else(|| {
-        reply(
+        Reply::json(
             StatusCode::NOT_FOUND,
             json!({"ok": false, "error": format!("device {id} has no key provisioned yet")}),
         )
@@ -410,15 +403,18 @@ async fn admin_device_records(
     Path(id): Path<String>,
 ) -> Result<Reply, Reply> {
     let id = parse_admin_id(&id)?;
-    Ok(reply(StatusCode::OK, json!(app.store().records(Some(&id)))))
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!(app.store().records(Some(&id))),
+    ))
 }
 
 async fn admin_records(State(app): State<App>) -> Reply {
-    reply(StatusCode::OK, json!(app.store().records(None)))
+    Reply::json(StatusCode::OK, json!(app.store().records(None)))
 }
 
 async fn admin_stats(State(app): State<App>) -> Reply {
-    reply(StatusCode::OK, json!(app.store().stats))
+    Reply::json(StatusCode::OK, json!(app.store().stats))
 }
 
 async fn admin_reset_counters(State(app): State<App>) -> Reply {
@@ -432,7 +428,7 @@ async fn admin_set_fault(State(app): State<App>, Json(fault): Json<Fault>) -> Re
 }
 
 async fn admin_get_fault(State(app): State<App>) -> Reply {
-    reply(StatusCode::OK, json!(app.store().fault.get()))
+    Reply::json(StatusCode::OK, json!(app.store().fault.get()))
 }
 
 async fn admin_clear_fault(State(app): State<App>) -> Reply {

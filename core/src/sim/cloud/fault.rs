@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::replies::Reply;
 use crate::cloud::AsyncClock;
 
 /// What the `/v1/…` endpoints do instead of (or before) answering normally.
@@ -43,9 +44,14 @@ pub enum Fault {
     },
     /// Wait `ms` milliseconds, then answer normally.
     Delay { ms: u64 },
-    /// Answer the first `after` requests normally, then 429 with
-    /// `Retry-After: retry_after_secs`.
-    RateLimit { after: u64, retry_after_secs: u64 },
+    /// Answer the first `after` requests normally, then 429 — without
+    /// `Retry-After`, as the real cloud (REFERENCE §4), unless
+    /// `retry_after_secs` is given.
+    RateLimit {
+        after: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_secs: Option<u64>,
+    },
     /// Close the connection without any reply.
     Drop,
     /// One step per request, in order; then answer normally. Steps are
@@ -57,7 +63,8 @@ pub enum Fault {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultBody {
-    /// `{"ok":false,"error":"<reason phrase>"}`, as the API answers.
+    /// `{"ok":false,"error":"<reason phrase>"}` (REFERENCE §4 records no 429
+    /// or 5xx body; this is the API's usual error shape).
     #[default]
     Json,
     /// An HTML error page, as a proxy or load balancer answers.
@@ -85,7 +92,13 @@ impl Fault {
         }
     }
 
-    /// 429 with `Retry-After: secs`.
+    /// 429 without `Retry-After`, as the real cloud answers (REFERENCE §4).
+    pub fn rate_limited() -> Self {
+        Fault::json_status(429)
+    }
+
+    /// 429 with `Retry-After: secs` (which the real cloud does not send; for
+    /// clients that must honour it where a proxy does).
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         Fault::Status {
             status: 429,
@@ -154,11 +167,7 @@ fn action_for(fault: &Fault, n: u64) -> Action {
             retry_after_secs,
         } => {
             if n > *after {
-                Action::Respond(status_response(
-                    429,
-                    FaultBody::Json,
-                    Some(*retry_after_secs),
-                ))
+                Action::Respond(status_response(429, FaultBody::Json, *retry_after_secs))
             } else {
                 Action::Pass
             }
@@ -171,11 +180,9 @@ fn status_response(status: u16, body: FaultBody, retry_after: Option<u64>) -> Re
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let reason = code.canonical_reason().unwrap_or("Error");
     let mut response = match body {
-        FaultBody::Json => (
-            code,
-            axum::Json(serde_json::json!({ "ok": false, "error": reason })),
-        )
-            .into_response(),
+        FaultBody::Json => {
+            Reply::json(code, serde_json::json!({ "ok": false, "error": reason })).into_response()
+        }
         FaultBody::Html => (
             code,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -333,7 +340,7 @@ mod tests {
         let mut state = FaultState::default();
         state.set(Fault::RateLimit {
             after: 2,
-            retry_after_secs: 7,
+            retry_after_secs: Some(7),
         });
         assert!(matches!(state.next_action(), Action::Pass));
         assert!(matches!(state.next_action(), Action::Pass));
@@ -346,6 +353,21 @@ mod tests {
         }
         state.reset_counter();
         assert!(matches!(state.next_action(), Action::Pass));
+        state.set(Fault::RateLimit {
+            after: 0,
+            retry_after_secs: None,
+        });
+        match state.next_action() {
+            Action::Respond(r) => {
+                assert_eq!(r.status(), 429);
+                assert!(r.headers().get(header::RETRY_AFTER).is_none());
+                assert_eq!(
+                    r.headers()[header::CONTENT_TYPE],
+                    super::super::replies::JSON_CONTENT_TYPE
+                );
+            }
+            _ => panic!("expected 429"),
+        }
     }
 
     #[test]

@@ -3,12 +3,18 @@
 //! ([`LocalCloud::start`]), from other processes and languages
 //! (`duoprov cloud serve` prints its base URL), and in benchmarks.
 //!
-//! It behaves like the real endpoint: form or JSON bodies; the token from
-//! `Authorization: Bearer` or an `access_token` field; 401 `invalid_token`
-//! for unknown tokens; 403 `Permission Denied` for devices it never
-//! "initially provisioned" (not seeded); 400 for malformed ids and keys;
-//! 200 `{"ok":true,"id":…}` and a [`Record`] for accepted requests.
-//! `GET /v1/devices/{id}` answers for seeded devices.
+//! It answers byte for byte as REFERENCE §4 records the real endpoint
+//! ([`replies`] holds the recorded bodies): form or JSON bodies; the token
+//! from exactly one of `Authorization: Bearer`, an `access_token` query
+//! parameter or form field (none: 400 `invalid_request`; two: 400 "Only one
+//! method…"); 401 `invalid_token` for unknown tokens (these OAuth errors
+//! with `Cache-Control: no-store`, `Pragma: no-cache`); the device id from
+//! the body's `deviceID` (the path's only when the body has none); 403
+//! `Permission Denied` for devices it never "initially provisioned" (not
+//! seeded) — never 404; 400 for malformed ids and keys; 200 with the JSON
+//! string `"Success!"` and a [`Record`] for accepted requests. Every JSON
+//! reply is `application/json; charset=utf-8`. `GET /v1/devices/{id}`
+//! answers for seeded devices (403 for others).
 //!
 //! Admin surface (loopback peers only, JSON):
 //! `POST /admin/tokens {"token"}`, `POST /admin/devices {"device_id"|"device_ids"}`,
@@ -18,6 +24,7 @@
 
 mod api;
 mod fault;
+pub mod replies;
 mod store;
 
 #[cfg(test)]

@@ -2,12 +2,12 @@
 //! the time each medium declares for its operations.
 //!
 //! The sector maps are not listed here a second time: they are the DfuSe
-//! memory-layout strings of [`crate::platform::Platform::alt_settings`]
+//! memory-layout strings of [`crate::platform::Board::alt_settings`]
 //! parsed by the host's own [`MemoryLayout`] (REFERENCE §1), so what
 //! `dfu-util -l` prints is exactly what the device enforces.
 
 use crate::dfu::layout::MemoryLayout;
-use crate::platform::Platform;
+use crate::platform::Board;
 
 /// What backs an alt setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,10 +68,11 @@ impl Media {
     }
 }
 
-/// The media of a platform, one per alt setting, in alt order.
-pub fn media_of(platform: &Platform) -> Result<Vec<Media>, String> {
-    platform
-        .alt_settings
+/// The media of a board, one per alt setting, in alt order.
+pub fn media_of(board: &Board) -> Result<Vec<Media>, String> {
+    let platform = board.platform;
+    board
+        .alt_settings()
         .iter()
         .map(|a| {
             let map = MemoryLayout::parse(a.name).map_err(|e| e.to_string())?;
@@ -99,11 +100,11 @@ pub fn media_of(platform: &Platform) -> Result<Vec<Media>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::DUO;
+    use crate::platform::{Board, DUO};
 
     #[test]
     fn duo_alt_settings_map_to_internal_flash_dct_and_serial_flash() {
-        let media = media_of(&DUO).unwrap();
+        let media = media_of(&Board::factory(&DUO)).unwrap();
         let kinds: Vec<MediaKind> = media.iter().map(|m| m.kind).collect();
         assert_eq!(
             kinds,

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use crate::dct::DctImage;
-use crate::platform::Platform;
+use crate::platform::{Board, FlashMap, Platform};
 
 use crate::dfu::protocol::DfuStatus;
 
@@ -41,6 +41,7 @@ const BOOTLOADER_FILL: &[u8] = b"virtual Duo bootloader (read-only) ";
 #[derive(Debug)]
 pub(crate) struct Memory {
     platform: &'static Platform,
+    board: Board,
     media: Vec<Media>,
     /// Address of the first byte of internal flash (0x08000000).
     internal_base: u32,
@@ -51,27 +52,13 @@ pub(crate) struct Memory {
 impl Memory {
     /// Fresh flash images: internal flash erased except the bootloader
     /// sectors and the DCT region (`dct_image`); serial flash erased.
-    pub fn create(
-        dir: &Path,
-        platform: &'static Platform,
-        dct_image: &[u8],
-    ) -> Result<Self, SimError> {
-        let media = media_of(platform).map_err(SimError::Platform)?;
+    pub fn create(dir: &Path, board: Board, dct_image: &[u8]) -> Result<Self, SimError> {
+        let platform = board.platform;
+        let media = media_of(&board).map_err(SimError::Platform)?;
         let internal_base = internal_base(&media)?;
         let mut internal = vec![0xFF; platform.internal_flash_size];
-        let internal_map = &media
-            .iter()
-            .find(|m| m.kind == MediaKind::InternalFlash)
-            .expect("internal_base found it")
-            .map;
-        for seg in internal_map.segments.iter().filter(|s| !s.perms.writable) {
-            let start = (seg.start - internal_base) as usize;
-            let len = (seg.end() - u64::from(seg.start)) as usize;
-            for (i, b) in internal[start..start + len].iter_mut().enumerate() {
-                *b = BOOTLOADER_FILL[i % BOOTLOADER_FILL.len()];
-            }
-        }
-        let dct_start = (platform.dct_region_addr - internal_base) as usize;
+        fill_bootloader(&mut internal, internal_base, board.flash_map());
+        let dct_start = (board.flash_map().dct_region_addr - internal_base) as usize;
         internal[dct_start..dct_start + dct_image.len()].copy_from_slice(dct_image);
         let internal = FlashFile::create(&dir.join(INTERNAL_FLASH_FILE), internal)?;
         let serial = match platform.serial_flash_size {
@@ -81,11 +68,12 @@ impl Memory {
                 vec![0xFF; n],
             )?),
         };
-        Memory::checked(platform, media, internal_base, internal, serial)
+        Memory::checked(board, media, internal_base, internal, serial)
     }
 
-    pub fn open(dir: &Path, platform: &'static Platform) -> Result<Self, SimError> {
-        let media = media_of(platform).map_err(SimError::Platform)?;
+    pub fn open(dir: &Path, board: Board) -> Result<Self, SimError> {
+        let platform = board.platform;
+        let media = media_of(&board).map_err(SimError::Platform)?;
         let internal_base = internal_base(&media)?;
         let internal =
             FlashFile::open(&dir.join(INTERNAL_FLASH_FILE), platform.internal_flash_size)?;
@@ -93,12 +81,12 @@ impl Memory {
             0 => None,
             n => Some(FlashFile::open(&dir.join(SERIAL_FLASH_FILE), n)?),
         };
-        Memory::checked(platform, media, internal_base, internal, serial)
+        Memory::checked(board, media, internal_base, internal, serial)
     }
 
     /// Every raw memory map must fit its image.
     fn checked(
-        platform: &'static Platform,
+        board: Board,
         media: Vec<Media>,
         internal_base: u32,
         internal: FlashFile,
@@ -120,12 +108,55 @@ impl Memory {
             }
         }
         Ok(Memory {
-            platform,
+            platform: board.platform,
+            board,
             media,
             internal_base,
             internal,
             serial,
         })
+    }
+
+    /// The firmware installed a new bootloader (REFERENCE §1: 0.3.x over
+    /// r3/r4). When the flash map changes generation, the 32 KiB bootloader
+    /// is written over the old DCT1 (0x08004000–0x08007FFF) and the DCT is
+    /// then read at 0x08008000, whose first partition is the old DCT2: if
+    /// the old DCT1 was current, the keys and credentials are gone and the
+    /// firmware finds an erased table (given a fresh header).
+    pub fn install_bootloader(&mut self, board: Board) -> Result<(), SimError> {
+        let (old, new) = (self.board.flash_map(), board.flash_map());
+        let media = media_of(&board).map_err(SimError::Platform)?;
+        if old != new {
+            let end = (new.bootloader_end - self.internal_base) as usize;
+            let mut boot = self.internal()[..end].to_vec();
+            fill_bootloader(&mut boot, self.internal_base, new);
+            self.internal.store(0, &boot)?;
+        }
+        self.board = board;
+        self.media = media;
+        if old != new
+            && DctImage::from_bytes(self.platform, self.dct_region())
+                .and_then(|image| image.current_partition())
+                .is_err()
+        {
+            self.fresh_dct()?;
+        }
+        Ok(())
+    }
+
+    /// No current partition: DCT1 is erased and given a fresh header
+    /// (REFERENCE §2, "Which partition is current").
+    fn fresh_dct(&mut self) -> Result<(), SimError> {
+        let range = self.dct_region_range();
+        let mut region = vec![0xFF; range.len()];
+        let part = self.platform.dct_partition_size;
+        region[..4].copy_from_slice(&(part as u32).to_le_bytes());
+        region[4..8].copy_from_slice(&(part as u32).to_le_bytes());
+        region[8] = 0; // write_incomplete
+        region[9] = 1; // is_current_dct
+        region[10] = 1; // app_valid
+        region[12..16].copy_from_slice(&crate::dct::WICED_MAGIC);
+        self.internal.store(range.start, &region)
     }
 
     pub fn internal(&self) -> &[u8] {
@@ -247,7 +278,7 @@ impl Memory {
     }
 
     fn dct_region_range(&self) -> std::ops::Range<usize> {
-        let start = (self.platform.dct_region_addr - self.internal_base) as usize;
+        let start = (self.board.flash_map().dct_region_addr - self.internal_base) as usize;
         start..start + 2 * self.platform.dct_partition_size
     }
 
@@ -283,6 +314,14 @@ impl Memory {
         image.write_app_data(offset, data)?;
         let start = self.dct_region_range().start;
         self.internal.store(start, image.as_bytes())
+    }
+}
+
+/// The bootloader's sectors hold recognisable non-erased bytes.
+fn fill_bootloader(internal: &mut [u8], internal_base: u32, map: &FlashMap) {
+    let end = (map.bootloader_end - internal_base) as usize;
+    for (i, b) in internal[..end].iter_mut().enumerate() {
+        *b = BOOTLOADER_FILL[i % BOOTLOADER_FILL.len()];
     }
 }
 

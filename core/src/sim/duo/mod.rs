@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dfu::protocol::{request, DfuState, DfuStatus};
 use crate::dfu::transport::{Setup, TransportError};
-use crate::platform::{self, Platform};
+use crate::platform::{self, Board, Platform};
 use crate::time::Clock;
 
 pub use boot::BootReport;
@@ -84,6 +84,9 @@ pub struct Stats {
 #[derive(Debug, Clone)]
 pub struct CreateOptions {
     pub platform: &'static Platform,
+    /// Bootloader revision and system firmware (`platform` must be the
+    /// board's); default the platform's factory board (Duo: r4 + 0.2.4).
+    pub board: Option<Board>,
     /// The 32 KiB DCT region (both partitions); default
     /// [`crate::FACTORY_DCT_IMAGE`].
     pub dct_image: Option<Vec<u8>>,
@@ -97,6 +100,7 @@ impl Default for CreateOptions {
     fn default() -> Self {
         CreateOptions {
             platform: &platform::DUO,
+            board: None,
             dct_image: None,
             device_id: None,
             time_factor: 1.0,
@@ -108,6 +112,8 @@ impl Default for CreateOptions {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceInfo {
     pub platform: &'static Platform,
+    /// Bootloader revision and system firmware.
+    pub board: Board,
     pub mode: Mode,
     /// False after the vanish fault fired, until `enter_dfu`.
     pub connected: bool,
@@ -116,14 +122,19 @@ pub struct DeviceInfo {
 }
 
 /// Version of the state file. 2: DFU states and status codes are stored by
-/// their spec names (`dfuIDLE`, `errWRITE`).
-const STATE_FORMAT: u32 = 2;
+/// their spec names (`dfuIDLE`, `errWRITE`). 3: the bootloader revision and
+/// the system firmware.
+const STATE_FORMAT: u32 = 3;
 
 /// Everything of the device except the flash images.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct DeviceState {
     format: u32,
     platform: String,
+    /// `r3` … `r6` (`particle` on a Photon / P1).
+    bootloader: String,
+    /// `0.2.4`, `0.3.1`, `0.3.3`, or none.
+    firmware: Option<String>,
     #[serde(with = "hex_id")]
     device_id: [u8; 12],
     time_factor: f64,
@@ -143,6 +154,15 @@ impl DeviceState {
         platform::by_name(&self.platform).ok_or_else(|| SimError::Corrupt {
             path: dir.join(STATE_FILE),
             detail: format!("unknown platform {:?}", self.platform),
+        })
+    }
+
+    fn board(&self, dir: &Path) -> Result<Board, SimError> {
+        let platform = self.platform(dir)?;
+        let firmware = self.firmware.as_deref().unwrap_or("none");
+        Board::by_names(platform, &self.bootloader, firmware).map_err(|e| SimError::Corrupt {
+            path: dir.join(STATE_FILE),
+            detail: e.to_string(),
         })
     }
 }
@@ -171,7 +191,7 @@ pub struct VirtualDuo {
     dir: PathBuf,
     _lock: File,
     clock: DeviceClock,
-    platform: &'static Platform,
+    board: Board,
     state: DeviceState,
     /// The state file's content as last written.
     written: String,
@@ -189,7 +209,10 @@ impl VirtualDuo {
         options: CreateOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SimError> {
-        let platform = options.platform;
+        let board = options
+            .board
+            .unwrap_or_else(|| Board::factory(options.platform));
+        let platform = board.platform;
         if !options.time_factor.is_finite() || options.time_factor < 0.0 {
             return Err(SimError::TimeFactor(options.time_factor));
         }
@@ -215,10 +238,12 @@ impl VirtualDuo {
         };
         store::check_creatable(dir)?;
         let lock = store::lock(dir, clock.as_ref(), store::LOCK_PATIENCE)?;
-        let mem = Memory::create(dir, platform, &image)?;
+        let mem = Memory::create(dir, board, &image)?;
         let state = DeviceState {
             format: STATE_FORMAT,
             platform: platform.name.to_string(),
+            bootloader: board.bootloader.name.to_string(),
+            firmware: board.firmware.map(|f| f.version.to_string()),
             device_id,
             time_factor: options.time_factor,
             mode: Mode::Dfu,
@@ -235,7 +260,7 @@ impl VirtualDuo {
             dir: dir.to_path_buf(),
             _lock: lock,
             clock: DeviceClock::new(clock),
-            platform,
+            board,
             state,
             written: String::new(),
             mem,
@@ -269,14 +294,14 @@ impl VirtualDuo {
         let lock = store::lock(dir, clock.as_ref(), patience)?;
         // Re-read under the lock: the previous holder may have just written.
         let state: DeviceState = store::read_state(dir)?;
-        let platform = state.platform(dir)?;
-        let mem = Memory::open(dir, platform)?;
+        let board = state.board(dir)?;
+        let mem = Memory::open(dir, board)?;
         let written = serde_json::to_string_pretty(&state).unwrap_or_default();
         Ok(VirtualDuo {
             dir: dir.to_path_buf(),
             _lock: lock,
             clock: DeviceClock::new(clock),
-            platform,
+            board,
             state,
             written,
             mem,
@@ -290,6 +315,7 @@ impl VirtualDuo {
         let state: DeviceState = store::read_state(dir)?;
         Ok(DeviceInfo {
             platform: state.platform(dir)?,
+            board: state.board(dir)?,
             mode: state.mode,
             connected: !state.disconnected,
             device_id: state.device_id,
@@ -314,7 +340,12 @@ impl VirtualDuo {
     }
 
     pub fn platform(&self) -> &'static Platform {
-        self.platform
+        self.board.platform
+    }
+
+    /// Bootloader revision and system firmware.
+    pub fn board(&self) -> Board {
+        self.board
     }
 
     pub fn mode(&self) -> Mode {
@@ -428,6 +459,12 @@ impl VirtualDuo {
         self.state.dfu = DfuRegs::default();
         self.state.usb = UsbRegs::default();
         self.state.boots += 1;
+        let after = self.board.after_boot();
+        if after != self.board {
+            self.mem.install_bootloader(after)?;
+            self.board = after;
+            self.state.bootloader = after.bootloader.name.to_string();
+        }
         let result = boot::apply_key_rule(&mut self.mem);
         match &result {
             Ok(report) => {
@@ -455,18 +492,18 @@ impl VirtualDuo {
 
     /// The 18-byte device descriptor.
     pub fn device_descriptor(&self) -> [u8; 18] {
-        usb::device_descriptor(self.platform)
+        usb::device_descriptor(&self.board)
     }
 
     /// The configuration descriptor with its interface and DFU functional
     /// descriptors.
     pub fn config_descriptor(&self) -> Vec<u8> {
-        usb::config_descriptor(self.platform)
+        usb::config_descriptor(&self.board)
     }
 
     /// String descriptor `index` as sent on the wire.
     pub fn string_descriptor(&self, index: u8) -> Option<Vec<u8>> {
-        usb::string_descriptor(self.platform, index)
+        usb::string_descriptor(&self.board, &self.state.device_id, index)
     }
 
     /// Whether the device answers on the bus at all.
@@ -545,8 +582,13 @@ impl VirtualDuo {
         }
         match setup.request_type & 0x60 {
             0x00 => {
-                let reply = usb::standard_request(self.platform, &mut self.state.usb, setup)
-                    .ok_or(TransportError::Stall)?;
+                let reply = usb::standard_request(
+                    &self.board,
+                    &self.state.device_id,
+                    &mut self.state.usb,
+                    setup,
+                )
+                .ok_or(TransportError::Stall)?;
                 if setup.request == usb::REQ_SET_CONFIGURATION && setup.request_type & 0x1F == 0 {
                     // ST: (re)configuring initialises the DFU class.
                     self.state.dfu = DfuRegs {
@@ -579,6 +621,7 @@ impl VirtualDuo {
                 }
                 Ok(reply)
             }
+            0x40 => usb::vendor_request(&self.board, setup).ok_or(TransportError::Stall),
             _ => Err(TransportError::Stall),
         }
     }
@@ -592,7 +635,7 @@ impl VirtualDuo {
             alt: self.state.usb.alt,
             now: self.clock.now(),
             time_factor: self.state.time_factor,
-            transfer_size: self.platform.transfer_size,
+            transfer_size: self.board.platform.transfer_size,
         }
     }
 }

@@ -9,7 +9,7 @@ const SERVER_KEY: &[u8] = include_bytes!("../../../../assets/server_public_key.d
 
 /// Offset in internal flash of the application DCT of `partition`.
 fn app_dct_in_flash(partition: usize) -> usize {
-    (DUO.dct_region_addr - 0x0800_0000) as usize
+    (crate::platform::board::DUO_MAP_16K.dct_region_addr - 0x0800_0000) as usize
         + partition * DUO.dct_partition_size
         + DUO.app_dct_offset
 }

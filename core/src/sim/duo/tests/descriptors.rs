@@ -1,7 +1,7 @@
 //! What `dfu-util -l` reads: descriptors and strings over GET_DESCRIPTOR.
 
 use super::*;
-use crate::platform::{DUO, DUO_ALT_SETTINGS};
+use crate::platform::{Board, DUO};
 
 fn get_descriptor(
     b: &mut Bench,
@@ -66,7 +66,7 @@ fn alt_setting_names_and_serial_read_exactly_as_dfu_util_prints_them() {
         get_descriptor(&mut b, 3, 0, 255).unwrap(),
         [4, 3, 0x09, 0x04]
     );
-    for alt in DUO_ALT_SETTINGS {
+    for alt in DUO.factory_alt_settings() {
         assert_eq!(string(&mut b, 6 + alt.alt), alt.name);
     }
     assert_eq!(
@@ -75,8 +75,12 @@ fn alt_setting_names_and_serial_read_exactly_as_dfu_util_prints_them() {
     );
     assert_eq!(string(&mut b, 3), "00000000010C");
     assert_eq!(string(&mut b, 1), "RedBear");
-    assert_eq!(string(&mut b, 2), "RedBear Duo DFU Mode");
+    assert_eq!(string(&mut b, 2), "Duo DFU Mode");
     assert!(get_descriptor(&mut b, 3, 9, 255).is_err(), "no string 9");
+    assert!(
+        get_descriptor(&mut b, 3, 0xEE, 255).is_err(),
+        "r4 has no Microsoft OS string"
+    );
 }
 
 #[test]
@@ -90,7 +94,10 @@ fn get_descriptor_honours_wlength() {
     assert_eq!(get_descriptor(&mut b, 1, 0, 8).unwrap().len(), 8);
     // A string's length byte first, then the rest.
     let head = get_descriptor(&mut b, 3, 6, 2).unwrap();
-    assert_eq!(head, [2 + 2 * DUO_ALT_SETTINGS[0].name.len() as u8, 3]);
+    assert_eq!(
+        head,
+        [2 + 2 * DUO.factory_alt_settings()[0].name.len() as u8, 3]
+    );
     assert_eq!(get_descriptor(&mut b, 3, 3, 255).unwrap().len(), 2 + 2 * 12);
 }
 
@@ -139,5 +146,74 @@ fn standard_requests_select_alt_settings_and_report_configuration() {
         length: 9,
     };
     b.t.control_in(get_functional, &mut f).unwrap();
-    assert_eq!(f, crate::sim::duo::usb::functional_descriptor(&DUO));
+    assert_eq!(
+        f,
+        crate::sim::duo::usb::functional_descriptor(&Board::factory(&DUO))
+    );
+}
+
+fn bench_board(bootloader: &str, firmware: &str) -> Bench {
+    bench_with(CreateOptions {
+        board: Some(Board::by_names(&DUO, bootloader, firmware).unwrap()),
+        time_factor: 0.01,
+        device_id: Some(*b"\x2f\xff\x27\xff\xfc\x47\x35\x30\xff\xf2\x36\x37"),
+        ..CreateOptions::default()
+    })
+}
+
+/// REFERENCE §1: bcdDevice 0x0250 on r5/r6, the 32 KiB bootloader's alt-0
+/// string, the device id as serial (r5 upper case, r6 lower case).
+#[test]
+fn r5_and_r6_report_bcd_0250_their_alt0_map_and_the_device_id_as_serial() {
+    for (bl, fw, serial) in [
+        ("r5", "0.3.1", "2FFF27FFFC473530FFF23637"),
+        ("r6", "0.3.3", "2fff27fffc473530fff23637"),
+    ] {
+        let mut b = bench_board(bl, fw);
+        let d = get_descriptor(&mut b, 1, 0, 18).unwrap();
+        assert_eq!(d[12..14], [0x50, 0x02], "{bl} bcdDevice");
+        assert_eq!(string(&mut b, 3), serial, "{bl} serial");
+        assert_eq!(
+            string(&mut b, 6),
+            "@Internal Flash   /0x08000000/02*016Ka,02*016Kg,01*064Kg,07*128Kg"
+        );
+        assert_eq!(string(&mut b, 1), "RedBear");
+        assert_eq!(string(&mut b, 2), "Duo DFU Mode");
+    }
+    for bl in ["r3", "r4"] {
+        let mut b = bench_board(bl, "0.2.4");
+        let d = get_descriptor(&mut b, 1, 0, 18).unwrap();
+        assert_eq!(d[12..14], [0x00, 0x02], "{bl} bcdDevice");
+        assert_eq!(string(&mut b, 3), "00000000010C");
+    }
+}
+
+/// REFERENCE §1: r5/r6 answer Microsoft OS descriptors (string 0xEE
+/// `MSFT100`, vendor code 0xEE, compatible id `WINUSB`).
+#[test]
+fn r5_and_r6_answer_microsoft_os_descriptors_for_winusb() {
+    let mut b = bench_board("r6", "0.3.3");
+    let d = get_descriptor(&mut b, 3, 0xEE, 255).unwrap();
+    assert_eq!(d.len(), 18);
+    let text: Vec<u16> = d[2..16]
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    assert_eq!(String::from_utf16(&text).unwrap(), "MSFT100");
+    assert_eq!(d[16], 0xEE, "bMS_VendorCode");
+    let mut buf = [0u8; 40];
+    let compat = Setup {
+        request_type: 0xC0,
+        request: 0xEE,
+        value: 0,
+        index: 4,
+        length: 40,
+    };
+    assert_eq!(b.t.control_in(compat, &mut buf).unwrap(), 40);
+    assert_eq!(&buf[18..24], b"WINUSB");
+    let mut r4 = bench(0.01);
+    assert_eq!(
+        r4.t.control_in(compat, &mut buf),
+        Err(TransportError::Stall)
+    );
 }

@@ -79,7 +79,7 @@ fn a_new_device_is_in_dfu_mode_with_its_device_id() {
         b.t.device_id(),
         "default ids are random"
     );
-    let region = (crate::platform::DUO.dct_region_addr - 0x0800_0000) as usize;
+    let region = (crate::platform::board::DUO_MAP_16K.dct_region_addr - 0x0800_0000) as usize;
     assert_eq!(
         b.t.internal_flash()[region..region + 0x8000],
         crate::FACTORY_DCT_IMAGE[..]
@@ -98,6 +98,7 @@ fn a_second_open_while_held_is_busy() {
         info,
         DeviceInfo {
             platform: &crate::platform::DUO,
+            board: crate::platform::Board::factory(&crate::platform::DUO),
             mode: Mode::Dfu,
             connected: true,
             device_id: b.t.device_id(),

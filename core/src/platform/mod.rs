@@ -71,6 +71,10 @@ pub const APP_DCT_SIZE: usize = 4290;
 /// (`HAL_FLASH_Read_CorePrivateKey`), and what particle-cli reads back.
 pub const PRIVATE_KEY_READ_LEN: usize = 612;
 
+pub mod board;
+
+pub use board::{Board, BoardError, Bootloader, DctLayout, Firmware, FlashMap, SerialStyle};
+
 /// Look up a field of the application DCT by name.
 pub fn field(name: &str) -> Option<&'static Field> {
     APP_DCT_FIELDS.iter().find(|f| f.name == name)
@@ -90,7 +94,8 @@ pub struct AltSetting {
     pub name: &'static str,
 }
 
-/// Everything that identifies one board family.
+/// Everything that identifies one board family. What depends on the
+/// bootloader revision or the system firmware is in [`board`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Platform {
     /// Short name used on the command line: `duo`, `photon`, `p1`.
@@ -104,16 +109,22 @@ pub struct Platform {
     pub normal_pid: u16,
     /// PID in DFU mode (bootloader).
     pub dfu_pid: u16,
-    /// bcdDevice reported in DFU mode.
-    pub bcd_device: u16,
-    /// Serial string the bootloader reports (constant on Duo bootloaders).
-    pub dfu_serial: &'static str,
-    /// DFU alt settings in interface order.
-    pub alt_settings: &'static [AltSetting],
+    /// Manufacturer and product strings in DFU mode.
+    pub dfu_manufacturer: &'static str,
+    pub dfu_product: &'static str,
+    /// DFU alt settings after alt 0 (whose string is the flash map's).
+    pub other_alts: &'static [AltSetting],
+    /// The internal-flash map generations its bootloaders present.
+    pub flash_maps: &'static [&'static FlashMap],
+    /// Bootloader revisions, oldest first.
+    pub bootloaders: &'static [&'static Bootloader],
+    /// System firmware versions, oldest first (empty: not modelled).
+    pub firmwares: &'static [&'static Firmware],
+    /// Index in `bootloaders` / `firmwares` of what a factory board has.
+    pub factory_bootloader: usize,
+    pub factory_firmware: Option<usize>,
     /// wTransferSize of the DFU functional descriptor.
     pub transfer_size: u16,
-    /// Internal flash address of the DCT region (two partitions).
-    pub dct_region_addr: u32,
     /// Size of one DCT partition.
     pub dct_partition_size: usize,
     /// Offset of the application DCT inside a partition.
@@ -127,20 +138,68 @@ pub struct Platform {
 }
 
 impl Platform {
-    pub fn alt_name(&self, alt: u8) -> Option<&'static str> {
-        self.alt_settings
+    /// The factory board's alt settings (alt 0 of its flash map first).
+    pub fn factory_alt_settings(&'static self) -> Vec<AltSetting> {
+        Board::factory(self).alt_settings()
+    }
+
+    /// The bootloader revision called `name` (`r4`).
+    pub fn bootloader(&'static self, name: &str) -> Result<&'static Bootloader, BoardError> {
+        let wanted = name.trim().to_ascii_lowercase();
+        self.bootloaders
             .iter()
-            .find(|a| a.alt == alt)
-            .map(|a| a.name)
+            .copied()
+            .find(|b| b.name == wanted)
+            .ok_or_else(|| BoardError::UnknownBootloader {
+                platform: self.display_name,
+                name: name.to_string(),
+                choices: self.bootloader_names().join(", "),
+            })
+    }
+
+    /// The system firmware called `name` (`0.2.4`), or `none`.
+    pub fn firmware(&'static self, name: &str) -> Result<Option<&'static Firmware>, BoardError> {
+        let wanted = name.trim().to_ascii_lowercase();
+        if wanted == "none" {
+            return Ok(None);
+        }
+        let wanted = wanted.trim_start_matches('v');
+        self.firmwares
+            .iter()
+            .copied()
+            .find(|f| f.version == wanted)
+            .map(Some)
+            .ok_or_else(|| BoardError::UnknownFirmware {
+                platform: self.display_name,
+                name: name.to_string(),
+                choices: self.firmware_names().join(", "),
+            })
+    }
+
+    pub fn bootloader_names(&self) -> Vec<&'static str> {
+        self.bootloaders.iter().map(|b| b.name).collect()
+    }
+
+    /// Firmware versions and `none`.
+    pub fn firmware_names(&self) -> Vec<&'static str> {
+        self.firmwares
+            .iter()
+            .map(|f| f.version)
+            .chain(std::iter::once("none"))
+            .collect()
+    }
+
+    /// The flash-map generation whose alt-0 string is `alt0` (REFERENCE §1):
+    /// how the host tells where a real board keeps its bootloader and DCT.
+    pub fn flash_map_for_alt0(&self, alt0: &str) -> Option<&'static FlashMap> {
+        self.flash_maps.iter().copied().find(|m| m.alt0 == alt0)
     }
 }
 
-/// Alt settings exactly as `dfu-util -l` prints them on a real Duo (REFERENCE §1).
-pub const DUO_ALT_SETTINGS: &[AltSetting] = &[
-    AltSetting {
-        alt: 0,
-        name: "@Internal Flash   /0x08000000/01*016Ka,02*016Kg,01*016Kg,01*064Kg,07*128Kg",
-    },
+/// Alt settings 1 and 2 exactly as `dfu-util -l` prints them on a real Duo
+/// (REFERENCE §1); alt 0 is the flash map's ([`board::DUO_MAP_16K`] on a
+/// factory board).
+pub const DUO_OTHER_ALTS: &[AltSetting] = &[
     AltSetting {
         alt: 1,
         name: "@DCT Flash   /0x00000000/01*016Kg",
@@ -158,11 +217,15 @@ pub const DUO: Platform = Platform {
     usb_vid: 0x2b04,
     normal_pid: 0xc058,
     dfu_pid: 0xd058,
-    bcd_device: 0x0200,
-    dfu_serial: "00000000010C",
-    alt_settings: DUO_ALT_SETTINGS,
+    dfu_manufacturer: "RedBear",
+    dfu_product: "Duo DFU Mode",
+    other_alts: DUO_OTHER_ALTS,
+    flash_maps: board::DUO_FLASH_MAPS,
+    bootloaders: board::DUO_BOOTLOADERS,
+    firmwares: board::DUO_FIRMWARES,
+    factory_bootloader: 1,
+    factory_firmware: Some(0),
     transfer_size: 4096,
-    dct_region_addr: 0x0800_8000,
     dct_partition_size: 16 * 1024,
     app_dct_offset: 0x1D7C,
     dct_alt: 1,
@@ -170,11 +233,18 @@ pub const DUO: Platform = Platform {
     serial_flash_size: 2 * 1024 * 1024,
 };
 
-// Photon and P1: USB ids and platform ids are from REFERENCE §1. Their DFU
-// strings have not been checked against a board here; they are taken to be
-// the Duo's internal-flash and DCT layouts (same STM32F205, same bootloader
-// family), and the Photon has no serial flash.
-const PHOTON_ALT_SETTINGS: &[AltSetting] = &[DUO_ALT_SETTINGS[0], DUO_ALT_SETTINGS[1]];
+// Photon and P1: alt settings from Particle's Device OS v0.6.2 sources
+// (REFERENCE §1, "Photon and P1"). Manufacturer and product strings are not
+// given there: "Particle" and "<board> DFU Mode" are assumptions.
+const PHOTON_OTHER_ALTS: &[AltSetting] = &[DUO_OTHER_ALTS[0]];
+
+const P1_OTHER_ALTS: &[AltSetting] = &[
+    DUO_OTHER_ALTS[0],
+    AltSetting {
+        alt: 2,
+        name: "@Serial Flash   /0x00000000/256*004Kg",
+    },
+];
 
 pub const PHOTON: Platform = Platform {
     name: "photon",
@@ -182,7 +252,14 @@ pub const PHOTON: Platform = Platform {
     platform_id: 6,
     normal_pid: 0xc006,
     dfu_pid: 0xd006,
-    alt_settings: PHOTON_ALT_SETTINGS,
+    dfu_manufacturer: "Particle",
+    dfu_product: "Photon DFU Mode",
+    other_alts: PHOTON_OTHER_ALTS,
+    flash_maps: board::PARTICLE_FLASH_MAPS,
+    bootloaders: board::PARTICLE_BOOTLOADERS,
+    firmwares: &[],
+    factory_bootloader: 0,
+    factory_firmware: None,
     serial_flash_size: 0,
     ..DUO
 };
@@ -193,7 +270,10 @@ pub const P1: Platform = Platform {
     platform_id: 8,
     normal_pid: 0xc008,
     dfu_pid: 0xd008,
-    ..DUO
+    dfu_product: "P1 DFU Mode",
+    other_alts: P1_OTHER_ALTS,
+    serial_flash_size: 1024 * 1024,
+    ..PHOTON
 };
 
 /// Every supported platform.
@@ -245,5 +325,41 @@ mod tests {
         assert_eq!(by_normal_ids(0x2b04, 0xc008).unwrap().name, "p1");
         assert!(by_dfu_ids(0x2b04, 0xc058).is_none());
         assert_eq!(by_name("88").unwrap().name, "duo");
+    }
+
+    #[test]
+    fn photon_has_two_alts_and_p1_a_one_mib_serial_flash() {
+        let photon = PHOTON.factory_alt_settings();
+        assert_eq!(photon.len(), 2);
+        assert_eq!(
+            photon[0].name,
+            "@Internal Flash   /0x08000000/03*016Ka,01*016Kg,01*064Kg,07*128Kg"
+        );
+        let p1 = P1.factory_alt_settings();
+        assert_eq!(p1[2].name, "@Serial Flash   /0x00000000/256*004Kg");
+        assert_eq!(P1.serial_flash_size, 1 << 20);
+    }
+
+    #[test]
+    fn factory_duo_is_r4_with_0_2_4_and_the_16k_bootloader_map() {
+        let b = Board::factory(&DUO);
+        assert_eq!(
+            (b.bootloader.name, b.firmware.unwrap().version),
+            ("r4", "0.2.4")
+        );
+        assert_eq!(b.flash_map().dct_region_addr, 0x0800_4000);
+        let r6 = Board::by_names(&DUO, "r6", "0.3.3").unwrap();
+        assert_eq!(r6.flash_map().dct_region_addr, 0x0800_8000);
+        assert_eq!(
+            DUO.flash_map_for_alt0(r6.alt_settings()[0].name),
+            Some(&board::DUO_MAP_32K)
+        );
+        assert!(matches!(
+            Board::by_names(&DUO, "r6", "0.2.4"),
+            Err(BoardError::Incompatible { .. })
+        ));
+        let upgraded = Board::by_names(&DUO, "r4", "0.3.3").unwrap().after_boot();
+        assert_eq!(upgraded.bootloader.name, "r6");
+        assert!(!Board::by_names(&DUO, "r6", "none").unwrap().dct_alt_works());
     }
 }
