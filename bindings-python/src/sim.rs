@@ -102,6 +102,7 @@ impl VirtualDuo {
             dct_image,
             device_id,
             time_factor,
+            ..CreateOptions::default()
         };
         py.detach(|| CoreDuo::create(&path, options)).py()?;
         Ok(VirtualDuo { dir: path })
