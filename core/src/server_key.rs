@@ -204,6 +204,8 @@ pub fn format_server_key(
     address: Option<&ServerAddress>,
     port: Option<u16>,
 ) -> Result<Vec<u8>, ServerKeyError> {
+    // The firmware takes an RSA-2048 modulus at byte 33 and assumes 65537.
+    keys::check_server_key(key)?;
     let der = keys::public_key_to_der(key)?;
     if der.len() > ADDRESS_OFFSET {
         return Err(ServerKeyError::KeyTooLarge {
@@ -508,11 +510,19 @@ mod tests {
     }
 
     #[test]
-    fn keys_larger_than_the_key_area_are_refused() {
+    fn keys_other_than_rsa_2048_are_refused() {
         let pem = include_str!("keys/testdata/rsa4096.pem");
         let key = keys::parse_public_key(pem.as_bytes()).unwrap();
         let err = format_server_key(&key, None, None).unwrap_err().to_string();
-        assert!(err.contains("384"), "{err}");
+        assert!(
+            err.contains("RSA-4096") && err.contains("RSA-2048"),
+            "{err}"
+        );
+        let device = keys::generate().unwrap().to_public_key();
+        let err = format_server_key(&device, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RSA-1024"), "{err}");
     }
 
     #[test]

@@ -471,7 +471,7 @@ fn bad_alts_addresses_lengths_keys_and_selectors_are_refused_and_nothing_is_writ
         ),
         (vec!["keys", "load", "junk.der"], "junk.der"),
         (vec!["keys", "load", ec], "RSA"),
-        (vec!["keys", "load", big], "slot holds at most"),
+        (vec!["keys", "load", big], "must be RSA-1024"),
         (vec!["keys", "load", "missing"], "missing.der"),
     ];
     for (args, expect) in cases {

@@ -10,3 +10,12 @@ mod common;
 mod recorded;
 #[path = "hardening/rule15_cloud_replies.rs"]
 mod rule15_cloud_replies;
+#[path = "hardening/serve.rs"]
+mod serve;
+
+#[path = "hardening/accounts.rs"]
+mod accounts;
+#[path = "hardening/rule04_keys.rs"]
+mod rule04_keys;
+#[path = "hardening/rule09_loopback.rs"]
+mod rule09_loopback;

@@ -88,7 +88,13 @@ impl ProvisionKey {
         Self::from_public(&public, source)
     }
 
+    /// The key must be one a device can hold (RSA-1024, e = 65537): a
+    /// cloud holding any other would wait for a handshake no device makes.
     fn from_public(public: &keys::RsaPublicKey, source: KeySource) -> Result<Self, CloudError> {
+        keys::check_device_key(public).map_err(|e| CloudError::InvalidKey {
+            origin: source.describe(),
+            reason: e.to_string(),
+        })?;
         let pem = keys::public_key_to_pem(public).map_err(|e| CloudError::InvalidKey {
             origin: source.describe(),
             reason: e.to_string(),

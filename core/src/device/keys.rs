@@ -62,6 +62,7 @@ impl KeyToLoad {
             path_or_name.to_path_buf()
         };
         let key = keys::load_private_key_file(&path)?;
+        keys::check_device_key(&key).map_err(|e| e.in_file(&path))?;
         let slot = keys::slot_bytes(&key).map_err(|e| e.in_file(&path))?;
         let der_len = keys::private_key_to_der(&key)?.len();
         Ok(KeyToLoad {

@@ -160,7 +160,7 @@ fn a_bare_name_means_name_der_and_bad_key_files_are_refused_before_the_device() 
     for (file, expect) in [
         (&junk, "not a key"),
         (&ec, "RSA"),
-        (&big, "slot holds at most"),
+        (&big, "must be RSA-1024"),
     ] {
         let err = KeyToLoad::from_file(file).unwrap_err().to_string();
         assert!(err.contains(expect), "{file:?}: {err}");

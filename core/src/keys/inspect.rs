@@ -118,6 +118,14 @@ pub fn inspect_key(bytes: &[u8]) -> KeyReport {
         Ok((key, format)) => {
             let mut report =
                 KeyReport::of_public(&key.to_public_key(), KeyKind::Private, format.name());
+            // A private key here is a device key: one the firmware would
+            // misread is not valid, whatever else it is (rule: no success
+            // for a key the device cannot use).
+            if let Err(e) = super::check_device_key(&key) {
+                report.state = SlotState::Corrupt {
+                    reason: e.to_string(),
+                };
+            }
             report.notes.extend(device_key_notes(&key));
             if format == Format::Pkcs8Der {
                 report.notes.push(
@@ -133,6 +141,17 @@ pub fn inspect_key(bytes: &[u8]) -> KeyReport {
     let public_err = match parse_public_key_with_format(bytes) {
         Ok((key, format)) => {
             let mut report = KeyReport::of_public(&key, KeyKind::Public, format.name());
+            // A public key is a device's (RSA-1024) or a server's (RSA-2048).
+            if super::check_device_key(&key).is_err() && super::check_server_key(&key).is_err() {
+                report.state = SlotState::Corrupt {
+                    reason: format!(
+                        "RSA-{} public key with exponent {}: neither a device key (RSA-1024, \
+                         exponent 65537) nor a server key (RSA-2048, exponent 65537)",
+                        key_bits(&key),
+                        key.e()
+                    ),
+                };
+            }
             report.notes.extend(trailing_note(bytes));
             return report;
         }

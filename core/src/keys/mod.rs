@@ -33,11 +33,12 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{EncodePublicKey, LineEnding};
 use rsa::traits::PublicKeyParts;
+use rsa::BigUint;
 pub use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
@@ -56,6 +57,8 @@ pub const PUBLIC_KEY_SLOT_SIZE: usize = 384;
 pub const DEVICE_KEY_BITS: usize = 1024;
 /// The public exponent of every device key the firmware or particle-cli makes.
 pub const DEVICE_KEY_EXPONENT: u32 = 65537;
+/// Size of the server key the firmware expects (REFERENCE §5).
+pub const SERVER_KEY_BITS: usize = 2048;
 
 /// The reset request (`reset_device_private_key.bin`): `FF FF FF FF` then
 /// 1212 zero bytes. Firmware sees a first byte of 0xFF and regenerates.
@@ -129,6 +132,29 @@ pub enum KeyError {
          {limit} bytes; device keys are RSA-1024 (about 610 bytes): make one with `duoprov keys new`"
     )]
     DoesNotFit { der_len: usize, limit: usize },
+    /// A key the firmware would misread as a device key (REFERENCE §3, §5:
+    /// it parses RSA-1024, e = 65537 at fixed offsets and refuses nothing).
+    #[error(
+        "RSA-{bits} key with public exponent {exponent}: a device key must be RSA-1024 with \
+         exponent 65537 — the firmware parses the key slot at fixed offsets and would misread \
+         this one; make a device key with `duoprov keys new`"
+    )]
+    NotDeviceKey { bits: usize, exponent: String },
+    /// A key the firmware would misread as the server key (REFERENCE §5:
+    /// RSA-2048, the modulus taken at byte 33, e = 65537 assumed).
+    #[error(
+        "RSA-{bits} key with public exponent {exponent}: the server key must be an RSA-2048 \
+         public key with exponent 65537 — the firmware reads the modulus at a fixed offset and \
+         assumes that exponent"
+    )]
+    NotServerKey { bits: usize, exponent: String },
+    /// A private key given where the server's public key belongs.
+    #[error(
+        "this is a private key, but the server key is the cloud's public key: give the \
+         server's public key file (e.g. `openssl rsa -in server.pem -pubout -out \
+         server.pub.pem`), never a device's private key"
+    )]
+    PrivateServerKey,
     #[error("RSA key generation failed: {0}")]
     Generate(rsa::Error),
     #[error("cannot encode the key as {format}: {detail}")]
@@ -251,6 +277,47 @@ pub fn fingerprint(key: &RsaPublicKey) -> String {
 /// Whether `public` is the public half of `private` (same modulus and exponent).
 pub fn keys_match(private: &RsaPrivateKey, public: &RsaPublicKey) -> bool {
     private.n() == public.n() && private.e() == public.e()
+}
+
+/// Refuse a key that is not RSA-1024 with e = 65537: the only device key the
+/// firmware reads right (REFERENCE §3, §5). There is no override: a Duo,
+/// Photon or P1 misreads any other.
+pub fn check_device_key(key: &impl PublicKeyParts) -> Result<(), KeyError> {
+    let bits = key_bits(key);
+    if bits == DEVICE_KEY_BITS && *key.e() == BigUint::from(DEVICE_KEY_EXPONENT) {
+        Ok(())
+    } else {
+        Err(KeyError::NotDeviceKey {
+            bits,
+            exponent: key.e().to_string(),
+        })
+    }
+}
+
+/// Refuse a server key that is not RSA-2048 with e = 65537 (REFERENCE §5).
+pub fn check_server_key(key: &impl PublicKeyParts) -> Result<(), KeyError> {
+    let bits = key_bits(key);
+    if bits == SERVER_KEY_BITS && *key.e() == BigUint::from(DEVICE_KEY_EXPONENT) {
+        Ok(())
+    } else {
+        Err(KeyError::NotServerKey {
+            bits,
+            exponent: key.e().to_string(),
+        })
+    }
+}
+
+/// Read a server public key file (DER or PEM, SPKI or PKCS#1), refusing a
+/// private key (the server's public half belongs in the DCT; a device key
+/// must never end up there) and any key [`check_server_key`] refuses.
+pub fn load_server_key_file(path: &Path) -> Result<RsaPublicKey, KeyError> {
+    let bytes = read_key_file(path)?;
+    if parse_private_key(&bytes).is_ok() {
+        return Err(KeyError::PrivateServerKey.in_file(path));
+    }
+    let key = parse_public_key(&bytes).map_err(|e| e.in_file(path))?;
+    check_server_key(&key).map_err(|e| e.in_file(path))?;
+    Ok(key)
 }
 
 /// Size of a key's modulus in bits.

@@ -326,8 +326,11 @@ pub fn classify_slot(slot: &[u8]) -> SlotState {
     }
     let der = &slot[..total];
     match private_from_der(der) {
-        Ok((key, Format::Pkcs1Der)) => SlotState::Valid {
-            bits: key_bits(&key),
+        Ok((key, Format::Pkcs1Der)) => match super::check_device_key(&key) {
+            Ok(()) => SlotState::Valid {
+                bits: key_bits(&key),
+            },
+            Err(e) => corrupt(e.to_string()),
         },
         Ok((_, _)) => corrupt(
             "a PKCS#8 private key; the firmware parses only PKCS#1 DER (RSAPrivateKey)".into(),

@@ -255,7 +255,7 @@ fn ec_key_is_refused_with_rsa_required() {
 }
 
 #[test]
-fn rsa_4096_loads_but_does_not_fit_the_slot() {
+fn rsa_4096_parses_but_is_no_device_key_and_does_not_fit_the_slot() {
     let key = parse_private_key(RSA4096_PEM.as_bytes()).unwrap();
     assert_eq!(key_bits(&key), 4096);
     let der_len = private_key_to_der(&key).unwrap().len();
@@ -264,15 +264,25 @@ fn rsa_4096_loads_but_does_not_fit_the_slot() {
     let message = err.to_string();
     assert!(message.contains(&der_len.to_string()), "{message}");
     assert!(message.contains("1216"), "{message}");
+    assert!(matches!(
+        check_device_key(&key).unwrap_err(),
+        KeyError::NotDeviceKey { bits: 4096, .. }
+    ));
     let report = inspect_key(RSA4096_PEM.as_bytes());
-    assert_eq!(report.state, SlotState::Valid { bits: 4096 });
+    assert!(
+        matches!(&report.state, SlotState::Corrupt { reason } if reason.contains("RSA-4096")),
+        "{report:?}"
+    );
     assert!(report.notes.iter().any(|n| n.contains("does not fit")));
 }
 
 #[test]
-fn unusual_exponent_is_accepted_and_noted() {
+fn an_unusual_exponent_is_refused_as_a_device_key_and_noted() {
     let report = inspect_key(RSA1024_E3_PEM.as_bytes());
-    assert_eq!(report.state, SlotState::Valid { bits: 1024 });
+    assert!(
+        matches!(&report.state, SlotState::Corrupt { reason } if reason.contains("exponent 3")),
+        "{report:?}"
+    );
     assert_eq!(report.public_exponent.as_deref(), Some("3"));
     assert!(report.notes.iter().any(|n| n.contains("exponent 3")));
 }

@@ -3,37 +3,19 @@
 //! the recorded bytes themselves (a loopback server replaying them), and the
 //! local cloud's replies are compared byte for byte with the same recordings.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
-use crate::common::{duoprov_cmd, stderr, stdout};
+use crate::common::{stderr, stdout};
 use crate::recorded::*;
+use crate::serve::Served;
 
 const TOKEN: &str = "5f3c9a1e7b2d4c6011223344556677889900aabb";
 const DEVICE: &str = "2fff27fffc473530fff23637";
 const OTHER: &str = "0123456789abcdef01234567";
 
-fn cmd(home: &Path) -> Command {
-    let mut c = duoprov_cmd(home);
-    c.env("HOME", home)
-        .env_remove("PARTICLE_ACCESS_TOKEN")
-        .env_remove("PARTICLE_API_URL")
-        .stdin(Stdio::null());
-    c
-}
-
 /// `duoprov [--json] provision ID --api-url URL --token TOKEN --retries 2`.
 fn provision(url: &str, id: &str, json: bool) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut c = cmd(home.path());
-    if json {
-        c.arg("--json");
-    }
-    c.args(["provision", id, "--api-url", url, "--token", TOKEN])
-        .args(["--retries", "2"])
-        .output()
-        .unwrap()
+    crate::serve::provision(url, id, TOKEN, json, &["--retries", "2"])
 }
 
 fn both(out: &Output) -> String {
@@ -142,36 +124,10 @@ fn rule15_a_429_without_retry_after_is_backed_off_and_retried() {
     assert_eq!(server.received().len(), 2);
 }
 
-/// `duoprov cloud serve --token T --device ID`, killed on drop.
-struct Served(Child, String);
-
-impl Served {
-    fn start(home: &Path) -> Served {
-        let mut child = cmd(home)
-            .args(["cloud", "serve", "--token", TOKEN, "--device", DEVICE])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        Served(child, line.trim().to_string())
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn rule15_cloud_serve_answers_byte_for_byte_as_the_recordings() {
     let home = tempfile::tempdir().unwrap();
-    let served = Served::start(home.path());
+    let served = Served::start(home.path(), &["--token", TOKEN, "--device", DEVICE]);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -180,7 +136,7 @@ fn rule15_cloud_serve_answers_byte_for_byte_as_the_recordings() {
     let key = duo_provisioning::keys::GENERIC_PUBLIC_KEY_PEM;
     let post = |id: &str, token: Option<&str>| {
         let mut r = http
-            .post(format!("{}/v1/provisioning/{id}", served.1))
+            .post(format!("{}/v1/provisioning/{id}", served.url))
             .form(&[("deviceID", id), ("publicKey", key), ("product_id", "88")]);
         if let Some(t) = token {
             r = r.bearer_auth(t);
@@ -234,10 +190,10 @@ fn rule15_cloud_serve_answers_byte_for_byte_as_the_recordings() {
 #[test]
 fn rule15_provision_against_cloud_serve_succeeds_on_its_success_string() {
     let home = tempfile::tempdir().unwrap();
-    let served = Served::start(home.path());
-    let out = provision(&served.1, DEVICE, false);
+    let served = Served::start(home.path(), &["--token", TOKEN, "--device", DEVICE]);
+    let out = provision(&served.url, DEVICE, false);
     assert!(out.status.success(), "{}", both(&out));
-    let out = provision(&served.1, OTHER, false);
+    let out = provision(&served.url, OTHER, false);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("Permission Denied"), "{}", both(&out));
 }

@@ -18,7 +18,9 @@ use duo_provisioning::cloud::config::{resolve, Sources};
 use duo_provisioning::cloud::{
     AccessToken, CloudConfig, DeviceId, KeySource, ProvisionKey, RetryPolicy,
 };
-use duo_provisioning::sim::cloud::{LocalCloud, LocalCloudOptions};
+use duo_provisioning::sim::cloud::{
+    read_devices_file, Account, LocalCloud, LocalCloudOptions, SeededDevice,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -86,21 +88,35 @@ pub enum CloudCommand {
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on; port 0 picks a free port. Only loopback
+    /// (127.0.0.1, ::1) unless --beyond-loopback.
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
+    /// Allow an --addr that is not loopback (e.g. 0.0.0.0:8080, every
+    /// interface): other hosts can then reach this test cloud, over plain
+    /// HTTP. Prints a warning naming the real address.
+    #[arg(long)]
+    beyond_loopback: bool,
     /// Keep seeded devices and accepted records in DIR across restarts
     /// (tokens are never written).
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// An access token the cloud accepts (repeatable).
+    /// An access token of the account `default` (repeatable).
     #[arg(long = "token", value_name = "T")]
     tokens: Vec<String>,
-    /// A device that had its initial provisioning (repeatable); others get
-    /// 403 Permission Denied.
-    #[arg(long = "device", value_name = "ID")]
+    /// An access token of account NAME (repeatable): it may provision only
+    /// NAME's devices; any other device gets 403 Permission Denied, as on
+    /// the real cloud.
+    #[arg(long = "account", value_name = "NAME=TOKEN")]
+    accounts: Vec<String>,
+    /// A device that had its initial provisioning (repeatable), as ID,
+    /// ID:ACCOUNT or ID:ACCOUNT:PRODUCT_ID (default account `default`,
+    /// product 88). Unknown devices, devices of another account, and a
+    /// request naming another product_id get 403 Permission Denied.
+    #[arg(long = "device", value_name = "ID[:ACCOUNT[:PRODUCT]]")]
     device: Vec<String>,
-    /// More seeded devices: one id a line (`#` comments allowed).
+    /// More seeded devices: one a line, ID[,ACCOUNT[,PRODUCT_ID]] (`#`
+    /// comments and a `device_id,…` header allowed).
     #[arg(long, value_name = "FILE")]
     devices_file: Option<PathBuf>,
 }
@@ -345,20 +361,37 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--token number {} cannot be used", i + 1))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut devices = args
+    let accounts = args
+        .accounts
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let (name, token) = spec
+                .split_once('=')
+                .filter(|(name, token)| !name.is_empty() && !token.is_empty())
+                .with_context(|| format!("--account number {} is not NAME=TOKEN", i + 1))?;
+            let token = AccessToken::new(token)
+                .with_context(|| format!("--account number {} cannot be used", i + 1))?;
+            Ok(Account::new(name).token(token))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut seeded = args
         .device
         .iter()
-        .map(|d| DeviceId::parse(d).context("--device"))
+        .map(|d| SeededDevice::parse(d).context("--device"))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if let Some(file) = &args.devices_file {
-        devices.extend(read_batch_file(file)?.into_iter().map(|e| e.device_id));
+        seeded.extend(read_devices_file(file)?);
     }
-    let (token_count, device_count) = (tokens.len(), devices.len());
+    let token_count = tokens.len() + accounts.len();
+    let device_count = seeded.len();
     let running = LocalCloud::start(LocalCloudOptions {
         addr: args.addr,
+        beyond_loopback: args.beyond_loopback,
         state_dir: args.state.clone(),
         tokens,
-        devices,
+        accounts,
+        seeded,
         ..LocalCloudOptions::default()
     })?;
     // The first line of stdout is the base URL, for the processes that wait
@@ -373,11 +406,26 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     } else {
         out(running.base_url());
     }
+    if !running.addr().ip().is_loopback() {
+        // Always on stderr, also with --json: this is a warning.
+        eprintln!(
+            "warning: the local cloud listens on {}{}, not only on loopback: other hosts \
+             can reach it over plain HTTP (the admin surface still answers loopback only)",
+            running.addr(),
+            if running.addr().ip().is_unspecified() {
+                " (every interface)"
+            } else {
+                ""
+            }
+        );
+    }
     ctx.info(format!(
-        "local cloud serving at {}: {token_count} token(s), {} seeded device(s){}; \
+        "local cloud listening on {}, base URL {}: {}, {}{}; \
          admin at {}/admin; stop with Ctrl-C or SIGTERM",
+        running.addr(),
         running.base_url(),
-        running.devices().len().max(device_count),
+        plural(token_count, "token"),
+        plural(running.devices().len().max(device_count), "seeded device"),
         match &args.state {
             Some(dir) => format!(", state in {}", dir.display()),
             None => String::new(),
@@ -385,12 +433,17 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         running.base_url()
     ));
     if token_count == 0 {
-        ctx.info("no --token given: every request gets 401 until a token is added via POST /admin/tokens");
+        ctx.info("no --token or --account given: every request gets 401 until a token is added via POST /admin/tokens");
     }
     wait_for_stop_signal()?;
     running.shutdown();
     ctx.info("local cloud stopped");
     Ok(())
+}
+
+/// "1 token", "2 tokens".
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Block until SIGINT (Ctrl-C) or SIGTERM.

@@ -25,8 +25,10 @@ pub enum KeysCommand {
         force: bool,
     },
     /// Tell what a key file or a raw key slot dump holds. Exits 0 only for a
-    /// valid RSA key; an erased slot, the reset request or anything corrupt
-    /// is reported and exits 1.
+    /// key a device can use: an RSA-1024 device key (private or public,
+    /// exponent 65537) or an RSA-2048 server public key. An erased slot, the
+    /// reset request, keys of other sizes or exponents (the firmware would
+    /// misread them) and anything corrupt are reported and exit 1.
     Inspect {
         /// Private or public key (DER or PEM, PKCS#1/PKCS#8/SPKI), or a slot
         /// dump such as `dfu-util -a 1 -s 34:612 -U slot.bin`.
@@ -40,8 +42,10 @@ pub enum KeysCommand {
     /// Without a port the block has RedBear's layout (server_public_key.der);
     /// with --port the port is stored at byte 450.
     Server {
-        /// The server's public key (DER or PEM, SPKI or PKCS#1; an existing
-        /// block also works). Default: the public Particle cloud's key.
+        /// The server's public key: RSA-2048, exponent 65537 (DER or PEM, SPKI
+        /// or PKCS#1; an existing block also works). Private keys and keys
+        /// of other sizes are refused: the firmware would misread them.
+        /// Default: the public Particle cloud's key.
         keyfile: Option<PathBuf>,
         /// Write the block to this file instead of the device's DCT (offset
         /// 2082 on alt 1).
@@ -70,7 +74,8 @@ pub enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Write a private key into the device's key slot. The current key is
+    /// Write a private key into the device's key slot: RSA-1024 with
+    /// exponent 65537 only (the firmware misreads any other). The current key is
     /// first saved as backup_rsa_NAME.der next to FILE (numbered
     /// backup_rsa_NAME.1.der, … if that exists); the new slot is read back
     /// and compared; on any failure the previous key is put back.
@@ -218,7 +223,7 @@ fn server(
     port: Option<u16>,
 ) -> anyhow::Result<()> {
     let key = match keyfile {
-        Some(path) => keys::load_public_key_file(path)?,
+        Some(path) => keys::load_server_key_file(path)?,
         None => server_key::default_server_key(),
     };
     let address = server_key::parse_address(host.unwrap_or(DEFAULT_HOST))?;

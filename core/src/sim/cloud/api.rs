@@ -15,9 +15,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accounts::{SeededDevice, DEFAULT_ACCOUNT};
 use super::fault::{Action, ConnInfo, Fault};
 use super::replies::Reply;
-use super::store::{Record, Store};
+use super::store::{Record, Store, TokenState};
 use crate::cloud::{AsyncClock, DeviceId};
 use crate::keys;
 
@@ -42,6 +43,7 @@ pub(crate) fn router(app: App) -> Router {
         .layer(middleware::from_fn_with_state(app.clone(), faults));
     let admin = Router::new()
         .route("/admin/tokens", post(admin_add_token))
+        .route("/admin/accounts", get(admin_accounts))
         .route("/admin/devices", get(admin_devices).post(admin_add_devices))
         .route("/admin/devices/{id}", get(admin_device))
         .route("/admin/devices/{id}/key", get(admin_device_key))
@@ -136,8 +138,14 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Body, Reply> {
 
 /// The OAuth layer (§4): exactly one of `Authorization: Bearer`, an
 /// `access_token` query parameter, or an `access_token` field of a form body.
-/// No token: 400; more than one way: 400; a token it does not know: 401.
-fn authorize(app: &App, headers: &HeaderMap, uri: &Uri, body: Option<&Body>) -> Result<(), Reply> {
+/// No token: 400; more than one way: 400; a token it does not know or that
+/// has expired: 401. Returns the account the token acts for.
+fn authorize(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Option<&Body>,
+) -> Result<String, Reply> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -161,10 +169,10 @@ fn authorize(app: &App, headers: &HeaderMap, uri: &Uri, body: Option<&Body>) -> 
         (Some(_), Some(_)) => return Err(Reply::two_tokens()),
         (Some(token), None) => token,
     };
-    if app.store().knows_token(&token) {
-        Ok(())
-    } else {
-        Err(Reply::invalid_token())
+    match app.store().token(&token) {
+        Some(TokenState::Valid(account)) => Ok(account.clone()),
+        Some(TokenState::Expired(_)) => Err(Reply::expired_token()),
+        None => Err(Reply::invalid_token()),
     }
 }
 
@@ -177,9 +185,9 @@ async fn provision(
     body: Bytes,
 ) -> Result<Reply, Reply> {
     let body = parse_body(&headers, &body)?;
-    authorize(&app, &headers, &uri, Some(&body))?;
+    let account = authorize(&app, &headers, &uri, Some(&body))?;
     app.store().stats.provisioning_requests += 1;
-    let outcome = check_provisioning(&app, &id, &body.fields);
+    let outcome = check_provisioning(&app, &account, &id, &body.fields);
     let mut store = app.store();
     let accepted = outcome.and_then(|record| {
         store.accept(record).map_err(|e| {
@@ -202,13 +210,17 @@ async fn provision(
 }
 
 /// The checks of the real endpoint, in its order: the id, key, algorithm,
-/// product id, then whether the device had its initial provisioning.
+/// product id, then whether the device had its initial provisioning and
+/// belongs to the token's account (and to the product named, if any) —
+/// 403 `Permission Denied` otherwise, the reply of the real cloud to an
+/// account without rights to a device (REFERENCE §4).
 ///
 /// The device is the body's `deviceID`, as the real cloud reads it (§4: a
 /// recorded post to `/v1/provisioning/x` succeeded); the path's id is used
 /// only when the body has none, as other servers do.
 fn check_provisioning(
     app: &App,
+    account: &str,
     path_id: &str,
     fields: &HashMap<String, String>,
 ) -> Result<Record, Reply> {
@@ -247,11 +259,12 @@ fn check_provisioning(
                 .map_err(|_| Reply::bad_request(format!("product_id {p:?} is not a number")))?,
         ),
     };
-    if !app.store().is_seeded(&device_id) {
+    if !may_use(app, account, &device_id, product_id) {
         return Err(Reply::permission_denied());
     }
     Ok(Record {
         device_id,
+        account: account.to_string(),
         public_key,
         product_id,
         order: fields.get("order").cloned(),
@@ -261,8 +274,16 @@ fn check_provisioning(
     })
 }
 
-/// `GET /v1/devices/{id}`: what the cloud knows of a seeded device; 403
-/// `Permission Denied` for any other (§4: the real cloud never says 404 for
+/// Whether `account` has rights to the device (seeded and owned by it) and
+/// the device is in `product_id`, when one is named.
+fn may_use(app: &App, account: &str, id: &DeviceId, product_id: Option<u16>) -> bool {
+    app.store().owner(id).is_some_and(|(owner, product)| {
+        owner == account && product_id.map_or(true, |p| p == product)
+    })
+}
+
+/// `GET /v1/devices/{id}`: what the cloud knows of a device of the token's
+/// account; 403 `Permission Denied` for any other (§4: the real cloud never says 404 for
 /// a device it does not know).
 async fn device(
     State(app): State<App>,
@@ -270,16 +291,14 @@ async fn device(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Reply, Reply> {
-    authorize(&app, &headers, &uri, None)?;
+    let account = authorize(&app, &headers, &uri, None)?;
     let device_id = DeviceId::parse(&id).map_err(|e| Reply::bad_request(e.to_string()))?;
-    let store = app.store();
-    let info = store
+    let info = app
+        .store()
         .device(&device_id)
+        .filter(|d| d.account == account)
         .ok_or_else(Reply::permission_denied)?;
-    let product_id = store
-        .records(Some(&device_id))
-        .last()
-        .and_then(|r| r.product_id);
+    let product_id = info.product_id;
     Ok(Reply::json(
         StatusCode::OK,
         json!({
@@ -318,6 +337,10 @@ fn ok() -> Reply {
 #[derive(Deserialize)]
 struct TokenBody {
     token: String,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    expired: bool,
 }
 
 async fn admin_add_token(
@@ -327,7 +350,15 @@ async fn admin_add_token(
     if body.token.is_empty() {
         return Err(Reply::bad_request("token must not be empty"));
     }
-    app.store().add_token(&body.token);
+    let account = body.account.as_deref().unwrap_or(DEFAULT_ACCOUNT);
+    if account.is_empty() {
+        return Err(Reply::bad_request("account must not be empty"));
+    }
+    if body.expired {
+        app.store().add_expired_token(account, &body.token);
+    } else {
+        app.store().add_token(account, &body.token);
+    }
     Ok(ok())
 }
 
@@ -337,6 +368,12 @@ struct DevicesBody {
     device_id: Option<String>,
     #[serde(default)]
     device_ids: Vec<String>,
+    /// Owner of the devices (default: the default account).
+    #[serde(default)]
+    account: Option<String>,
+    /// Their product (default 88).
+    #[serde(default)]
+    product_id: Option<u16>,
 }
 
 async fn admin_add_devices(
@@ -347,8 +384,21 @@ async fn admin_add_devices(
         .device_id
         .iter()
         .chain(body.device_ids.iter())
-        .map(|text| DeviceId::parse(text).map_err(|e| Reply::bad_request(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|text| {
+            let id = DeviceId::parse(text).map_err(|e| Reply::bad_request(e.to_string()))?;
+            let mut seed = SeededDevice::new(id);
+            if let Some(account) = &body.account {
+                seed = seed.account(account.clone());
+            }
+            if let Some(product) = body.product_id {
+                seed = seed.product(product);
+            }
+            Ok(seed)
+        })
+        .collect::<Result<Vec<_>, Reply>>()?;
+    if body.account.as_deref() == Some("") {
+        return Err(Reply::bad_request("account must not be empty"));
+    }
     let added = app.store().add_devices(ids).map_err(|e| {
         Reply::json(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -359,6 +409,10 @@ async fn admin_add_devices(
         StatusCode::OK,
         json!({"ok": true, "added": added}),
     ))
+}
+
+async fn admin_accounts(State(app): State<App>) -> Reply {
+    Reply::json(StatusCode::OK, json!(app.store().accounts()))
 }
 
 async fn admin_devices(State(app): State<App>) -> Reply {

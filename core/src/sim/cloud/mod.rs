@@ -16,12 +16,23 @@
 //! reply is `application/json; charset=utf-8`. `GET /v1/devices/{id}`
 //! answers for seeded devices (403 for others).
 //!
+//! Accounts ([`Account`], [`SeededDevice`]): each token acts for one
+//! account, each seeded device belongs to one account and product; a token
+//! of another account, or a `product_id` other than the device's, gets the
+//! same 403 `Permission Denied` as an unknown device. The plain
+//! [`LocalCloudOptions::tokens`] and [`LocalCloudOptions::devices`] are the
+//! [default account](DEFAULT_ACCOUNT), product 88.
+//!
 //! Admin surface (loopback peers only, JSON):
-//! `POST /admin/tokens {"token"}`, `POST /admin/devices {"device_id"|"device_ids"}`,
-//! `GET /admin/devices[/{id}[/key|/records]]`, `GET /admin/records`,
+//! `POST /admin/tokens {"token","account"?,"expired"?}`,
+//! `POST /admin/devices {"device_id"|"device_ids","account"?,"product_id"?}`,
+//! `GET /admin/accounts` (names, token counts, devices),
+//! `GET /admin/devices[/{id}[/key|/records]]` (each with its `account` and
+//! `product_id`), `GET /admin/records`,
 //! `GET /admin/stats`, `POST /admin/reset-counters`,
 //! `PUT|GET|DELETE /admin/fault` (a [`Fault`] as JSON).
 
+mod accounts;
 mod api;
 mod fault;
 pub mod replies;
@@ -39,8 +50,11 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use accounts::{
+    read_devices_file, Account, SeedError, SeededDevice, DEFAULT_ACCOUNT, DEFAULT_PRODUCT_ID,
+};
 pub use fault::{Fault, FaultBody};
-pub use store::{DeviceInfo, Record, Stats};
+pub use store::{AccountInfo, DeviceInfo, Record, Stats};
 
 use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
 use api::App;
@@ -59,19 +73,65 @@ pub enum LocalCloudError {
     State { path: PathBuf, reason: String },
     #[error("cannot start the local cloud: {reason}")]
     Runtime { reason: String },
+    #[error(
+        "refusing to listen on {addr}: it is not a loopback address, so other hosts could \
+         provision through this test cloud; listen on 127.0.0.1 or ::1, or allow it explicitly"
+    )]
+    NotLoopback { addr: SocketAddr },
+    #[error("devices file {}{}: {reason}", .path.display(), line_text(*.line))]
+    DevicesFile {
+        path: PathBuf,
+        /// 1-based; 0 when the file as a whole failed.
+        line: usize,
+        reason: String,
+    },
 }
 
-/// What to start with.
+fn line_text(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(", line {line}")
+    }
+}
+
+/// What to start with: where to listen, the accounts with their tokens, the
+/// seeded devices with their owners and products, and the first fault.
+///
+/// The fields are public; the builder methods say the same shortly:
+///
+/// ```
+/// use duo_provisioning::cloud::{AccessToken, DeviceId};
+/// use duo_provisioning::sim::cloud::{Account, LocalCloudOptions, SeededDevice};
+///
+/// let factory = AccessToken::new("factory-token").unwrap();
+/// let other = AccessToken::new("other-token").unwrap();
+/// let id = DeviceId::parse("2fff27fffc473530fff23637").unwrap();
+/// let options = LocalCloudOptions::default()
+///     .account(Account::new("factory").token(factory))
+///     .account(Account::new("someone-else").token(other))
+///     .device(SeededDevice::new(id).account("factory").product(88));
+/// assert_eq!(options.accounts.len(), 2);
+/// ```
 #[derive(Debug, Clone)]
 pub struct LocalCloudOptions {
-    /// Where to listen; the default `127.0.0.1:0` picks a free port.
+    /// Where to listen; the default `127.0.0.1:0` picks a free port. An
+    /// address that is not loopback needs [`Self::beyond_loopback`].
     pub addr: SocketAddr,
+    /// Allow an `addr` that is not loopback (every interface, a LAN address).
+    pub beyond_loopback: bool,
     /// Persist seeded devices and records here (see the `store` docs).
     pub state_dir: Option<PathBuf>,
-    /// Tokens it accepts.
+    /// Tokens of the [default account](DEFAULT_ACCOUNT).
     pub tokens: Vec<AccessToken>,
-    /// Devices that had their initial provisioning.
+    /// Devices of the default account, under product 88.
     pub devices: Vec<DeviceId>,
+    /// Accounts with their tokens.
+    pub accounts: Vec<Account>,
+    /// Devices with their owner and product.
+    pub seeded: Vec<SeededDevice>,
+    /// The fault active from the start ([`Fault::None`]: answer normally).
+    pub fault: Fault,
     /// Time for fault delays, shutdown grace and record timestamps.
     pub clock: Arc<dyn AsyncClock>,
 }
@@ -80,11 +140,55 @@ impl Default for LocalCloudOptions {
     fn default() -> Self {
         LocalCloudOptions {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            beyond_loopback: false,
             state_dir: None,
             tokens: Vec::new(),
             devices: Vec::new(),
+            accounts: Vec::new(),
+            seeded: Vec::new(),
+            fault: Fault::None,
             clock: Arc::new(TokioClock),
         }
+    }
+}
+
+impl LocalCloudOptions {
+    /// Add an account (its tokens act for it).
+    pub fn account(mut self, account: Account) -> Self {
+        self.accounts.push(account);
+        self
+    }
+
+    /// Seed a device with its owner and product.
+    pub fn device(mut self, device: SeededDevice) -> Self {
+        self.seeded.push(device);
+        self
+    }
+
+    /// A token of the default account.
+    pub fn token(mut self, token: AccessToken) -> Self {
+        self.tokens.push(token);
+        self
+    }
+
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    pub fn fault(mut self, fault: Fault) -> Self {
+        self.fault = fault;
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn AsyncClock>) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -96,11 +200,30 @@ impl LocalCloud {
     /// Bind, load state, and serve on a background thread with its own
     /// runtime; returns once the socket is listening.
     pub fn start(options: LocalCloudOptions) -> Result<RunningCloud, LocalCloudError> {
+        if !options.addr.ip().is_loopback() && !options.beyond_loopback {
+            return Err(LocalCloudError::NotLoopback { addr: options.addr });
+        }
         let mut store = Store::open(options.state_dir.as_deref())?;
         for token in &options.tokens {
-            store.add_token(token.expose_secret());
+            store.add_token(DEFAULT_ACCOUNT, token.expose_secret());
         }
-        store.add_devices(options.devices.iter().cloned())?;
+        for account in &options.accounts {
+            for token in &account.tokens {
+                store.add_token(&account.name, token.expose_secret());
+            }
+            for token in &account.expired_tokens {
+                store.add_expired_token(&account.name, token.expose_secret());
+            }
+        }
+        store.add_devices(
+            options
+                .devices
+                .iter()
+                .cloned()
+                .map(SeededDevice::new)
+                .chain(options.seeded.iter().cloned()),
+        )?;
+        store.fault.set(options.fault.clone());
         let store = Arc::new(Mutex::new(store));
 
         let bind_error = |e: std::io::Error| LocalCloudError::Bind {
@@ -209,16 +332,39 @@ impl RunningCloud {
         &self.base_url
     }
 
+    /// A token of the default account.
     pub fn add_token(&self, token: &AccessToken) {
-        self.store().add_token(token.expose_secret());
+        self.store()
+            .add_token(DEFAULT_ACCOUNT, token.expose_secret());
     }
 
-    /// Seed devices; returns how many were new.
+    /// A token of `account` (created if new).
+    pub fn add_account_token(&self, account: &str, token: &AccessToken) {
+        self.store().add_token(account, token.expose_secret());
+    }
+
+    /// Seed devices in the default account under product 88; returns how
+    /// many were new.
     pub fn add_devices(
         &self,
         ids: impl IntoIterator<Item = DeviceId>,
     ) -> Result<usize, LocalCloudError> {
-        self.store().add_devices(ids)
+        self.store()
+            .add_devices(ids.into_iter().map(SeededDevice::new))
+    }
+
+    /// Seed devices with their owners and products (or change a seeded
+    /// device's); returns how many were new.
+    pub fn add_seeded(
+        &self,
+        devices: impl IntoIterator<Item = SeededDevice>,
+    ) -> Result<usize, LocalCloudError> {
+        self.store().add_devices(devices)
+    }
+
+    /// Every account, with its token count and devices (never the tokens).
+    pub fn accounts(&self) -> Vec<AccountInfo> {
+        self.store().accounts()
     }
 
     pub fn set_fault(&self, fault: Fault) {

@@ -83,6 +83,10 @@ impl Reply {
         Reply::recorded(StatusCode::UNAUTHORIZED, INVALID_TOKEN_BODY).oauth()
     }
 
+    pub(crate) fn expired_token() -> Reply {
+        Reply::recorded(StatusCode::UNAUTHORIZED, EXPIRED_TOKEN_BODY).oauth()
+    }
+
     pub(crate) fn permission_denied() -> Reply {
         Reply::recorded(StatusCode::FORBIDDEN, PERMISSION_DENIED_BODY)
     }

@@ -1,21 +1,25 @@
-//! What the local cloud knows: access tokens, the devices it has "initially
-//! provisioned" (seeded), the key it holds for each, every accepted request,
-//! and counters. Optionally persisted to a state directory:
+//! What the local cloud knows: access tokens and the account of each, the
+//! devices it has "initially provisioned" (seeded) with their owner account
+//! and product, the key it holds for each, every accepted request, and
+//! counters. Optionally persisted to a state directory:
 //!
-//! - `devices.json`: the seeded device ids (rewritten when seeds change);
+//! - `devices.json`: the seeded devices, `{"devices":[{"device_id",
+//!   "account","product_id"}…]}` (rewritten when seeds change; plain id
+//!   strings from older versions read as the default account, product 88);
 //! - `records.jsonl`: one accepted provisioning a line (appended), replayed
 //!   on start to recover the keys held;
 //! - `lock`: held exclusively while a server uses the directory.
 //!
 //! Tokens are never written to disk; give them at every start.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::accounts::{SeededDevice, DEFAULT_ACCOUNT, DEFAULT_PRODUCT_ID};
 use super::fault::FaultState;
 use super::LocalCloudError;
 use crate::cloud::DeviceId;
@@ -24,6 +28,9 @@ use crate::cloud::DeviceId;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub device_id: DeviceId,
+    /// The account whose token made the request.
+    #[serde(default = "default_account")]
+    pub account: String,
     /// PEM SubjectPublicKeyInfo, normalised.
     pub public_key: String,
     pub product_id: Option<u16>,
@@ -34,10 +41,17 @@ pub struct Record {
     pub time: u64,
 }
 
-/// A seeded device and the key the cloud holds for it.
+fn default_account() -> String {
+    DEFAULT_ACCOUNT.to_string()
+}
+
+/// A seeded device, its owner, and the key the cloud holds for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceInfo {
     pub device_id: DeviceId,
+    /// The account with rights to it.
+    pub account: String,
+    pub product_id: u16,
     /// The last provisioned key, if any.
     pub public_key: Option<String>,
     /// Accepted provisioning requests for it.
@@ -57,17 +71,49 @@ pub struct Stats {
     pub faulted: u64,
 }
 
-#[derive(Debug, Default)]
+/// An account as the admin surface shows it (never its tokens).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountInfo {
+    pub name: String,
+    /// Tokens that act for it (how many, not which).
+    pub tokens: usize,
+    pub expired_tokens: usize,
+    /// The devices it owns.
+    pub devices: Vec<DeviceId>,
+}
+
+/// What a token is to the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    Valid(String),
+    Expired(String),
+}
+
+#[derive(Debug)]
 struct DeviceEntry {
+    account: String,
+    product_id: u16,
     public_key: Option<String>,
     provisioned: u64,
+}
+
+impl DeviceEntry {
+    fn new(account: String, product_id: u16) -> Self {
+        DeviceEntry {
+            account,
+            product_id,
+            public_key: None,
+            provisioned: 0,
+        }
+    }
 }
 
 /// The whole state, behind one mutex in the server. `Debug` is by hand: it
 /// counts the tokens instead of printing them.
 #[derive(Default)]
 pub(crate) struct Store {
-    tokens: HashSet<String>,
+    /// Token → its state and account.
+    tokens: HashMap<String, TokenState>,
     devices: BTreeMap<DeviceId, DeviceEntry>,
     records: Vec<Record>,
     pub(crate) stats: Stats,
@@ -98,7 +144,15 @@ struct Persist {
 
 #[derive(Serialize, Deserialize)]
 struct DevicesFile {
-    devices: Vec<DeviceId>,
+    devices: Vec<SavedDevice>,
+}
+
+/// One line of `devices.json`: a seed, or a bare id (older files).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SavedDevice {
+    Seed(SeededDevice),
+    Id(DeviceId),
 }
 
 impl Store {
@@ -133,8 +187,12 @@ impl Store {
                         path: devices_path.clone(),
                         reason: format!("not a devices file ({e}); remove it to start empty"),
                     })?;
-                for id in file.devices {
-                    store.devices.entry(id).or_default();
+                for saved in file.devices {
+                    let seed = match saved {
+                        SavedDevice::Seed(seed) => seed,
+                        SavedDevice::Id(id) => SeededDevice::new(id),
+                    };
+                    store.seed(seed);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -169,32 +227,90 @@ impl Store {
         Ok(store)
     }
 
-    pub(crate) fn add_token(&mut self, token: &str) {
-        self.tokens.insert(token.to_string());
+    /// A token acting for `account`.
+    pub(crate) fn add_token(&mut self, account: &str, token: &str) {
+        self.tokens
+            .insert(token.to_string(), TokenState::Valid(account.to_string()));
     }
 
-    pub(crate) fn knows_token(&self, token: &str) -> bool {
-        self.tokens.contains(token)
+    /// A token of `account` past its lifetime.
+    pub(crate) fn add_expired_token(&mut self, account: &str, token: &str) {
+        self.tokens
+            .insert(token.to_string(), TokenState::Expired(account.to_string()));
     }
 
-    /// Seed devices (their "initial provisioning"); returns how many were new.
+    pub(crate) fn token(&self, token: &str) -> Option<&TokenState> {
+        self.tokens.get(token)
+    }
+
+    /// Seed devices (their "initial provisioning"), or give seeded ones a
+    /// new owner or product; returns how many were new.
     pub(crate) fn add_devices(
         &mut self,
-        ids: impl IntoIterator<Item = DeviceId>,
+        seeds: impl IntoIterator<Item = SeededDevice>,
     ) -> Result<usize, LocalCloudError> {
         let before = self.devices.len();
-        for id in ids {
-            self.devices.entry(id).or_default();
+        let mut changed = false;
+        for seed in seeds {
+            changed |= self.seed(seed);
         }
         let added = self.devices.len() - before;
-        if added > 0 {
+        if changed {
             self.save_devices()?;
         }
         Ok(added)
     }
 
-    pub(crate) fn is_seeded(&self, id: &DeviceId) -> bool {
-        self.devices.contains_key(id)
+    /// Seed one device; whether anything changed.
+    fn seed(&mut self, seed: SeededDevice) -> bool {
+        let entry = self
+            .devices
+            .entry(seed.device_id)
+            .or_insert_with(|| DeviceEntry::new(String::new(), DEFAULT_PRODUCT_ID));
+        let changed = entry.account != seed.account || entry.product_id != seed.product_id;
+        entry.account = seed.account;
+        entry.product_id = seed.product_id;
+        changed
+    }
+
+    /// The owner account and product of a seeded device.
+    pub(crate) fn owner(&self, id: &DeviceId) -> Option<(&str, u16)> {
+        self.devices
+            .get(id)
+            .map(|e| (e.account.as_str(), e.product_id))
+    }
+
+    /// Every account the cloud knows of (from tokens or devices), by name.
+    pub(crate) fn accounts(&self) -> Vec<AccountInfo> {
+        let mut accounts: BTreeMap<&str, AccountInfo> = BTreeMap::new();
+        let entry = |name: &str| -> AccountInfo {
+            AccountInfo {
+                name: name.to_string(),
+                tokens: 0,
+                expired_tokens: 0,
+                devices: Vec::new(),
+            }
+        };
+        for state in self.tokens.values() {
+            let (name, expired) = match state {
+                TokenState::Valid(a) => (a.as_str(), false),
+                TokenState::Expired(a) => (a.as_str(), true),
+            };
+            let info = accounts.entry(name).or_insert_with(|| entry(name));
+            if expired {
+                info.expired_tokens += 1;
+            } else {
+                info.tokens += 1;
+            }
+        }
+        for (id, e) in &self.devices {
+            accounts
+                .entry(e.account.as_str())
+                .or_insert_with(|| entry(&e.account))
+                .devices
+                .push(id.clone());
+        }
+        accounts.into_values().collect()
     }
 
     /// Keep an accepted provisioning (and append it to the state directory).
@@ -214,29 +330,26 @@ impl Store {
     }
 
     fn apply(&mut self, record: Record) {
-        let entry = self.devices.entry(record.device_id.clone()).or_default();
+        let entry = self
+            .devices
+            .entry(record.device_id.clone())
+            .or_insert_with(|| {
+                DeviceEntry::new(
+                    record.account.clone(),
+                    record.product_id.unwrap_or(DEFAULT_PRODUCT_ID),
+                )
+            });
         entry.public_key = Some(record.public_key.clone());
         entry.provisioned += 1;
         self.records.push(record);
     }
 
     pub(crate) fn device(&self, id: &DeviceId) -> Option<DeviceInfo> {
-        self.devices.get(id).map(|e| DeviceInfo {
-            device_id: id.clone(),
-            public_key: e.public_key.clone(),
-            provisioned: e.provisioned,
-        })
+        self.devices.get(id).map(|e| info(id, e))
     }
 
     pub(crate) fn devices(&self) -> Vec<DeviceInfo> {
-        self.devices
-            .iter()
-            .map(|(id, e)| DeviceInfo {
-                device_id: id.clone(),
-                public_key: e.public_key.clone(),
-                provisioned: e.provisioned,
-            })
-            .collect()
+        self.devices.iter().map(|(id, e)| info(id, e)).collect()
     }
 
     pub(crate) fn records(&self, id: Option<&DeviceId>) -> Vec<Record> {
@@ -257,7 +370,17 @@ impl Store {
             return Ok(());
         };
         let file = DevicesFile {
-            devices: self.devices.keys().cloned().collect(),
+            devices: self
+                .devices
+                .iter()
+                .map(|(id, e)| {
+                    SavedDevice::Seed(SeededDevice {
+                        device_id: id.clone(),
+                        account: e.account.clone(),
+                        product_id: e.product_id,
+                    })
+                })
+                .collect(),
         };
         let path = p.dir.join("devices.json");
         let tmp = p.dir.join("devices.json.tmp");
@@ -268,5 +391,15 @@ impl Store {
                 path,
                 reason: format!("cannot write: {e}"),
             })
+    }
+}
+
+fn info(id: &DeviceId, e: &DeviceEntry) -> DeviceInfo {
+    DeviceInfo {
+        device_id: id.clone(),
+        account: e.account.clone(),
+        product_id: e.product_id,
+        public_key: e.public_key.clone(),
+        provisioned: e.provisioned,
     }
 }

@@ -536,3 +536,109 @@ fn the_running_cloud_debug_output_never_shows_its_tokens() {
     assert!(!shown.contains(TOKEN), "{shown}");
     assert!(!shown.contains("added-later-tok"), "{shown}");
 }
+
+#[test]
+fn a_token_of_another_account_gets_the_same_403_as_an_unknown_device() {
+    let other = DeviceId::parse(UNSEEDED).unwrap();
+    let cloud = LocalCloud::start(
+        LocalCloudOptions::default()
+            .token(AccessToken::new(TOKEN).unwrap())
+            .account(
+                Account::new("rival")
+                    .token(AccessToken::new("rival-token").unwrap())
+                    .expired_token(AccessToken::new("old-rival-token").unwrap()),
+            )
+            .device(SeededDevice::new(DeviceId::parse(SEEDED).unwrap()))
+            .device(SeededDevice::new(other.clone()).account("rival").product(6)),
+    )
+    .unwrap();
+    let rt = runtime();
+    let form = |id: &str, product: &str| {
+        vec![
+            ("deviceID", id.to_string()),
+            ("publicKey", GENERIC_PUBLIC_KEY_PEM.to_string()),
+            ("product_id", product.to_string()),
+        ]
+    };
+    let url = |id: &str| format!("{}/v1/provisioning/{id}", cloud.base_url());
+    let send = |id: &str, token: &str, product: &str| {
+        rt.block_on(raw(http()
+            .post(url(id))
+            .bearer_auth(token)
+            .form(&form(id, product))))
+    };
+    let denied = send(SEEDED, "rival-token", "88");
+    assert_eq!(denied.0, 403);
+    assert_eq!(denied.4, super::replies::PERMISSION_DENIED_BODY);
+    assert_eq!(send(UNSEEDED, TOKEN, "6").4, denied.4);
+    // The owner, but the wrong product: refused the same way.
+    assert_eq!(send(UNSEEDED, "rival-token", "88").0, 403);
+    assert_eq!(send(UNSEEDED, "rival-token", "6").0, 200);
+    assert_eq!(send(SEEDED, TOKEN, "88").0, 200);
+    let expired = send(UNSEEDED, "old-rival-token", "6");
+    assert_eq!(
+        (expired.0, expired.4.as_str()),
+        (401, super::replies::EXPIRED_TOKEN_BODY)
+    );
+    // The devices API agrees.
+    let get = |id: &str, token: &str| {
+        rt.block_on(raw(http()
+            .get(format!("{}/v1/devices/{id}", cloud.base_url()))
+            .bearer_auth(token)))
+            .0
+    };
+    assert_eq!(get(SEEDED, "rival-token"), 403);
+    assert_eq!(get(UNSEEDED, "rival-token"), 200);
+
+    let records = cloud.records_for(&other);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].account, "rival");
+    let info = cloud.device(&other).unwrap();
+    assert_eq!((info.account.as_str(), info.product_id), ("rival", 6));
+    let accounts = cloud.accounts();
+    let names: Vec<_> = accounts.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["default", "rival"]);
+    assert_eq!(accounts[1].tokens, 1);
+    assert_eq!(accounts[1].expired_tokens, 1);
+    assert_eq!(accounts[1].devices, [other]);
+    assert!(!format!("{accounts:?}").contains("rival-token"));
+}
+
+#[test]
+fn owners_and_products_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = DeviceId::parse(SEEDED).unwrap();
+    LocalCloud::start(
+        LocalCloudOptions::default()
+            .state_dir(dir.path())
+            .device(SeededDevice::new(id.clone()).account("factory").product(6)),
+    )
+    .unwrap()
+    .shutdown();
+    let cloud = LocalCloud::start(LocalCloudOptions::default().state_dir(dir.path())).unwrap();
+    let info = cloud.device(&id).unwrap();
+    assert_eq!((info.account.as_str(), info.product_id), ("factory", 6));
+    cloud.shutdown();
+    // Older state files list bare ids: they read as the default account.
+    std::fs::write(
+        dir.path().join("devices.json"),
+        format!(r#"{{"devices":["{UNSEEDED}"]}}"#),
+    )
+    .unwrap();
+    let cloud = LocalCloud::start(LocalCloudOptions::default().state_dir(dir.path())).unwrap();
+    let info = cloud.device(&DeviceId::parse(UNSEEDED).unwrap()).unwrap();
+    assert_eq!((info.account.as_str(), info.product_id), ("default", 88));
+}
+
+#[test]
+fn a_non_loopback_address_needs_an_explicit_allowance() {
+    let any: std::net::SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let err = LocalCloud::start(LocalCloudOptions::default().addr(any)).unwrap_err();
+    assert!(matches!(err, LocalCloudError::NotLoopback { .. }), "{err}");
+    let cloud = LocalCloud::start(LocalCloudOptions {
+        beyond_loopback: true,
+        ..LocalCloudOptions::default().addr(any)
+    })
+    .unwrap();
+    assert!(cloud.addr().ip().is_unspecified());
+}

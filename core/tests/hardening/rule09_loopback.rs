@@ -1,0 +1,40 @@
+//! Rule 9: the local cloud says where it really listens, and is loopback
+//! unless told otherwise.
+
+use crate::common::stderr;
+use crate::serve::{cmd, Served};
+
+#[test]
+fn rule9_cloud_serve_refuses_every_interface_without_the_flag() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path())
+        .args(["cloud", "serve", "--addr", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a loopback address"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "it announced a URL it must not serve"
+    );
+}
+
+#[test]
+fn rule9_with_the_flag_it_warns_naming_the_real_address() {
+    let home = tempfile::tempdir().unwrap();
+    let mut served = Served::start(home.path(), &["--addr", "0.0.0.0:0", "--beyond-loopback"]);
+    let port = served.url.rsplit(':').next().unwrap().to_string();
+    let err = served.stderr_until("stop with Ctrl-C");
+    assert!(
+        err.contains(&format!("listens on 0.0.0.0:{port} (every interface)")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("listening on 0.0.0.0:{port}")),
+        "{err}"
+    );
+}
