@@ -8,6 +8,7 @@ pub mod dct;
 pub mod device;
 pub mod dfu;
 pub mod keys;
+pub mod normal;
 pub mod platform;
 pub mod report;
 pub mod server_key;

@@ -17,5 +17,7 @@ mod serve;
 mod accounts;
 #[path = "hardening/rule04_keys.rs"]
 mod rule04_keys;
+#[path = "hardening/rule08_12_messages.rs"]
+mod rule08_12_messages;
 #[path = "hardening/rule09_loopback.rs"]
 mod rule09_loopback;

@@ -249,11 +249,13 @@ impl fmt::Display for BatchSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} devices: {} ok, {} failed, {} attempts in {:.2} s ({:.1} devices/s, concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
+            "{} device{}: {} ok, {} failed, {} attempt{} in {:.2} s ({:.1} devices/s, concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
             self.total,
+            if self.total == 1 { "" } else { "s" },
             self.ok,
             self.failed,
             self.attempts,
+            if self.attempts == 1 { "" } else { "s" },
             self.elapsed_secs,
             self.rate_per_sec,
             self.concurrency,

@@ -20,7 +20,7 @@ use serde_json::Value;
 use url::Url;
 
 use super::clock::{AsyncClock, TokioClock};
-use super::config::{check_api_url, is_loopback_url};
+use super::config::{check_api_url, is_loopback_url, shown_url};
 use super::key::ProvisionKey;
 use super::retry::{parse_retry_after, RetryPolicy};
 use super::{sanitize, AccessToken, CloudError, DeviceId};
@@ -36,8 +36,32 @@ const SNIPPET_CHARS: usize = 120;
 /// hundred bytes).
 const MAX_REPLY_BYTES: usize = 64 * 1024;
 
-/// How to reach the cloud. `Debug` is safe to print: the token redacts itself.
-#[derive(Debug, Clone)]
+/// Told before each wait between attempts, so a front end can say that it
+/// retries and how long it waits (the retries are never silent).
+pub type RetryObserver = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
+
+/// One retry about to happen.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryNotice {
+    pub device_id: DeviceId,
+    /// The attempt that failed (1-based).
+    pub attempt: u32,
+    /// Attempts allowed in all.
+    pub max_attempts: u32,
+    /// How long the client waits before the next attempt.
+    #[serde(serialize_with = "secs")]
+    pub wait: Duration,
+    /// Why the attempt failed (the error's message; never the token).
+    pub reason: String,
+}
+
+fn secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// How to reach the cloud. `Debug` is safe to print: the token redacts
+/// itself, and so does the URL (a token may sit in its path).
+#[derive(Clone)]
 pub struct CloudConfig {
     /// Base URL; `/v1/…` is appended to its path.
     pub api_url: Url,
@@ -50,6 +74,23 @@ pub struct CloudConfig {
     /// Allow plain `http://` to non-loopback hosts.
     pub insecure_http: bool,
     pub user_agent: String,
+    /// Called before every wait between attempts.
+    pub on_retry: Option<RetryObserver>,
+}
+
+impl fmt::Debug for CloudConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudConfig")
+            .field("api_url", &shown_url(&self.api_url, &self.token))
+            .field("token", &self.token)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retry", &self.retry)
+            .field("insecure_http", &self.insecure_http)
+            .field("user_agent", &self.user_agent)
+            .field("on_retry", &self.on_retry.is_some())
+            .finish()
+    }
 }
 
 impl CloudConfig {
@@ -63,6 +104,7 @@ impl CloudConfig {
             retry: RetryPolicy::default(),
             insecure_http: false,
             user_agent: format!("duoprov/{}", env!("CARGO_PKG_VERSION")),
+            on_retry: None,
         }
     }
 }
@@ -88,6 +130,13 @@ pub struct Provisioned {
 pub struct Attempted<T> {
     pub attempts: u32,
     pub result: Result<T, CloudError>,
+}
+
+/// Which endpoint a request went to (a 404 means different things).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Provisioning,
+    Device,
 }
 
 /// The outcome of one request: give up, or try again after a delay.
@@ -215,14 +264,14 @@ impl CloudClient {
             ("algorithm", "rsa"),
         ];
         let attempted = self
-            .with_retries(|| {
+            .with_retries(device_id, || {
                 let request = self
                     .inner
                     .http
                     .post(url.clone())
                     .bearer_auth(self.inner.config.token.expose_secret())
                     .form(&form);
-                self.send(request, device_id)
+                self.send(request, device_id, Endpoint::Provisioning)
             })
             .await;
         Attempted {
@@ -241,13 +290,13 @@ impl CloudClient {
     /// `GET {api}/v1/devices/{id}`: what the cloud knows about a device.
     pub async fn device(&self, device_id: &DeviceId) -> Result<Value, CloudError> {
         let url = self.endpoint(&["v1", "devices", device_id.as_str()])?;
-        self.with_retries(|| {
+        self.with_retries(device_id, || {
             let request = self
                 .inner
                 .http
                 .get(url.clone())
                 .bearer_auth(self.inner.config.token.expose_secret());
-            self.send(request, device_id)
+            self.send(request, device_id, Endpoint::Device)
         })
         .await
         .result
@@ -268,7 +317,7 @@ impl CloudClient {
 
     /// Run `request` until it succeeds, fails for good, or the policy gives
     /// up; every wait goes through the clock.
-    async fn with_retries<F, Fut>(&self, mut request: F) -> Attempted<Value>
+    async fn with_retries<F, Fut>(&self, device_id: &DeviceId, mut request: F) -> Attempted<Value>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Value, AttemptError>>,
@@ -294,7 +343,18 @@ impl CloudClient {
             };
             let delay = policy.delay_after(attempt, retry_after, &mut rand::thread_rng());
             match delay {
-                Some(delay) => self.inner.clock.sleep(delay).await,
+                Some(delay) => {
+                    if let Some(observer) = &self.inner.config.on_retry {
+                        observer(&RetryNotice {
+                            device_id: device_id.clone(),
+                            attempt,
+                            max_attempts: policy.max_attempts,
+                            wait: delay,
+                            reason: error.to_string(),
+                        });
+                    }
+                    self.inner.clock.sleep(delay).await
+                }
                 None => {
                     return Attempted {
                         attempts: attempt,
@@ -310,9 +370,17 @@ impl CloudClient {
         &self,
         request: reqwest::RequestBuilder,
         device_id: &DeviceId,
+        endpoint: Endpoint,
     ) -> Result<Value, AttemptError> {
         let response = request.send().await.map_err(|e| self.transport_error(e))?;
         let status = response.status().as_u16();
+        if status == 404 && endpoint == Endpoint::Provisioning {
+            // §4: the provisioning endpoint never answers 404 (an unknown
+            // device gets 403): the URL is not the API's.
+            return Err(AttemptError::Fatal(CloudError::EndpointNotFound {
+                url: shown_url(response.url(), &self.inner.config.token),
+            }));
+        }
         let retry_after = response
             .headers()
             .get(RETRY_AFTER)
@@ -383,7 +451,16 @@ fn error_chain(e: &reqwest::Error, token: &AccessToken) -> String {
     if parts.is_empty() {
         parts.push(e.to_string());
     }
-    sanitize(&parts.join(": "), 300, Some(token))
+    // The same cause is often repeated down the chain.
+    parts.dedup();
+    let text = parts.join(": ");
+    if text.contains("InvalidContentType") || text.contains("corrupt message") {
+        // rustls meeting a server that does not speak TLS.
+        return "the server did not answer TLS (it may be a plain-HTTP server: then use an \
+                http:// URL, which is allowed for loopback hosts)"
+            .into();
+    }
+    sanitize(&text, 300, Some(token))
 }
 
 /// The body of a successful provisioning on the real cloud (REFERENCE §4).

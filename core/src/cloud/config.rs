@@ -245,6 +245,20 @@ fn redact_url_text(text: &str) -> String {
     out
 }
 
+/// A URL as it may be shown (in a "using … API" line, an error, a report):
+/// credentials, query and fragment replaced by `[redacted]`, and the token
+/// removed wherever it appears (e.g. in the path).
+pub fn shown_url(url: &Url, token: &AccessToken) -> String {
+    token.redact(&redact_url_text(url.as_str()))
+}
+
+impl Resolved {
+    /// The API URL with [`shown_url`]'s redactions: the only form to print.
+    pub fn api_url_shown(&self) -> String {
+        shown_url(&self.api_url, &self.token)
+    }
+}
+
 /// 127.0.0.0/8, ::1 or `localhost`.
 pub fn is_loopback_url(url: &Url) -> bool {
     match url.host() {

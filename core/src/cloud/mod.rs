@@ -29,7 +29,9 @@ mod local_tests;
 
 use std::time::Duration;
 
-pub use client::{Attempted, CloudClient, CloudConfig, Provisioned, DEFAULT_API_URL};
+pub use client::{
+    Attempted, CloudClient, CloudConfig, Provisioned, RetryNotice, RetryObserver, DEFAULT_API_URL,
+};
 pub use clock::{AsyncClock, SleepFuture, TokioClock};
 pub use key::{KeySource, ProvisionKey};
 pub use retry::RetryPolicy;
@@ -55,12 +57,23 @@ pub enum CloudError {
     )]
     PermissionDenied { device_id: DeviceId },
 
-    /// 404: the cloud does not know the device.
+    /// 404 from the devices API (`GET /v1/devices/{id}`; a provisioning
+    /// 404 is [`CloudError::EndpointNotFound`]).
     #[error(
         "the cloud does not know device {device_id} (HTTP 404); check the id \
          (read it in listening mode with the serial command `i`)"
     )]
     DeviceNotFound { device_id: DeviceId },
+
+    /// 404 from the provisioning endpoint, which the real cloud never
+    /// answers (an unknown device gets 403, REFERENCE §4): the API URL is
+    /// not the API's base URL.
+    #[error(
+        "{url} answered HTTP 404 Not Found: that is not the provisioning endpoint, so the API \
+         URL is wrong; give the API's base URL (e.g. https://api.particle.io, without /v1) \
+         with --api-url or PARTICLE_API_URL"
+    )]
+    EndpointNotFound { url: String },
 
     /// 429 after every allowed attempt.
     #[error(
@@ -174,6 +187,7 @@ impl CloudError {
             CloudError::InvalidToken { .. } => "invalid_token",
             CloudError::PermissionDenied { .. } => "permission_denied",
             CloudError::DeviceNotFound { .. } => "device_not_found",
+            CloudError::EndpointNotFound { .. } => "endpoint_not_found",
             CloudError::RateLimited { .. } => "rate_limited",
             CloudError::Server { .. } => "server",
             CloudError::Rejected { .. } => "rejected",

@@ -67,6 +67,9 @@ pub(crate) fn first_sequence(bytes: &[u8]) -> Result<&[u8], KeyError> {
                  the SEQUENCE every DER key starts with)"
             ),
         }),
+        Framing::ShortHeader if bytes.is_empty() => Err(KeyError::NoKey {
+            what: "no bytes at all (an empty file)",
+        }),
         Framing::ShortHeader => Err(KeyError::Unrecognised {
             tried: format!(
                 "DER, but {} byte(s) cannot hold a SEQUENCE header",

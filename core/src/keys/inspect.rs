@@ -171,7 +171,7 @@ pub fn inspect_key(bytes: &[u8]) -> KeyReport {
         },
     };
     let mut report = KeyReport::of_state(SlotState::Corrupt { reason });
-    if !is_pem(bytes) && bytes.len() <= PRIVATE_KEY_SLOT_SIZE {
+    if !is_pem(bytes) && !bytes.is_empty() && bytes.len() <= PRIVATE_KEY_SLOT_SIZE {
         report.notes.push(if super::firmware_regenerates(bytes) {
             "as a device key slot: the first byte is 0xFF, so the firmware treats it as empty \
              and generates a new key at boot"

@@ -16,7 +16,7 @@ use duo_provisioning::cloud::batch::{
 use duo_provisioning::cloud::blocking::BlockingClient;
 use duo_provisioning::cloud::config::{resolve, Sources};
 use duo_provisioning::cloud::{
-    AccessToken, CloudConfig, DeviceId, KeySource, ProvisionKey, RetryPolicy,
+    AccessToken, CloudConfig, DeviceId, KeySource, ProvisionKey, RetryNotice, RetryPolicy,
 };
 use duo_provisioning::sim::cloud::{
     read_devices_file, Account, LocalCloud, LocalCloudOptions, SeededDevice,
@@ -144,7 +144,9 @@ fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
     let resolved = resolve(&sources, args.insecure_http)?;
     ctx.info(format!(
         "using the access token from {}; API {} (from {})",
-        resolved.token_origin, resolved.api_url, resolved.api_url_origin
+        resolved.token_origin,
+        resolved.api_url_shown(),
+        resolved.api_url_origin
     ));
     // try_from: `Duration::from_secs_f64` panics on values too large for a
     // Duration (e.g. 1e300); a value under 1 ms would time out every request.
@@ -162,6 +164,17 @@ fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
     config.connect_timeout = timeout.min(Duration::from_secs(10));
     config.retry = RetryPolicy::with_retries(args.retries);
     config.insecure_http = args.insecure_http;
+    // Retries are never silent: each one and its wait, on stderr.
+    config.on_retry = Some(Arc::new(|n: &RetryNotice| {
+        eprintln!(
+            "retrying {} in {:.1} s (attempt {} of {} failed: {})",
+            n.device_id,
+            n.wait.as_secs_f64(),
+            n.attempt,
+            n.max_attempts,
+            n.reason
+        );
+    }));
     Ok(BlockingClient::new(config)?)
 }
 
@@ -258,8 +271,8 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
         None => None,
     };
     ctx.info(format!(
-        "provisioning {} devices, {} at a time",
-        jobs.len(),
+        "provisioning {}, {} at a time",
+        plural(jobs.len(), "device"),
         args.concurrency
     ));
 

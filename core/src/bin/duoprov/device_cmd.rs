@@ -193,15 +193,21 @@ fn write(
             text.push_str(&format!("warning: {hazard}\n"));
         }
         text += &format!(
-            "wrote {} bytes of {} at 0x{addr:08x} on alt {alt} ({} blocks",
+            "wrote {} bytes of {} at 0x{addr:08x} on alt {alt} ({} block{}",
             report.bytes,
             file.display(),
-            report.blocks
+            report.blocks,
+            if report.blocks == 1 { "" } else { "s" }
         );
         if !report.erased_sectors.is_empty() {
             text.push_str(&format!(
-                ", {} sectors erased first",
-                report.erased_sectors.len()
+                ", {} sector{} erased first",
+                report.erased_sectors.len(),
+                if report.erased_sectors.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ));
         }
         text.push(')');

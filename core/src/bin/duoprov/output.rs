@@ -52,7 +52,7 @@ pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
         Err(e) => {
-            let message = format!("{e:#}");
+            let message = error_text(&e);
             if ctx.json {
                 out(&serde_json::json!({ "ok": false, "error": message }).to_string());
             }
@@ -60,6 +60,25 @@ pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: a cause whose
+/// text the message already holds (many errors quote their source) is
+/// not repeated ("Not a directory (os error 20): Not a directory (os error
+/// 20)").
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// One line on stdout. A closed pipe (`duoprov … | head`) is not an error

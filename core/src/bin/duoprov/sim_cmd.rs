@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::platform::{Board, Platform};
+use duo_provisioning::sim::duo::serial;
 use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo};
 use serde::Serialize;
 
@@ -52,6 +53,10 @@ pub enum SimCommand {
     Boot { dir: PathBuf },
     /// Put the board back in DFU mode (hold SETUP, tap RESET).
     Dfu { dir: PathBuf },
+    /// Serve the board's serial port until it leaves firmware mode (what
+    /// `sim boot` starts in the background).
+    #[command(hide = true)]
+    ServeSerial { dir: PathBuf },
     /// Arm failures for the next DFU session: stall:N (the Nth request),
     /// write-error:N / address-error:N (the Nth data block), vanish:BYTES
     /// (disconnect after BYTES of download data), stuck-busy:N (the Nth data
@@ -112,6 +117,11 @@ pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
             create(ctx, &dir, from.as_deref(), device_id, time_factor, board)
         }
         SimCommand::Boot { dir } => boot(ctx, &dir),
+        SimCommand::ServeSerial { dir } => {
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            serial::serve(&dir, duo_provisioning::time::system(), &stop, |_| {})?;
+            Ok(())
+        }
         SimCommand::Dfu { dir } => {
             let mut duo = VirtualDuo::open(&dir)?;
             duo.enter_dfu()?;
@@ -208,6 +218,9 @@ fn create(
 struct BootResult<'a> {
     dir: &'a Path,
     mode: Mode,
+    /// The board's serial port (a pseudo-terminal), also linked as DIR/tty;
+    /// none without system firmware.
+    serial_port: Option<PathBuf>,
     #[serde(flatten)]
     report: &'a BootReport,
 }
@@ -217,18 +230,54 @@ fn boot(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
     let report = duo
         .boot()
         .with_context(|| format!("the firmware of {} failed at boot", dir.display()))?;
+    let mode = duo.mode();
+    let has_firmware = duo.board().firmware.is_some();
+    // The serial server takes the device's lock when it acts: let it go.
+    drop(duo);
+    let serial_port = if has_firmware {
+        let exe = std::env::current_exe().context("cannot find the duoprov executable")?;
+        let mut command = std::process::Command::new(exe);
+        command.arg("sim").arg("serve-serial").arg(dir);
+        Some(
+            serial::spawn_server(
+                command,
+                dir,
+                duo_provisioning::time::system().as_ref(),
+                std::time::Duration::from_secs(10),
+            )
+            .with_context(|| {
+                format!(
+                    "{} booted, but its serial port did not start",
+                    dir.display()
+                )
+            })?,
+        )
+    } else {
+        None
+    };
     let result = BootResult {
         dir,
-        mode: duo.mode(),
+        mode,
+        serial_port,
         report: &report,
     };
-    ctx.emit(&result, || describe_boot(dir, &report));
+    ctx.emit(&result, || {
+        describe_boot(dir, result.serial_port.as_deref(), &report)
+    });
     Ok(())
 }
 
-fn describe_boot(dir: &Path, report: &BootReport) -> String {
+fn describe_boot(dir: &Path, port: Option<&Path>, report: &BootReport) -> String {
+    let port = match port {
+        Some(port) => format!(
+            "serial port: {} (linked as {})",
+            port.display(),
+            dir.join(serial::PORT_LINK).display()
+        ),
+        None => "no serial port: the board has no system firmware".to_string(),
+    };
     format!(
-        "{} is running firmware: {}\nback to DFU mode: duoprov sim dfu {}",
+        "{} is running firmware: {}\n{port}\nback to DFU mode: duoprov sim dfu {}",
         dir.display(),
         boot_summary(report),
         dir.display()
@@ -303,6 +352,8 @@ struct View {
     fired_faults: Vec<String>,
     last_boot: Option<BootReport>,
     last_boot_error: Option<String>,
+    /// The serial port while the board runs firmware.
+    serial_port: Option<PathBuf>,
     stats: Stats,
 }
 
@@ -322,6 +373,7 @@ impl View {
             fired_faults: duo.fired_faults().iter().map(Fault::to_string).collect(),
             last_boot: last_boot.cloned(),
             last_boot_error: last_boot_error.map(str::to_string),
+            serial_port: serial::port_path(duo.dir()),
             stats: duo.stats(),
         }
     }
@@ -335,6 +387,10 @@ impl View {
             ),
             (Mode::Firmware, _) => "running firmware (does not answer DFU)".to_string(),
         };
+        let port = match &self.serial_port {
+            Some(path) => path.display().to_string(),
+            None => "none".to_string(),
+        };
         let boot = match (&self.last_boot, &self.last_boot_error) {
             (_, Some(e)) => format!("failed: {e}"),
             (Some(b), None) => boot_summary(b),
@@ -342,7 +398,7 @@ impl View {
         };
         format!(
             "directory:     {}\nplatform:      {}\nbootloader:    {}\nfirmware:      {}\n\
-             mode:          {mode}\ndevice id:     {}\n\
+             mode:          {mode}\ndevice id:     {}\nserial port:   {port}\n\
              time factor:   {}\narmed faults:  {}\nfired faults:  {}\nlast boot:     {boot}\n{}",
             self.dir.display(),
             self.platform,

@@ -44,6 +44,8 @@ pub enum SimError {
     Key(KeyError),
     #[error("invalid fault: {0}")]
     InvalidFault(String),
+    #[error("the virtual device's serial port server failed: {0}")]
+    SerialServer(String),
     #[error("the time factor must be a finite number ≥ 0 (1.0 = real device timing), got {0}")]
     TimeFactor(f64),
 }

@@ -24,6 +24,7 @@ mod error;
 pub mod faults;
 pub mod media;
 mod memory;
+pub mod serial;
 mod store;
 mod transport;
 pub mod usb;
