@@ -108,21 +108,22 @@ impl Error {
 
 fn cloud_code(e: &CloudError) -> &'static str {
     match e {
-        CloudError::InvalidToken { .. }
-        | CloudError::NoToken { .. }
-        | CloudError::MalformedToken { .. } => "INVALID_TOKEN",
+        CloudError::InvalidToken { .. } | CloudError::MalformedToken { .. } => "INVALID_TOKEN",
+        CloudError::NoToken { .. } => "NO_TOKEN",
         CloudError::PermissionDenied { .. } => "PERMISSION_DENIED",
         CloudError::DeviceNotFound { .. } => "DEVICE_NOT_FOUND",
         CloudError::RateLimited { .. } => "RATE_LIMITED",
         CloudError::Server { .. } => "SERVER_ERROR",
-        CloudError::Rejected { .. } | CloudError::BadResponse { .. } => "BAD_RESPONSE",
+        CloudError::Rejected { .. } => "CLOUD_REJECTED",
+        CloudError::BadResponse { .. } => "BAD_RESPONSE",
         CloudError::Network { .. } | CloudError::Client { .. } => "NETWORK",
         CloudError::Timeout { .. } => "TIMEOUT",
         CloudError::InvalidDeviceId { .. } => "INVALID_DEVICE_ID",
         CloudError::InvalidKey { .. } => "INVALID_KEY",
         CloudError::InsecureUrl { .. }
         | CloudError::InvalidUrl { .. }
-        | CloudError::ConfigUnreadable { .. } => "INVALID_ARGUMENT",
+        | CloudError::EndpointNotFound { .. } => "INVALID_URL",
+        CloudError::ConfigUnreadable { .. } => "IO",
     }
 }
 
@@ -180,12 +181,12 @@ impl From<Error> for PyErr {
     }
 }
 
-/// `duo_provisioning._errors.from_core(code, message, remedy, fields)`.
+/// `duo_provisioning._errors.from_core(code, message, remedy, neutral_remedy, fields)`.
 fn build<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
-    let remedy: Option<String> = None;
+    let (remedy, neutral): (Option<Bound<'py, PyAny>>, Option<String>) = (None, None);
     py.import("duo_provisioning._errors")?
         .getattr("from_core")?
-        .call1((e.code(), e.message(), remedy, e.fields(py)?))
+        .call1((e.code(), e.message(), remedy, neutral, e.fields(py)?))
 }
 
 /// `result.py()?`: a core result as a Python one.

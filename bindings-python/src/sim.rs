@@ -1,5 +1,6 @@
 //! `sim`: the virtual Duo and the local cloud, as Python context managers.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -9,8 +10,8 @@ use serde::Serialize;
 
 use duo_provisioning::cloud::{AccessToken, DeviceId};
 use duo_provisioning::platform;
+use duo_provisioning::sim::cloud::{Account, LocalCloudOptions, RunningCloud, SeededDevice};
 use duo_provisioning::sim::cloud::{Fault as CloudFault, LocalCloud as CoreCloud};
-use duo_provisioning::sim::cloud::{LocalCloudOptions, RunningCloud};
 use duo_provisioning::sim::duo::VirtualDuo as CoreDuo;
 use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats};
 
@@ -205,9 +206,14 @@ impl VirtualDuo {
 }
 
 /// A local Particle Cloud on loopback serving the provisioning API
-/// (REFERENCE §4), for tests and benchmarks: `tokens` it accepts, `devices`
-/// (24-hex ids) that had their initial provisioning. Serves from a
-/// background thread until `close()` or the end of its `with` block.
+/// (REFERENCE §4), for tests and benchmarks. `tokens`: access tokens of the
+/// default account; `accounts`: more accounts, `{name: [token, …]}`;
+/// `devices`: the devices that had their initial provisioning, each a 24-hex
+/// id (owned by the default account, product 88) or a dict
+/// `{"device_id": …, "account": …, "product_id": …}`. A token gets 403
+/// Permission Denied for a device of another account, as on the real cloud.
+/// Serves from a background thread until `close()` or the end of its `with`
+/// block.
 #[pyclass(module = "duo_provisioning", frozen)]
 pub struct LocalCloud {
     running: Mutex<Option<RunningCloud>>,
@@ -230,29 +236,54 @@ fn device_ids(ids: &[String]) -> PyResult<Vec<DeviceId>> {
     ids.iter().map(|id| DeviceId::parse(id).py()).collect()
 }
 
+fn tokens(tokens: Vec<String>) -> PyResult<Vec<AccessToken>> {
+    tokens
+        .into_iter()
+        .map(|t| AccessToken::new(t).py())
+        .collect()
+}
+
 #[pymethods]
 impl LocalCloud {
     #[new]
-    #[pyo3(signature = (tokens=None, devices=None, *, addr="127.0.0.1:0", state_dir=None))]
+    #[pyo3(signature = (tokens=None, devices=None, *, accounts=None, addr="127.0.0.1:0", state_dir=None))]
     fn new(
         py: Python<'_>,
         tokens: Option<Vec<String>>,
-        devices: Option<Vec<String>>,
+        devices: Option<Vec<Bound<'_, PyAny>>>,
+        accounts: Option<HashMap<String, Vec<String>>>,
         addr: &str,
         state_dir: Option<PathBuf>,
     ) -> PyResult<LocalCloud> {
-        let tokens = tokens
+        let accounts = accounts
             .unwrap_or_default()
             .into_iter()
-            .map(|t| AccessToken::new(t).py())
+            .map(|(name, list)| {
+                Ok(Account {
+                    tokens: self::tokens(list)?,
+                    ..Account::new(name)
+                })
+            })
             .collect::<PyResult<Vec<_>>>()?;
+        let (mut ids, mut seeded) = (Vec::new(), Vec::new());
+        for device in devices.unwrap_or_default() {
+            match device.extract::<String>() {
+                Ok(id) => ids.push(id),
+                Err(_) => seeded.push(
+                    pythonize::depythonize::<SeededDevice>(&device)
+                        .map_err(|e| argument(format!("invalid seeded device: {e}")))?,
+                ),
+            }
+        }
         let options = LocalCloudOptions {
             addr: addr.parse().map_err(|e| {
                 argument(format!("invalid address {addr:?}: {e}; e.g. 127.0.0.1:0"))
             })?,
             state_dir,
-            tokens,
-            devices: device_ids(&devices.unwrap_or_default())?,
+            tokens: self::tokens(tokens.unwrap_or_default())?,
+            devices: device_ids(&ids)?,
+            accounts,
+            seeded,
             ..LocalCloudOptions::default()
         };
         let running = py.detach(|| CoreCloud::start(options)).py()?;

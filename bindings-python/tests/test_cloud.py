@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from pathlib import Path
 from typing import Any, List, Optional
 
 import pytest
@@ -124,11 +125,23 @@ def test_server_error_is_a_cloud_error_with_status(
     assert duo.provision(virtual_duo.device_id).device_id == virtual_duo.device_id
 
 
-def test_unknown_device_raises_device_not_found(local_cloud: duo.LocalCloud) -> None:
+def test_a_404_from_the_provisioning_endpoint_names_the_url(local_cloud: duo.LocalCloud) -> None:
     local_cloud.set_fault({"kind": "status", "status": 404})
-    with pytest.raises(duo.DeviceNotFoundError) as caught:
+    with pytest.raises(duo.CloudError) as caught:
         duo.provision(UNSEEDED, retries=0)
-    assert caught.value.code == "DEVICE_NOT_FOUND"
+    assert caught.value.code == "INVALID_URL"
+    assert local_cloud.url in caught.value.message
+
+
+def test_no_token_anywhere_raises_invalid_token(
+    local_cloud: duo.LocalCloud, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PARTICLE_ACCESS_TOKEN")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(duo.InvalidTokenError) as caught:
+        duo.provision(UNSEEDED)
+    assert caught.value.code == "NO_TOKEN"
+    assert local_cloud.stats().requests == 0
 
 
 def test_invalid_fault_is_a_value_error(local_cloud: duo.LocalCloud) -> None:
@@ -226,3 +239,22 @@ def test_a_delayed_provision_does_not_stop_other_python_threads(
     worker.join(timeout=60)
     assert not worker.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], duo.CloudError)
+
+
+def test_a_token_of_another_account_is_permission_denied(
+    virtual_duo: duo.VirtualDuo, cloud_token: str
+) -> None:
+    other = "other-account-token-5d7f9b1c3e"
+    owned = {"device_id": virtual_duo.device_id, "account": "owner", "product_id": 88}
+    accounts = {"owner": [cloud_token], "stranger": [other]}
+    with duo.LocalCloud(accounts=accounts, devices=[owned]) as cloud:
+        with pytest.raises(duo.PermissionDeniedError) as caught:
+            duo.provision(virtual_duo.device_id, other, api_url=cloud.url)
+        assert caught.value.code == "PERMISSION_DENIED"
+        assert_token_hidden(caught.value, other)
+        assert duo.provision(virtual_duo.device_id, cloud_token, api_url=cloud.url).attempts == 1
+
+
+def test_invalid_seeded_device_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="seeded device"):
+        duo.LocalCloud(devices=[{"account": "no id"}])

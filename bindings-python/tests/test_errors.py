@@ -49,7 +49,7 @@ def test_every_exception_has_its_base(cls: type, base: type) -> None:
     ],
 )
 def test_code_picks_the_class(code: str, cls: type) -> None:
-    error = from_core(code, "what failed; next step", "next step", {"retry_after": 2.5})
+    error = from_core(code, "what failed; next step", None, "next step", {"retry_after": 2.5})
     assert type(error) is cls
     assert error.code == code
     assert str(error) == error.message == "what failed; next step"
@@ -59,12 +59,12 @@ def test_code_picks_the_class(code: str, cls: type) -> None:
 
 
 def test_fields_do_not_shadow_the_base_attributes() -> None:
-    error = from_core("NETWORK", "m", None, {"code": "X", "message": "Y"})
+    error = from_core("NETWORK", "m", None, None, {"code": "X", "message": "Y"})
     assert (error.code, error.message) == ("NETWORK", "m")
 
 
 def test_rate_limited_without_retry_after() -> None:
-    error = from_core("RATE_LIMITED", "m", None, {})
+    error = from_core("RATE_LIMITED", "m", None, None, {})
     assert isinstance(error, duo.RateLimitedError) and error.retry_after is None
 
 
@@ -73,3 +73,25 @@ def test_a_core_error_is_raised_as_its_class() -> None:
         duo.VirtualDuo.create("/nonexistent-never-created", device_id="12")
     assert caught.value.code == "INVALID_DEVICE_ID"
     assert "24 hexadecimal digits" in caught.value.message
+
+
+def test_from_core_words_the_remedy() -> None:
+    error = from_core("NOT_IN_DFU_MODE", "m", {"kind": "enter_dfu_mode", "virtual_device": "/v"}, "n", {})
+    assert error.remedy == "call VirtualDuo.open('/v').enter_dfu()"
+
+
+def test_remedies_are_worded_with_this_packages_names() -> None:
+    from duo_provisioning._remedies import render
+
+    assert render(None, None) is None
+    assert render(None, "neutral") == "neutral"
+    worded = render({"kind": "enter_dfu_mode", "virtual_device": "/tmp/vd"}, "neutral")
+    assert worded == "call VirtualDuo.open('/tmp/vd').enter_dfu()"
+    assert render({"kind": "enter_dfu_mode", "virtual_device": None}, "hold SETUP") == "hold SETUP"
+    assert "token=" in (render({"kind": "give_access_token"}, "n") or "")
+    assert "wait 7 s" in (render({"kind": "retry_later", "after": 7}, "n") or "")
+    assert "force=True" in (render({"kind": "allow_overwrite", "path": "/k.der"}, "n") or "")
+    assert render({"kind": "something_new"}, "neutral") == "neutral"
+    for kind in ("give_access_token", "check_network", "use_key_operations", "generate_key"):
+        text = render({"kind": kind}, "n") or ""
+        assert "--" not in text and "duoprov" not in text

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Type
 
+from ._remedies import render
+
 __all__ = [
     "DuoError",
     "CloudError",
@@ -70,13 +72,13 @@ class DuoError(Exception):
 
 class CloudError(DuoError):
     """The cloud could not be reached or refused the request (codes
-    ``SERVER_ERROR``, ``BAD_RESPONSE``, ``NETWORK``, ``TIMEOUT``, and the
-    subclasses' codes)."""
+    ``SERVER_ERROR``, ``BAD_RESPONSE``, ``CLOUD_REJECTED``, ``NETWORK``,
+    ``TIMEOUT``, ``INVALID_URL``, and the subclasses' codes)."""
 
 
 class InvalidTokenError(CloudError):
-    """``INVALID_TOKEN``: the access token is missing, malformed, unknown or
-    expired."""
+    """``INVALID_TOKEN`` (malformed, unknown or expired) or ``NO_TOKEN`` (none
+    given and none found): the access token cannot be used."""
 
 
 class PermissionDeniedError(CloudError):
@@ -139,7 +141,10 @@ _BY_CODE: Dict[str, Type[DuoError]] = {
     "PERMISSION_DENIED": PermissionDeniedError,
     "DEVICE_NOT_FOUND": DeviceNotFoundError,
     "RATE_LIMITED": RateLimitedError,
+    "NO_TOKEN": InvalidTokenError,
     "SERVER_ERROR": CloudError,
+    "CLOUD_REJECTED": CloudError,
+    "INVALID_URL": CloudError,
     "BAD_RESPONSE": CloudError,
     "NETWORK": CloudError,
     "TIMEOUT": CloudError,
@@ -165,7 +170,13 @@ _BY_CODE: Dict[str, Type[DuoError]] = {
 
 
 def from_core(
-    code: str, message: str, remedy: Optional[str], fields: Mapping[str, Any]
+    code: str,
+    message: str,
+    remedy: Optional[Mapping[str, Any]],
+    neutral_remedy: Optional[str],
+    fields: Mapping[str, Any],
 ) -> DuoError:
-    """The exception for a core error (called by the native module)."""
-    return _BY_CODE.get(code, DuoError)(message, code, remedy, fields)
+    """The exception for a core error (called by the native module): the class
+    chosen by ``code``, the core's ``Remedy`` worded with this package's names."""
+    worded = render(remedy, neutral_remedy)
+    return _BY_CODE.get(code, DuoError)(message, code, worded, fields)

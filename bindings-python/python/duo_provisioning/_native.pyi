@@ -125,8 +125,9 @@ class LocalCloud:
     def __new__(
         cls,
         tokens: Optional[List[str]] = None,
-        devices: Optional[List[str]] = None,
+        devices: Optional[List[Union[str, Dict[str, Any]]]] = None,
         *,
+        accounts: Optional[Dict[str, List[str]]] = None,
         addr: str = "127.0.0.1:0",
         state_dir: Optional[_Path] = None,
     ) -> LocalCloud: ...

@@ -7,8 +7,8 @@
 
 - ``virtual_duo``: a fresh factory Duo (erased key slot, DFU mode) in the
   test's temporary directory, with a small time factor;
-- ``local_cloud``: a local cloud on loopback seeded with the virtual Duo's id
-  and the ``cloud_token`` account token; while the test runs,
+- ``local_cloud``: a local cloud on loopback with one account (``ACCOUNT``,
+  whose token is ``cloud_token``) that owns the virtual Duo; while the test runs,
   ``PARTICLE_ACCESS_TOKEN`` and ``PARTICLE_API_URL`` point at it, so
   ``provision()`` needs no token or URL;
 - ``duo_rig``: both, as a :class:`DuoRig`;
@@ -28,7 +28,8 @@ from ._native import LocalCloud, VirtualDuo
 #: Busy times of the virtual Duo are scaled by this (1.0 = real timing).
 TIME_FACTOR = 0.001
 
-#: The access token of the fixtures' local cloud account.
+#: The fixtures' local cloud account, and its access token.
+ACCOUNT = "rig"
 TOKEN = "duo-rig-test-token-0123456789abcdef"
 
 
@@ -58,9 +59,10 @@ def virtual_duo(tmp_path: Path) -> Iterator[VirtualDuo]:
 def local_cloud(
     virtual_duo: VirtualDuo, cloud_token: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[LocalCloud]:
-    """A local cloud seeded with ``virtual_duo``'s id and ``cloud_token``;
-    the environment points ``provision()`` at it for the test."""
-    with LocalCloud(tokens=[cloud_token], devices=[virtual_duo.device_id]) as cloud:
+    """A local cloud whose account ``ACCOUNT`` (token ``cloud_token``) owns
+    ``virtual_duo``; the environment points ``provision()`` at it for the test."""
+    seeded = {"device_id": virtual_duo.device_id, "account": ACCOUNT}
+    with LocalCloud(accounts={ACCOUNT: [cloud_token]}, devices=[seeded]) as cloud:
         monkeypatch.setenv("PARTICLE_ACCESS_TOKEN", cloud_token)
         monkeypatch.setenv("PARTICLE_API_URL", cloud.url)
         yield cloud
