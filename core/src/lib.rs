@@ -7,12 +7,17 @@
 pub mod dct;
 pub mod device;
 pub mod dfu;
+pub mod error;
 pub mod keys;
 pub mod normal;
 pub mod platform;
 pub mod report;
 pub mod server_key;
 pub mod time;
+pub mod types;
+
+pub use error::{ErrorCode, ErrorFacts, ErrorInfo, ErrorReport, Remedy};
+pub use types::{DeviceId, DeviceSelector, InvalidDeviceId};
 
 #[cfg(feature = "cloud")]
 pub mod cloud;

@@ -30,6 +30,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use rsa::RsaPublicKey;
 use serde::Serialize;
 
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use crate::keys::der::{framing, Framing};
 use crate::keys::{self, KeyError};
 
@@ -72,7 +73,8 @@ pub enum ServerKeyError {
     HostNotAscii { host: String },
     #[error(
         "server host {host:?} contains {ch:?}; give only a domain name or an IPv4 address \
-         (the port goes in --port)"
+         ({})",
+        Remedy::GivePortSeparately
     )]
     HostInvalidChar { host: String, ch: char },
     #[error(
@@ -99,7 +101,8 @@ pub enum ServerKeyError {
     PortReserved,
     #[error(
         "{len} bytes is too short for a server key block (at least {ADDRESS_OFFSET}: key DER \
-         and 0xFF padding); to build a block from a bare key use `duoprov keys server`"
+         and 0xFF padding); {}",
+        Remedy::BuildServerBlock
     )]
     BlockTooShort { len: usize },
     #[error(
@@ -113,6 +116,35 @@ pub enum ServerKeyError {
     KeyBeyondBlock { der_len: usize },
     #[error("the address TLV at byte 384 needs {needed} bytes but the block ends at byte {len}")]
     TlvTruncated { needed: usize, len: usize },
+}
+
+impl ErrorInfo for ServerKeyError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ServerKeyError::Key(e) => match e.code() {
+                c @ (ErrorCode::Io | ErrorCode::AlreadyExists | ErrorCode::Internal) => c,
+                _ => ErrorCode::InvalidServerKey,
+            },
+            ServerKeyError::KeyTooLarge { .. } => ErrorCode::KeyTooLarge,
+            _ => ErrorCode::InvalidServerKey,
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        match self {
+            ServerKeyError::Key(e) => e.facts(),
+            _ => ErrorFacts::default(),
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            ServerKeyError::Key(e) => e.remedies(),
+            ServerKeyError::HostInvalidChar { .. } => vec![Remedy::GivePortSeparately],
+            ServerKeyError::BlockTooShort { .. } => vec![Remedy::BuildServerBlock],
+            _ => vec![],
+        }
+    }
 }
 
 impl From<KeyError> for ServerKeyError {

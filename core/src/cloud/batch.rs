@@ -35,6 +35,29 @@ pub enum BatchError {
     Empty { path: String },
 }
 
+impl crate::error::ErrorInfo for BatchError {
+    fn code(&self) -> crate::error::ErrorCode {
+        match self {
+            BatchError::Unreadable { .. } => crate::error::ErrorCode::Io,
+            BatchError::Line { .. } | BatchError::Empty { .. } => {
+                crate::error::ErrorCode::InvalidArgument
+            }
+        }
+    }
+
+    fn facts(&self) -> crate::error::ErrorFacts {
+        let path = match self {
+            BatchError::Unreadable { path, .. }
+            | BatchError::Line { path, .. }
+            | BatchError::Empty { path } => path,
+        };
+        crate::error::ErrorFacts {
+            path: Some(path.into()),
+            ..crate::error::ErrorFacts::default()
+        }
+    }
+}
+
 /// One device of a batch file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchEntry {
@@ -227,6 +250,12 @@ pub struct DeviceResult {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_kind: Option<&'static str>,
+    /// The stable code of the failure (see `docs/ERRORS.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<crate::error::ErrorCode>,
+    /// The next steps `error` words, for a front end to word its own way.
+    #[serde(skip)]
+    pub remedies: Vec<crate::error::Remedy>,
 }
 
 /// Totals of a batch.
@@ -342,9 +371,17 @@ pub async fn run_batch(
                     .provision_counted(&job.device_id, &job.key, product_id)
                     .await;
                 let latency = clock.now().saturating_duration_since(start);
-                let (error, error_kind) = match &attempted.result {
-                    Ok(_) => (None, None),
-                    Err(e) => (Some(e.to_string()), Some(e.kind())),
+                let (error, error_kind, code, remedies) = match &attempted.result {
+                    Ok(_) => (None, None, None, Vec::new()),
+                    Err(e) => {
+                        use crate::error::ErrorInfo;
+                        (
+                            Some(e.to_string()),
+                            Some(e.kind()),
+                            Some(e.code()),
+                            e.remedies(),
+                        )
+                    }
                 };
                 let result = DeviceResult {
                     line: job.line,
@@ -355,6 +392,8 @@ pub async fn run_batch(
                     fingerprint: job.key.fingerprint.clone(),
                     error,
                     error_kind,
+                    code,
+                    remedies,
                 };
                 if tx.send((index, result)).is_err() {
                     break;
@@ -391,6 +430,8 @@ pub async fn run_batch(
                     .into(),
             ),
             error_kind: Some("internal"),
+            code: Some(crate::error::ErrorCode::Internal),
+            remedies: Vec::new(),
         };
         on_result(&result);
         results.push(result);

@@ -28,7 +28,8 @@ pub const API_URL_ENV: &str = "PARTICLE_API_URL";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Origin {
-    /// A command line flag (`--token`, `--api-url`).
+    /// Given explicitly by the caller, under the name its front end uses
+    /// ([`ArgNames`]: a CLI flag, a binding's parameter).
     Flag { name: String },
     /// An environment variable.
     Env { name: String },
@@ -59,6 +60,25 @@ pub struct Sources {
     pub env_api_url: Option<String>,
     /// The home directory holding `.particle/`.
     pub home: Option<PathBuf>,
+    /// What the front end calls the explicit token and URL, for messages.
+    pub names: ArgNames,
+}
+
+/// How a front end names the explicit token and API URL it passes on (the
+/// CLI: `--token`, `--api-url`; a binding: its parameter names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgNames {
+    pub token: &'static str,
+    pub api_url: &'static str,
+}
+
+impl Default for ArgNames {
+    fn default() -> Self {
+        ArgNames {
+            token: "the token argument",
+            api_url: "the API URL argument",
+        }
+    }
 }
 
 impl Sources {
@@ -72,6 +92,7 @@ impl Sources {
             env_token: var(TOKEN_ENV),
             env_api_url: var(API_URL_ENV),
             home: var("HOME").map(PathBuf::from),
+            names: ArgNames::default(),
         }
     }
 }
@@ -122,7 +143,7 @@ pub fn resolve(sources: &Sources, insecure_http: bool) -> Result<Resolved, Cloud
         (
             t.clone(),
             Origin::Flag {
-                name: "--token".into(),
+                name: sources.names.token.into(),
             },
         )
     } else if let Some(t) = &sources.env_token {
@@ -137,10 +158,11 @@ pub fn resolve(sources: &Sources, insecure_http: bool) -> Result<Resolved, Cloud
     } else {
         let looked_in = match &sources.home {
             Some(home) => format!(
-                "--token, ${TOKEN_ENV}, {}",
+                "{}, ${TOKEN_ENV}, {}",
+                sources.names.token,
                 particle_dir(home).join("<profile>.config.json").display()
             ),
-            None => format!("--token, ${TOKEN_ENV}; HOME is not set"),
+            None => format!("{}, ${TOKEN_ENV}; HOME is not set", sources.names.token),
         };
         return Err(CloudError::NoToken { looked_in });
     };
@@ -156,7 +178,7 @@ pub fn resolve(sources: &Sources, insecure_http: bool) -> Result<Resolved, Cloud
         (
             u.clone(),
             Origin::Flag {
-                name: "--api-url".into(),
+                name: sources.names.api_url.into(),
             },
         )
     } else if let Some(u) = &sources.env_api_url {
@@ -203,13 +225,15 @@ pub fn check_api_url(url: &Url, insecure_http: bool, origin: &str) -> Result<(),
         return Err(invalid("it needs a host, e.g. https://api.particle.io"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("credentials do not belong in the URL; use --token"));
+        return Err(invalid(
+            "credentials do not belong in the URL; give the token separately",
+        ));
     }
     // A query (`?access_token=…`) would be sent with every request and shown
     // in every network error; the base URL has no use for one.
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid(
-            "a base URL has no query or fragment; give the token with --token",
+            "a base URL has no query or fragment; give the token separately",
         ));
     }
     match url.scheme() {
@@ -369,7 +393,7 @@ mod tests {
         assert_eq!(
             r.token_origin,
             Origin::Flag {
-                name: "--token".into()
+                name: "the token argument".into()
             }
         );
         assert_eq!(r.api_url.as_str(), "https://api.particle.io/");

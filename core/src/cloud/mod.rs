@@ -29,13 +29,16 @@ mod local_tests;
 
 use std::time::Duration;
 
+pub use crate::types::DeviceId;
 pub use client::{
     Attempted, CloudClient, CloudConfig, Provisioned, RetryNotice, RetryObserver, DEFAULT_API_URL,
 };
 pub use clock::{AsyncClock, SleepFuture, TokioClock};
 pub use key::{KeySource, ProvisionKey};
 pub use retry::RetryPolicy;
-pub use types::{AccessToken, DeviceId};
+pub use types::AccessToken;
+
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 
 /// Everything that can go wrong between "I want this device provisioned" and
 /// a confirmed reply from the cloud. Messages name the device or value and
@@ -44,8 +47,8 @@ pub use types::{AccessToken, DeviceId};
 pub enum CloudError {
     /// 401: the token is unknown, expired or revoked.
     #[error(
-        "the cloud rejected the access token ({detail}): it is invalid or expired; \
-         pass a valid one with --token or PARTICLE_ACCESS_TOKEN, or log in again with `particle login`"
+        "the cloud rejected the access token ({detail}): it is invalid or expired; {}",
+        Remedy::GiveValidAccessToken
     )]
     InvalidToken { detail: String },
 
@@ -70,22 +73,23 @@ pub enum CloudError {
     /// not the API's base URL.
     #[error(
         "{url} answered HTTP 404 Not Found: that is not the provisioning endpoint, so the API \
-         URL is wrong; give the API's base URL (e.g. https://api.particle.io, without /v1) \
-         with --api-url or PARTICLE_API_URL"
+         URL is wrong; {}",
+        Remedy::GiveApiBaseUrl
     )]
     EndpointNotFound { url: String },
 
     /// 429 after every allowed attempt.
     #[error(
-        "the cloud is rate limiting requests (HTTP 429){}; wait and try again, or lower --concurrency",
-        retry_after_text(*.retry_after)
+        "the cloud is rate limiting requests (HTTP 429){}; {}",
+        retry_after_text(*.retry_after), Remedy::RetryLater { after: *.retry_after }
     )]
     RateLimited { retry_after: Option<Duration> },
 
     /// A 5xx reply (after retries for 502/503/504).
     #[error(
-        "the cloud answered HTTP {status} (server error){}; nothing was provisioned, try again later",
-        snippet_text(snippet)
+        "the cloud answered HTTP {status} (server error){}; {}",
+        snippet_text(snippet),
+        Remedy::TryAgainLater
     )]
     Server { status: u16, snippet: String },
 
@@ -100,19 +104,22 @@ pub enum CloudError {
 
     /// A reply that is not what the API sends (HTML, not JSON, a redirect…).
     #[error(
-        "unexpected reply from the cloud (HTTP {status}): {snippet:?}; \
-         check --api-url points at the Particle API"
+        "unexpected reply from the cloud (HTTP {status}): {snippet:?}; {}",
+        Remedy::CheckApiUrl
     )]
     BadResponse { status: u16, snippet: String },
 
     /// Could not connect, or the connection broke before a reply.
-    #[error("could not reach the cloud at {url}: {detail}; check the network and --api-url")]
+    #[error(
+        "could not reach the cloud at {url}: {detail}; {}",
+        Remedy::CheckNetwork
+    )]
     Network { url: String, detail: String },
 
     /// No complete reply within the configured timeout.
     #[error(
-        "no reply from the cloud at {url} within {} s (timed out); check the network or raise --timeout",
-        .after.as_secs_f64()
+        "no reply from the cloud at {url} within {} s (timed out); {}",
+        .after.as_secs_f64(), Remedy::RaiseTimeout
     )]
     Timeout { url: String, after: Duration },
 
@@ -129,8 +136,8 @@ pub enum CloudError {
 
     /// A plain `http://` URL to a host that is not loopback.
     #[error(
-        "refusing plain http:// to {url}: the access token would travel unencrypted; \
-         use https://, a loopback host, or --insecure-http if you really mean it"
+        "refusing plain http:// to {url}: the access token would travel unencrypted; {}",
+        Remedy::UseHttps
     )]
     InsecureUrl { url: String },
 
@@ -144,8 +151,8 @@ pub enum CloudError {
 
     /// No access token anywhere.
     #[error(
-        "no Particle access token: pass --token, set PARTICLE_ACCESS_TOKEN, or log in with \
-         `particle login` (looked in {looked_in})"
+        "no Particle access token: {} (looked in {looked_in})",
+        Remedy::GiveAccessToken
     )]
     NoToken { looked_in: String },
 
@@ -155,7 +162,8 @@ pub enum CloudError {
 
     /// particle-cli's config exists but cannot be read.
     #[error(
-        "cannot read particle-cli config {path}: {reason}; fix or remove the file, or pass --token"
+        "cannot read particle-cli config {path}: {reason}; {}",
+        Remedy::FixParticleConfig
     )]
     ConfigUnreadable { path: String, reason: String },
 
@@ -176,6 +184,91 @@ fn snippet_text(snippet: &str) -> String {
         String::new()
     } else {
         format!(": {snippet:?}")
+    }
+}
+
+impl ErrorInfo for CloudError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            CloudError::InvalidToken { .. } | CloudError::MalformedToken { .. } => {
+                ErrorCode::InvalidToken
+            }
+            CloudError::PermissionDenied { .. } => ErrorCode::PermissionDenied,
+            CloudError::DeviceNotFound { .. } => ErrorCode::DeviceNotFound,
+            CloudError::RateLimited { .. } => ErrorCode::RateLimited,
+            CloudError::Server { .. } => ErrorCode::ServerError,
+            CloudError::Rejected { .. } => ErrorCode::CloudRejected,
+            CloudError::BadResponse { .. } => ErrorCode::BadResponse,
+            CloudError::EndpointNotFound { .. } => ErrorCode::InvalidUrl,
+            CloudError::Network { .. } => ErrorCode::Network,
+            CloudError::Timeout { .. } => ErrorCode::Timeout,
+            CloudError::InvalidDeviceId { .. } => ErrorCode::InvalidDeviceId,
+            CloudError::InvalidKey { .. } => ErrorCode::InvalidKey,
+            CloudError::InsecureUrl { .. } | CloudError::InvalidUrl { .. } => ErrorCode::InvalidUrl,
+            CloudError::NoToken { .. } => ErrorCode::NoToken,
+            CloudError::ConfigUnreadable { .. } => ErrorCode::Io,
+            CloudError::Client { .. } => ErrorCode::Internal,
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        let mut facts = ErrorFacts::default();
+        match self {
+            CloudError::PermissionDenied { device_id } => {
+                facts.device_id = Some(device_id.to_string());
+                facts.http_status = Some(403);
+            }
+            CloudError::DeviceNotFound { device_id } => {
+                facts.device_id = Some(device_id.to_string());
+                facts.http_status = Some(404);
+            }
+            CloudError::Rejected {
+                device_id, status, ..
+            } => {
+                facts.device_id = Some(device_id.to_string());
+                facts.http_status = Some(*status);
+            }
+            CloudError::InvalidToken { .. } => facts.http_status = Some(401),
+            CloudError::EndpointNotFound { .. } => facts.http_status = Some(404),
+            CloudError::RateLimited { retry_after } => {
+                facts.http_status = Some(429);
+                facts.retry_after = retry_after.map(|d| d.as_secs_f64());
+            }
+            CloudError::Server { status, .. } | CloudError::BadResponse { status, .. } => {
+                facts.http_status = Some(*status)
+            }
+            CloudError::ConfigUnreadable { path, .. } => facts.path = Some(path.into()),
+            _ => {}
+        }
+        facts
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        let remedy = match self {
+            CloudError::InvalidToken { .. } => Remedy::GiveValidAccessToken,
+            CloudError::RateLimited { retry_after } => Remedy::RetryLater {
+                after: *retry_after,
+            },
+            CloudError::Server { .. } => Remedy::TryAgainLater,
+            CloudError::BadResponse { .. } => Remedy::CheckApiUrl,
+            CloudError::EndpointNotFound { .. } => Remedy::GiveApiBaseUrl,
+            CloudError::Network { .. } => Remedy::CheckNetwork,
+            CloudError::Timeout { .. } => Remedy::RaiseTimeout,
+            CloudError::InsecureUrl { .. } => Remedy::UseHttps,
+            CloudError::NoToken { .. } => Remedy::GiveAccessToken,
+            CloudError::ConfigUnreadable { .. } => Remedy::FixParticleConfig,
+            _ => return vec![],
+        };
+        vec![remedy]
+    }
+}
+
+impl From<crate::types::InvalidDeviceId> for CloudError {
+    fn from(e: crate::types::InvalidDeviceId) -> Self {
+        CloudError::InvalidDeviceId {
+            value: e.value,
+            reason: e.reason,
+        }
     }
 }
 

@@ -226,3 +226,22 @@ pub(crate) fn shown(value: &str) -> String {
         format!("{head}… ({} characters)", value.chars().count())
     }
 }
+
+impl crate::error::ErrorInfo for DctError {
+    fn code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode;
+        match self {
+            DctError::UnknownField { .. }
+            | DctError::FieldTooLong { .. }
+            | DctError::InvalidValue { .. }
+            | DctError::OutOfBounds { .. }
+            | DctError::NoSuchPartition { .. } => ErrorCode::InvalidArgument,
+            DctError::Geometry { .. } => ErrorCode::Internal,
+            DctError::AppSize { .. }
+            | DctError::ImageSize { .. }
+            | DctError::NoWicedHeader { .. }
+            | DctError::UnrecognisedSize { .. }
+            | DctError::NoCurrentPartition { .. } => ErrorCode::InvalidDct,
+        }
+    }
+}

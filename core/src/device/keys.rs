@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use super::{Device, DeviceError};
 use crate::dfu::{DfuError, TransportError};
+use crate::error::Remedy;
 use crate::keys::{self, KeyError, KeyFiles, RsaPrivateKey, SlotState};
 use crate::platform::{known_field, PRIVATE_KEY_READ_LEN};
 
@@ -86,17 +87,7 @@ impl KeyToLoad {
     }
 }
 
-/// What the backup file holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackupKind {
-    /// The previous key's PKCS#1 DER, exactly as it stood in the slot:
-    /// restore with `duoprov keys load BACKUP`.
-    Key,
-    /// The slot held no valid key: all 1216 bytes as read, so that
-    /// `duoprov dfu write --alt 1 --addr 34 BACKUP` restores it byte for byte.
-    RawSlot,
-}
+pub use crate::error::BackupKind;
 
 /// What `keys load` did.
 #[derive(Debug, Clone, Serialize)]
@@ -128,8 +119,37 @@ pub enum RestoreOutcome {
     Failed {
         error: String,
         backup: PathBuf,
-        next_step: String,
+        /// How to put the backup back by hand.
+        next_step: Box<Remedy>,
     },
+}
+
+impl RestoreOutcome {
+    /// The backup of the previous slot (there is one whatever happened).
+    pub fn backup(&self) -> &Path {
+        match self {
+            RestoreOutcome::Unchanged { backup }
+            | RestoreOutcome::Restored { backup }
+            | RestoreOutcome::Failed { backup, .. } => backup,
+        }
+    }
+
+    /// `unchanged`, `restored` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RestoreOutcome::Unchanged { .. } => "unchanged",
+            RestoreOutcome::Restored { .. } => "restored",
+            RestoreOutcome::Failed { .. } => "failed",
+        }
+    }
+
+    /// What is left to do: only when the restore failed.
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            RestoreOutcome::Failed { next_step, .. } => Some((**next_step).clone()),
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for RestoreOutcome {
@@ -170,7 +190,10 @@ pub struct ResetReport {
     pub bytes_written: usize,
     pub verified: bool,
     pub left_dfu: bool,
+    /// What happens next, in words (the neutral text of `remedy`).
     pub next_step: String,
+    /// What happens next, for a front end to word in its own terms.
+    pub remedy: Remedy,
 }
 
 /// The backup name for loading `key_file`: `backup_rsa_NAME.der` next to
@@ -341,30 +364,31 @@ impl Device {
     }
 
     fn no_key_to_save(&self, state: SlotState, regenerates: bool) -> DeviceError {
-        let boot_first = format!(
-            "leave DFU mode ({}) and let the firmware boot, then put the board back in DFU mode \
-             ({}) and run `duoprov keys save` again",
-            self.boot_hint(),
-            self.dfu_hint()
-        );
-        let (what, next_step) = match &state {
+        let boot_then_save = Remedy::BootThenSaveKey {
+            virtual_device: self.virtual_device(),
+        };
+        let boot_first = boot_then_save.to_string();
+        let (what, next_step, remedy) = match &state {
             SlotState::Erased => (
                 "the device's key slot (DCT offset 34) is erased (all 0xFF): there is no key to \
                  save yet"
                     .to_string(),
                 format!("a factory board makes its key at its first boot: {boot_first}"),
+                boot_then_save.clone(),
             ),
             SlotState::ResetRequest => (
                 "the device's key slot (DCT offset 34) holds the reset request (FF FF FF FF then \
                  zeros): there is no key to save"
                     .to_string(),
                 format!("the firmware generates a new key at its next boot: {boot_first}"),
+                boot_then_save.clone(),
             ),
             SlotState::Corrupt { reason } if regenerates => (
                 format!(
                     "the device's key slot (DCT offset 34) does not hold a valid key: {reason}"
                 ),
                 format!("the firmware generates a new key at its next boot: {boot_first}"),
+                boot_then_save.clone(),
             ),
             // `Valid` is not passed in; it shares the corrupt wording.
             SlotState::Corrupt { .. } | SlotState::Valid { .. } => (
@@ -375,16 +399,19 @@ impl Device {
                         _ => "unreadable",
                     }
                 ),
-                "the firmware keeps such a slot (it makes a new key only when the first byte is \
-                 0xFF), so this device cannot connect to the cloud. Have it generate a new key \
-                 with `duoprov keys reset`, or restore a backup with `duoprov keys load BACKUP`"
-                    .to_string(),
+                format!(
+                    "the firmware keeps such a slot (it makes a new key only when the first byte \
+                     is 0xFF), so this device cannot connect to the cloud. {}",
+                    Remedy::ResetOrRestoreKey
+                ),
+                Remedy::ResetOrRestoreKey,
             ),
         };
         DeviceError::NoKeyToSave {
             state,
             what,
             next_step,
+            remedy: Box::new(remedy),
         }
     }
 
@@ -402,7 +429,7 @@ impl Device {
                 Ok(true) => RestoreOutcome::Restored { backup },
                 Err(e) => RestoreOutcome::Failed {
                     error: e.to_string(),
-                    next_step: self.restore_hint(&backup, backup_kind),
+                    next_step: Box::new(self.restore_hint(&backup, backup_kind)),
                     backup,
                 },
             };
@@ -425,17 +452,12 @@ impl Device {
         })
     }
 
-    fn restore_hint(&self, backup: &Path, kind: BackupKind) -> String {
-        let command = match kind {
-            BackupKind::Key => format!("duoprov keys load {}", backup.display()),
-            BackupKind::RawSlot => {
-                format!("duoprov dfu write --alt 1 --addr 34 {}", backup.display())
-            }
-        };
-        format!(
-            "put the board back in DFU mode ({}) and run `{command}`",
-            self.dfu_hint()
-        )
+    fn restore_hint(&self, backup: &Path, kind: BackupKind) -> Remedy {
+        Remedy::RestoreBackup {
+            backup: backup.to_path_buf(),
+            backup_kind: kind,
+            virtual_device: self.virtual_device(),
+        }
     }
 
     /// Before a raw write of `len` bytes at `addr` of `alt`: if it can change
@@ -527,22 +549,19 @@ impl Device {
             SlotState::Erased | SlotState::ResetRequest => None,
             _ => Some(back_up_slot(backup_name, &original, &previous)?),
         };
-        self.write_dct_verified(field.offset, keys::RESET_REQUEST, "the reset request")?;
+        // Every failure from here on names the backup (issue 8 item 8).
+        let after =
+            |e: DeviceError| after_key_replaced(e, backup.as_ref().map(|(p, _)| p.as_path()));
+        self.write_dct_verified(field.offset, keys::RESET_REQUEST, "the reset request")
+            .map_err(after)?;
         if leave {
-            self.leave()
-                .map_err(|e| after_key_replaced(e, backup.as_ref().map(|(p, _)| p.as_path())))?;
+            self.leave().map_err(after)?;
         }
-        let next_step = if leave {
-            format!(
-                "the board is booting and generates a new key (LED blinking white); to read it, \
-                 put the board back in DFU mode ({}) and run `duoprov keys save NAME`",
-                self.dfu_hint()
-            )
+        let virtual_device = self.virtual_device();
+        let remedy = if leave {
+            Remedy::SaveKeyAfterBoot { virtual_device }
         } else {
-            format!(
-                "the firmware generates a new key at its next boot ({})",
-                self.boot_hint()
-            )
+            Remedy::Boot { virtual_device }
         };
         let (backup, backup_kind) = backup.unzip();
         Ok(ResetReport {
@@ -552,7 +571,8 @@ impl Device {
             bytes_written: keys::RESET_REQUEST.len(),
             verified: true,
             left_dfu: leave,
-            next_step,
+            next_step: remedy.to_string(),
+            remedy,
         })
     }
 }

@@ -29,6 +29,7 @@ use crate::dct::{AppDct, DctError, FieldValue};
 use crate::dfu::{
     ControlTransport, DeviceSelector, Dfu, DfuError, DfuStats, ErasePolicy, LeaveOutcome, Progress,
 };
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use crate::keys::{KeyError, SlotState};
 use crate::platform::{self, FlashMap, Platform, APP_DCT_SIZE};
 use crate::server_key::{self, ServerKeyError, ServerKeySummary};
@@ -64,19 +65,19 @@ pub enum DeviceError {
         vid: u16,
         pid: u16,
     },
-    #[error(
-        "{selector}: this build of duoprov has no {feature} support (cargo feature `{feature}`)"
-    )]
+    #[error("{selector}: this build has no {feature} support (cargo feature `{feature}`)")]
     Unsupported {
         selector: String,
         feature: &'static str,
     },
-    /// `keys save` on a slot that holds no key, or a corrupt one.
+    /// Saving the key of a slot that holds no key, or a corrupt one.
     #[error("{what}; {next_step}")]
     NoKeyToSave {
         state: SlotState,
         what: String,
+        /// Why, and the remedy, in words.
         next_step: String,
+        remedy: Box<Remedy>,
     },
     /// The board's alt-0 string is none of its platform's flash maps, so
     /// where it keeps its bootloader and DCT is unknown.
@@ -105,18 +106,17 @@ pub enum DeviceError {
     /// The backup of the current key could not be made; the device was not written.
     #[error("cannot keep a backup of the device's current key at {}: {detail}; nothing was written to the device", path.display())]
     Backup { path: PathBuf, detail: String },
-    /// `dct set` on the device key slot: it would overwrite the key with no
-    /// backup, no check of the key and no restore on failure.
+    /// Setting the device key slot as a DCT field: it would overwrite the
+    /// key with no backup, no check of the key and no restore on failure.
     #[error(
-        "`dct set {field}` would overwrite the device's private key (DCT offset 34) without a \
-         backup; use `duoprov keys load FILE` to write a key (it keeps backup_rsa_NAME.der, \
-         verifies, and restores on failure) or `duoprov keys reset` to have the firmware make a \
-         new one"
+        "setting DCT field `{field}` would overwrite the device's private key (DCT offset 34) \
+         without a backup; {}",
+        Remedy::UseKeyOperations
     )]
     KeySlotField { field: &'static str },
     /// Something failed once a write over the device key had begun: the key
     /// as it was before is in the named backup.
-    #[error("{failure}\nthe device key as it was before this command is saved in {}", backup.display())]
+    #[error("{failure}\nthe device key as it was before this operation is saved in {}", backup.display())]
     AfterKeyReplaced {
         failure: Box<DeviceError>,
         backup: PathBuf,
@@ -128,6 +128,86 @@ pub enum DeviceError {
         failure: Box<DeviceError>,
         restore: RestoreOutcome,
     },
+}
+
+impl ErrorInfo for DeviceError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            DeviceError::Dfu(e) => e.code(),
+            #[cfg(feature = "sim")]
+            DeviceError::Sim(e) => e.code(),
+            DeviceError::Key(e) => e.code(),
+            DeviceError::Dct(e) => e.code(),
+            DeviceError::ServerKey(e) => e.code(),
+            DeviceError::UnknownBoard { .. } | DeviceError::UnknownFlashMap { .. } => {
+                ErrorCode::UnknownBoard
+            }
+            DeviceError::Unsupported { .. } => ErrorCode::Unsupported,
+            DeviceError::NoKeyToSave { state, .. } => match state {
+                SlotState::Erased | SlotState::ResetRequest => ErrorCode::SlotEmpty,
+                SlotState::Corrupt { .. } | SlotState::Valid { .. } => ErrorCode::SlotCorrupt,
+            },
+            DeviceError::VerifyMismatch { .. } => ErrorCode::VerifyFailed,
+            DeviceError::Backup { .. } => ErrorCode::BackupFailed,
+            DeviceError::KeySlotField { .. } => ErrorCode::InvalidArgument,
+            DeviceError::AfterKeyReplaced { failure, .. }
+            | DeviceError::LoadFailed { failure, .. } => failure.code(),
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        match self {
+            DeviceError::Dfu(e) => e.facts(),
+            #[cfg(feature = "sim")]
+            DeviceError::Sim(e) => e.facts(),
+            DeviceError::Key(e) => e.facts(),
+            DeviceError::Dct(e) => e.facts(),
+            DeviceError::ServerKey(e) => e.facts(),
+            DeviceError::Backup { path, .. } => ErrorFacts {
+                path: Some(path.clone()),
+                ..ErrorFacts::default()
+            },
+            DeviceError::AfterKeyReplaced { failure, backup } => ErrorFacts {
+                backup: Some(backup.clone()),
+                ..ErrorFacts::default()
+            }
+            .or(failure.facts()),
+            DeviceError::LoadFailed {
+                file,
+                failure,
+                restore,
+            } => ErrorFacts {
+                backup: Some(restore.backup().to_path_buf()),
+                restore: Some(restore.name()),
+                path: Some(file.clone()),
+                ..ErrorFacts::default()
+            }
+            .or(failure.facts()),
+            _ => ErrorFacts::default(),
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            DeviceError::Dfu(e) => e.remedies(),
+            #[cfg(feature = "sim")]
+            DeviceError::Sim(e) => e.remedies(),
+            DeviceError::Key(e) => e.remedies(),
+            DeviceError::Dct(e) => e.remedies(),
+            DeviceError::ServerKey(e) => e.remedies(),
+            DeviceError::NoKeyToSave { remedy, .. } => vec![(**remedy).clone()],
+            DeviceError::KeySlotField { .. } => vec![Remedy::UseKeyOperations],
+            DeviceError::AfterKeyReplaced { failure, .. } => failure.remedies(),
+            DeviceError::LoadFailed {
+                failure, restore, ..
+            } => {
+                let mut all: Vec<Remedy> = restore.remedy().into_iter().collect();
+                all.extend(failure.remedies());
+                all
+            }
+            _ => vec![],
+        }
+    }
 }
 
 /// How the device is reached, for hints that name the right action.
@@ -269,21 +349,12 @@ impl Device {
         Ok(self.dfu.read(0, addr, len, &mut |_| {})?)
     }
 
-    /// How to reset this board into its firmware, for messages.
-    pub(crate) fn boot_hint(&self) -> String {
+    /// The virtual Duo's directory, for remedies that name how to boot it
+    /// or switch it to DFU mode.
+    pub(crate) fn virtual_device(&self) -> Option<PathBuf> {
         match &self.connection {
-            Connection::Sim(dir) => format!("`duoprov sim boot {}`", dir.display()),
-            Connection::Usb | Connection::Custom => "tap RESET".to_string(),
-        }
-    }
-
-    /// How to put this board back in DFU mode, for messages.
-    pub(crate) fn dfu_hint(&self) -> String {
-        match &self.connection {
-            Connection::Sim(dir) => format!("`duoprov sim dfu {}`", dir.display()),
-            Connection::Usb | Connection::Custom => {
-                "hold SETUP, tap RESET, release SETUP when the LED blinks yellow".to_string()
-            }
+            Connection::Sim(dir) => Some(dir.clone()),
+            Connection::Usb | Connection::Custom => None,
         }
     }
 

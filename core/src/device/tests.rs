@@ -10,6 +10,7 @@ use tempfile::TempDir;
 use super::{BackupKind, Device, DeviceError, KeyToLoad, RestoreOutcome};
 use crate::dct::DctImage;
 use crate::dfu::{DeviceSelector, DfuStatus, Step};
+use crate::error::{ErrorCode, ErrorInfo, Remedy};
 use crate::keys::{self, RsaPrivateKey, SlotState};
 use crate::platform::DUO;
 use crate::sim::duo::{CreateOptions, Fault, ManualClock, Mode, VirtualDuo};
@@ -231,9 +232,10 @@ fn every_fault_during_a_key_load_leaves_the_old_or_the_new_key_never_a_mix() {
                 RestoreOutcome::Unchanged { .. } | RestoreOutcome::Restored { .. } => {
                     assert_eq!(slot, old_slot, "{fault}: restored means the old key")
                 }
-                RestoreOutcome::Failed { next_step, .. } => {
-                    assert!(next_step.contains("keys load"), "{fault}: {next_step}")
-                }
+                RestoreOutcome::Failed { next_step, .. } => assert!(
+                    matches!(**next_step, Remedy::RestoreBackup { .. }),
+                    "{fault}: {next_step:?}"
+                ),
             }
         }
         for backup in found {
@@ -267,7 +269,19 @@ fn a_device_that_vanishes_mid_write_reports_where_the_backup_is() {
         "{message}"
     );
     assert!(message.contains("backup_rsa_new.der"), "{message}");
-    assert!(message.contains("duoprov sim dfu"), "{message}");
+    assert!(
+        matches!(
+            err.remedy(),
+            Some(Remedy::RestoreBackup {
+                virtual_device: Some(_),
+                ..
+            })
+        ),
+        "{:?}",
+        err.remedy()
+    );
+    assert_eq!(err.facts().restore, Some("failed"));
+    assert!(err.facts().backup.unwrap().ends_with("backup_rsa_new.der"));
 }
 
 #[test]
@@ -284,7 +298,14 @@ fn save_refuses_an_erased_slot_then_saves_the_key_the_firmware_made() {
         }
     ));
     assert!(message.contains("is erased"), "{message}");
-    assert!(message.contains("duoprov sim boot"), "{message}");
+    assert!(message.contains("boot the virtual Duo in"), "{message}");
+    assert_eq!(err.code(), ErrorCode::SlotEmpty);
+    assert!(matches!(
+        err.remedy(),
+        Some(Remedy::BootThenSaveKey {
+            virtual_device: Some(_)
+        })
+    ));
     assert!(!base.with_extension("der").exists());
 
     let mut sim = b.sim();
@@ -312,8 +333,8 @@ fn save_refuses_a_corrupt_slot_pointing_to_reset_or_a_backup() {
         .unwrap_err();
     let message = err.to_string();
     assert!(message.contains("does not hold a valid key"), "{message}");
-    assert!(message.contains("duoprov keys reset"), "{message}");
-    assert!(message.contains("duoprov keys load BACKUP"), "{message}");
+    assert_eq!(err.code(), ErrorCode::SlotCorrupt);
+    assert_eq!(err.remedy(), Some(Remedy::ResetOrRestoreKey));
 }
 
 #[test]
@@ -439,7 +460,7 @@ fn opening_a_directory_that_is_no_device_or_a_device_running_firmware_says_what_
         .unwrap_err()
         .to_string();
     assert!(err.contains("virtual-duo.json is missing"), "{err}");
-    assert!(err.contains("duoprov sim create"), "{err}");
+    assert!(err.contains("Create a virtual Duo in"), "{err}");
 
     let b = bench(None);
     b.sim().boot().unwrap();
@@ -447,7 +468,15 @@ fn opening_a_directory_that_is_no_device_or_a_device_running_firmware_says_what_
         .unwrap_err()
         .to_string();
     assert!(err.contains("not in DFU mode"), "{err}");
-    assert!(err.contains("duoprov sim dfu"), "{err}");
+    assert!(err.contains("in DFU mode"), "{err}");
+    let e = Device::open(Some(&b.selector()), b.clock.clone()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::NotInDfuMode);
+    assert!(matches!(
+        e.remedy(),
+        Some(Remedy::EnterDfuMode {
+            virtual_device: Some(_)
+        })
+    ));
     assert!(matches!(
         Device::open(Some(&b.selector()), b.clock.clone()),
         Err(DeviceError::Sim(_))
@@ -509,9 +538,10 @@ fn dct_set_refuses_the_device_key_slot_and_leaves_the_key_alone() {
     assert!(matches!(err, DeviceError::KeySlotField { .. }), "{err:?}");
     let msg = err.to_string();
     assert!(
-        msg.contains("keys load") && msg.contains("keys reset"),
+        msg.contains("load a key") && msg.contains("reset the key"),
         "{msg}"
     );
+    assert_eq!(err.remedy(), Some(Remedy::UseKeyOperations));
     drop(dev);
     assert_eq!(b.slot(), slot_of(current), "the key must be untouched");
 }

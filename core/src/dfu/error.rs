@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use super::protocol::{DfuState, DfuStatus, Step};
 use super::transport::TransportError;
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 
 /// How to put a Gen 2 board into DFU mode (the yellow-blinking bootloader).
-pub const ENTER_DFU_HINT: &str =
-    "put the Duo in DFU mode: hold SETUP, tap RESET, release SETUP when the LED blinks yellow";
+pub const ENTER_DFU_HINT: &str = crate::error::ENTER_DFU_TEXT;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DfuError {
@@ -42,7 +42,8 @@ pub enum DfuError {
     /// device's own bwPollTimeout, so the bound scales with what it declared).
     #[error(
         "{step}: device stayed busy (dfuDNBUSY) for {polls} status polls ({waited:?} of declared \
-         poll timeouts); unplug it, put it back in DFU mode and retry"
+         poll timeouts); {}",
+        Remedy::ReplugIntoDfuMode
     )]
     StayedBusy {
         step: Step,
@@ -60,7 +61,10 @@ pub enum DfuError {
     #[error("the device is running firmware, not in DFU mode; {ENTER_DFU_HINT}")]
     NotInDfuMode,
     /// The device is manifesting and must be reset before it accepts requests.
-    #[error("{step}: the device is in {state} (manifesting new firmware); reset it into DFU mode and retry")]
+    #[error(
+        "{step}: the device is in {state} (manifesting new firmware); {}",
+        Remedy::ResetIntoDfuMode
+    )]
     Manifesting { step: Step, state: DfuState },
     /// A USB descriptor that cannot be parsed.
     #[error("malformed USB descriptor: {0}")]
@@ -112,17 +116,14 @@ pub enum DfuError {
         hint: &'static str,
     },
     /// Several DFU devices match; the user must choose.
-    #[error("several devices in DFU mode found:\n{list}\nchoose one with --device (e.g. --device {example})")]
+    #[error("several devices in DFU mode found:\n{list}\n{}", Remedy::ChooseDevice { example: example.clone() })]
     SeveralDevices { list: String, example: String },
     /// No DFU device (matching the selector) on the bus.
     #[error("no device in DFU mode found{detail}; {ENTER_DFU_HINT}")]
     NoDevice { detail: String },
-    #[error(
-        "permission denied opening {device}; install the udev rule printed by `duoprov udev` \
-         (then replug the board), or run as root"
-    )]
+    #[error("permission denied opening {device}; {}", Remedy::GrantUsbAccess)]
     PermissionDenied { device: String },
-    #[error("{device} is busy: another program (dfu-util, particle-cli, a second duoprov?) has claimed it; close it and retry")]
+    #[error("{device} is busy: another program (dfu-util, particle-cli, a second provisioning run?) has claimed it; {}", Remedy::CloseOtherProgram)]
     Busy { device: String },
     /// Anything else libusb reports while finding or opening a device.
     #[error("USB error while {doing}: {message}")]
@@ -132,15 +133,8 @@ pub enum DfuError {
     Selector { input: String, reason: String },
 }
 
-fn transport_hint(e: &TransportError) -> &'static str {
-    match e {
-        TransportError::NoDevice => {
-            "; check that the board is still plugged in and in DFU mode (LED blinking yellow)"
-        }
-        TransportError::Timeout => "; the board may have reset; replug it and retry",
-        TransportError::Access => "; see `duoprov udev` for the udev rule",
-        _ => "",
-    }
+fn transport_hint(e: &TransportError) -> String {
+    e.remedy().map(|r| format!("; {r}")).unwrap_or_default()
 }
 
 fn stalled_note(stalled: bool) -> &'static str {
@@ -191,5 +185,86 @@ impl DfuError {
                 | DfuError::Layout { .. }
                 | DfuError::NotDfuse { .. }
         )
+    }
+}
+
+impl ErrorInfo for TransportError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            TransportError::Stall => ErrorCode::DfuStall,
+            TransportError::NoDevice => ErrorCode::DeviceGone,
+            TransportError::Timeout => ErrorCode::Timeout,
+            TransportError::Busy => ErrorCode::DeviceBusy,
+            TransportError::Access => ErrorCode::AccessDenied,
+            TransportError::Other(_) => ErrorCode::Io,
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            TransportError::NoDevice => vec![Remedy::CheckConnection],
+            TransportError::Timeout => vec![Remedy::Replug],
+            TransportError::Access => vec![Remedy::GrantUsbAccess],
+            _ => vec![],
+        }
+    }
+}
+
+impl ErrorInfo for DfuError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            DfuError::Transport { source, .. } => source.code(),
+            DfuError::Status { .. } => ErrorCode::DfuStatus,
+            DfuError::MalformedStatus { .. }
+            | DfuError::UnexpectedState { .. }
+            | DfuError::ShortTransfer { .. }
+            | DfuError::Descriptor(_)
+            | DfuError::NoDfuInterface(_)
+            | DfuError::NotDfuse { .. }
+            | DfuError::Layout { .. } => ErrorCode::DfuProtocol,
+            DfuError::StayedBusy { .. } => ErrorCode::Timeout,
+            DfuError::NotInDfuMode | DfuError::Manifesting { .. } => ErrorCode::NotInDfuMode,
+            DfuError::UnknownAlt { .. }
+            | DfuError::OutOfRange { .. }
+            | DfuError::Selector { .. } => ErrorCode::InvalidArgument,
+            DfuError::NotPermitted { .. } => ErrorCode::DfuReadOnly,
+            DfuError::SeveralDevices { .. } => ErrorCode::MultipleDevices,
+            DfuError::NoDevice { .. } => ErrorCode::NoDevice,
+            DfuError::PermissionDenied { .. } => ErrorCode::AccessDenied,
+            DfuError::Busy { .. } => ErrorCode::DeviceBusy,
+            DfuError::Usb { .. } => ErrorCode::Io,
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        let state = match self {
+            DfuError::Status { state, .. }
+            | DfuError::UnexpectedState { state, .. }
+            | DfuError::Manifesting { state, .. } => Some(state.name().to_string()),
+            _ => None,
+        };
+        ErrorFacts {
+            step: self.step().map(|s| s.to_string()),
+            status: self.status().map(|s| s.name().to_string()),
+            state,
+            ..ErrorFacts::default()
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            DfuError::Transport { source, .. } => source.remedies(),
+            DfuError::StayedBusy { .. } => vec![Remedy::ReplugIntoDfuMode],
+            DfuError::NotInDfuMode | DfuError::NoDevice { .. } => vec![Remedy::EnterDfuMode {
+                virtual_device: None,
+            }],
+            DfuError::Manifesting { .. } => vec![Remedy::ResetIntoDfuMode],
+            DfuError::SeveralDevices { example, .. } => vec![Remedy::ChooseDevice {
+                example: example.clone(),
+            }],
+            DfuError::PermissionDenied { .. } => vec![Remedy::GrantUsbAccess],
+            DfuError::Busy { .. } => vec![Remedy::CloseOtherProgram],
+            _ => vec![],
+        }
     }
 }

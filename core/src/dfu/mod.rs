@@ -17,7 +17,7 @@ mod error;
 pub mod layout;
 mod ops;
 pub mod protocol;
-pub mod selector;
+
 pub mod transport;
 #[cfg(feature = "usb")]
 pub mod usb;
@@ -27,11 +27,11 @@ mod testkit;
 #[cfg(test)]
 mod tests;
 
+pub use crate::types::DeviceSelector;
 pub use descriptor::{DeviceInfo, FunctionalDescriptor};
 pub use engine::{Dfu, DfuStats, DEFAULT_BUSY_LIMIT, MAX_BLOCKS_PER_RUN, MAX_POLL_SLEEP};
 pub use error::{DfuError, ENTER_DFU_HINT};
 pub use layout::{MemoryLayout, Perms, Sector, Segment};
 pub use ops::{ErasePolicy, LeaveOutcome, Progress, WriteSummary};
 pub use protocol::{DfuState, DfuStatus, Location, StatusReply, Step};
-pub use selector::DeviceSelector;
 pub use transport::{ControlTransport, Setup, TransportError};

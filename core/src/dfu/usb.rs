@@ -15,10 +15,10 @@ use rusb::{Context, Device, DeviceHandle, UsbContext};
 use super::descriptor;
 use super::engine::Dfu;
 use super::error::DfuError;
-use super::selector::DeviceSelector;
 use super::transport::{ControlTransport, Setup, TransportError};
 use crate::platform::{self, Platform, PLATFORMS};
 use crate::time::Clock;
+use crate::types::DeviceSelector;
 
 /// Timeout of one control transfer. The Duo answers GETSTATUS only after a
 /// flash operation finishes, so this must exceed its longest sector erase.

@@ -129,7 +129,7 @@ pub fn inspect_key(bytes: &[u8]) -> KeyReport {
             report.notes.extend(device_key_notes(&key));
             if format == Format::Pkcs8Der {
                 report.notes.push(
-                    "PKCS#8: the key slot needs PKCS#1 DER; duoprov converts when it writes                      a key, or convert with `openssl rsa -traditional -outform DER`"
+                    "PKCS#8: the key slot needs PKCS#1 DER; loading a key converts it, or convert with `openssl rsa -traditional -outform DER`"
                         .into(),
                 );
             }

@@ -33,6 +33,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use std::path::{Path, PathBuf};
 
 use rsa::pkcs1::EncodeRsaPrivateKey;
@@ -89,7 +90,7 @@ pub enum KeyError {
         path: PathBuf,
         error: std::io::Error,
     },
-    #[error("{path} already exists; use --force to overwrite it")]
+    #[error("{path} already exists; {}", Remedy::AllowOverwrite { path: path.clone() })]
     Exists { path: PathBuf },
     /// A key file named in an error: wraps any other variant. (Messages are
     /// self-contained; variants carry no `source()` chain to print twice.)
@@ -103,13 +104,13 @@ pub enum KeyError {
     )]
     NotRsaPublic { algorithm: String },
     #[error(
-        "the private key is encrypted (password-protected); write an unencrypted copy first, \
-         e.g. `openssl rsa -in KEY -out plain.pem`"
+        "the private key is encrypted (password-protected); {}",
+        Remedy::DecryptKey
     )]
     Encrypted,
     #[error(
-        "this is a public key ({format}), but a private key is needed: \
-         pass NAME.der or NAME.pem, not NAME.pub.pem"
+        "this is a public key ({format}), but a private key is needed: {}",
+        Remedy::GivePrivateKey
     )]
     PublicNotPrivate { format: &'static str },
     #[error("{what}: it holds no key")]
@@ -129,7 +130,8 @@ pub enum KeyError {
     },
     #[error(
         "the key's PKCS#1 DER is {der_len} bytes but the device private key slot holds at most \
-         {limit} bytes; device keys are RSA-1024 (about 610 bytes): make one with `duoprov keys new`"
+         {limit} bytes; device keys are RSA-1024 (about 610 bytes): {}",
+        Remedy::GenerateKey
     )]
     DoesNotFit { der_len: usize, limit: usize },
     /// A key the firmware would misread as a device key (REFERENCE §3, §5:
@@ -137,7 +139,8 @@ pub enum KeyError {
     #[error(
         "RSA-{bits} key with public exponent {exponent}: a device key must be RSA-1024 with \
          exponent 65537 — the firmware parses the key slot at fixed offsets and would misread \
-         this one; make a device key with `duoprov keys new`"
+         this one; {}",
+        Remedy::GenerateKey
     )]
     NotDeviceKey { bits: usize, exponent: String },
     /// A key the firmware would misread as the server key (REFERENCE §5:
@@ -162,6 +165,63 @@ pub enum KeyError {
         format: &'static str,
         detail: String,
     },
+}
+
+impl ErrorInfo for KeyError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            KeyError::Read { .. } | KeyError::Write { .. } => ErrorCode::Io,
+            KeyError::Exists { .. } => ErrorCode::AlreadyExists,
+            KeyError::InFile { error, .. } => error.code(),
+            KeyError::DoesNotFit { .. } => ErrorCode::KeyTooLarge,
+            KeyError::NotDeviceKey { .. } => ErrorCode::InvalidKey,
+            KeyError::NotServerKey { .. } | KeyError::PrivateServerKey => {
+                ErrorCode::InvalidServerKey
+            }
+            KeyError::NoKey { .. } => ErrorCode::SlotEmpty,
+            KeyError::Generate(_) | KeyError::Encode { .. } => ErrorCode::Internal,
+            KeyError::FileTooLarge { .. }
+            | KeyError::NotRsa { .. }
+            | KeyError::NotRsaPublic { .. }
+            | KeyError::Encrypted
+            | KeyError::PublicNotPrivate { .. }
+            | KeyError::UnsupportedPem { .. }
+            | KeyError::Unrecognised { .. }
+            | KeyError::Truncated { .. }
+            | KeyError::InvalidKey { .. } => ErrorCode::InvalidKey,
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        match self {
+            KeyError::Read { path, .. }
+            | KeyError::FileTooLarge { path, .. }
+            | KeyError::Write { path, .. }
+            | KeyError::Exists { path } => ErrorFacts {
+                path: Some(path.clone()),
+                ..ErrorFacts::default()
+            },
+            KeyError::InFile { path, error } => ErrorFacts {
+                path: Some(path.clone()),
+                ..ErrorFacts::default()
+            }
+            .or(error.facts()),
+            _ => ErrorFacts::default(),
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            KeyError::Exists { path } => vec![Remedy::AllowOverwrite { path: path.clone() }],
+            KeyError::Encrypted => vec![Remedy::DecryptKey],
+            KeyError::PublicNotPrivate { .. } => vec![Remedy::GivePrivateKey],
+            KeyError::DoesNotFit { .. } | KeyError::NotDeviceKey { .. } => {
+                vec![Remedy::GenerateKey]
+            }
+            KeyError::InFile { error, .. } => error.remedies(),
+            _ => vec![],
+        }
+    }
 }
 
 impl KeyError {

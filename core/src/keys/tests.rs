@@ -374,7 +374,11 @@ fn key_files_are_written_with_private_modes_and_not_overwritten() {
 
     let other = parse_private_key(RSA1024_E3_PEM.as_bytes()).unwrap();
     let err = write_key_files(&base, &other, false).unwrap_err();
-    assert!(err.to_string().contains("--force"), "{err}");
+    assert!(err.to_string().contains("allow overwriting"), "{err}");
+    assert_eq!(
+        crate::error::ErrorInfo::code(&err),
+        crate::error::ErrorCode::AlreadyExists
+    );
     assert_eq!(&load_private_key_file(&files.der).unwrap(), device_key());
     write_key_files(&base, &other, true).unwrap();
     assert_eq!(load_private_key_file(&files.der).unwrap(), other);

@@ -62,3 +62,21 @@ pub enum NormalError {
     )]
     AmbiguousPort { serial: String, ports: Vec<String> },
 }
+
+impl crate::error::ErrorInfo for NormalError {
+    fn code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode;
+        match self {
+            NormalError::VendorRequest { source, .. } => source.code(),
+            NormalError::BadVendorReply { .. } | NormalError::ConsoleGarbage { .. } => {
+                ErrorCode::BadResponse
+            }
+            NormalError::ServiceRefused { .. } => ErrorCode::CloudRejected,
+            NormalError::ConsoleSilent { .. } => ErrorCode::Timeout,
+            NormalError::PortVanished { .. } => ErrorCode::DeviceGone,
+            NormalError::Port { .. } => ErrorCode::Io,
+            NormalError::ForbiddenBaud { .. } => ErrorCode::InvalidArgument,
+            NormalError::AmbiguousPort { .. } => ErrorCode::MultipleDevices,
+        }
+    }
+}

@@ -465,3 +465,9 @@ impl fmt::Display for Board {
         write!(f, "{} ({})", self.platform.display_name, self.describe())
     }
 }
+
+impl crate::error::ErrorInfo for BoardError {
+    fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::InvalidArgument
+    }
+}

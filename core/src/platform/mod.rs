@@ -138,6 +138,28 @@ pub struct Platform {
 }
 
 impl Platform {
+    /// The factory DCT image the vendor ships for this board, if we have one
+    /// (the Duo's `fac-dct-r1.bin`; none for the Photon and P1).
+    pub fn factory_dct_image(&self) -> Option<&'static [u8]> {
+        (self.platform_id == DUO.platform_id).then_some(crate::FACTORY_DCT_IMAGE)
+    }
+
+    /// The device private key slot (application-DCT offset 34, 1216 bytes:
+    /// REFERENCE §2), the same on every Gen 2 board.
+    pub fn key_slot(&self) -> &'static Field {
+        known_field("device_private_key")
+    }
+
+    /// Bytes of the key slot the firmware reads at boot.
+    pub fn key_read_len(&self) -> usize {
+        PRIVATE_KEY_READ_LEN
+    }
+
+    /// How to put this board into DFU mode by hand (its buttons).
+    pub fn enter_dfu_hint(&self) -> &'static str {
+        crate::error::HOLD_SETUP_TEXT
+    }
+
     /// The factory board's alt settings (alt 0 of its flash map first).
     pub fn factory_alt_settings(&'static self) -> Vec<AltSetting> {
         Board::factory(self).alt_settings()

@@ -14,13 +14,14 @@ use duo_provisioning::cloud::batch::{
     prepare_jobs, read_batch_file, BatchOptions, BatchSummary, DeviceResult,
 };
 use duo_provisioning::cloud::blocking::BlockingClient;
-use duo_provisioning::cloud::config::{resolve, Sources};
+use duo_provisioning::cloud::config::{resolve, ArgNames, Sources};
 use duo_provisioning::cloud::{
     AccessToken, CloudConfig, DeviceId, KeySource, ProvisionKey, RetryNotice, RetryPolicy,
 };
 use duo_provisioning::sim::cloud::{
     read_devices_file, Account, LocalCloud, LocalCloudOptions, SeededDevice,
 };
+use duo_provisioning::ErrorInfo;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -140,7 +141,11 @@ pub fn run_provision(args: ProvisionArgs, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Resolve token and URL, say where they came from, and build the client.
 fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
-    let sources = Sources::from_env(args.token.clone(), args.api_url.clone());
+    let mut sources = Sources::from_env(args.token.clone(), args.api_url.clone());
+    sources.names = ArgNames {
+        token: "--token",
+        api_url: "--api-url",
+    };
     let resolved = resolve(&sources, args.insecure_http)?;
     ctx.info(format!(
         "using the access token from {}; API {} (from {})",
@@ -240,20 +245,28 @@ fn provision_one(ctx: &Ctx, args: &ProvisionArgs, id: &str) -> anyhow::Result<()
         }
         Err(e) => {
             if ctx.json {
-                out(&json!({
+                let mut v = json!({
                     "ok": false,
                     "device_id": device_id,
                     "attempts": attempted.attempts,
                     "error_kind": e.kind(),
-                    "error": e.to_string(),
-                })
-                .to_string());
+                    "code": e.code(),
+                    "error": crate::remedy::render_info(&e),
+                });
+                if let (Value::Object(map), Ok(Value::Object(facts))) =
+                    (&mut v, serde_json::to_value(e.facts()))
+                {
+                    for (k, f) in facts {
+                        map.entry(k).or_insert(f);
+                    }
+                }
+                out(&v.to_string());
             }
             let tries = match attempted.attempts {
                 0 | 1 => String::new(),
                 n => format!(" ({n} attempts)"),
             };
-            eprintln!("error: {e}{tries}");
+            eprintln!("error: {}{tries}", crate::remedy::render_info(&e));
             Err(Reported.into())
         }
     }
@@ -283,6 +296,7 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
         product_id: args.product_id,
     };
     let (_, summary) = client.run_batch(jobs, &options, |result| {
+        let result = &cli_worded(result);
         if let Some(w) = report.as_mut() {
             if let Err(e) = writeln!(w, "{}", tagged("device", result)) {
                 report_error.get_or_insert(e);
@@ -337,6 +351,15 @@ fn tagged(kind: &str, value: &impl Serialize) -> Value {
         map.insert("type".into(), Value::String(kind.into()));
     }
     v
+}
+
+/// A device's result with its error worded as this CLI's commands and flags.
+fn cli_worded(r: &DeviceResult) -> DeviceResult {
+    let mut r = r.clone();
+    if let Some(e) = &r.error {
+        r.error = Some(crate::remedy::reword(e, &r.remedies));
+    }
+    r
 }
 
 fn device_line(r: &DeviceResult) -> String {

@@ -306,7 +306,8 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
 
 fn reset(ctx: &Ctx, leave: bool, backup_name: &Path) -> anyhow::Result<()> {
     let mut dev = device_cmd::open(ctx)?;
-    let report = dev.reset_key(leave, backup_name)?;
+    let mut report = dev.reset_key(leave, backup_name)?;
+    report.next_step = crate::remedy::cli_text(&report.remedy);
     ctx.emit(&report, || {
         let kept = match &report.backup {
             Some(path) => format!(

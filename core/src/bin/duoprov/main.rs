@@ -1,6 +1,6 @@
 //! `duoprov`: the command line front end. Every command renders a core result
 //! as human text or, with `--json`, as one JSON document on stdout. Errors go
-//! to stderr (and as `{"ok":false,"error":…}` on stdout with `--json`); any
+//! to stderr (and as `{"ok":false,"error":…,"code":…}` on stdout with `--json`); any
 //! failure exits non-zero.
 
 mod cloud_cmd;
@@ -8,6 +8,7 @@ mod dct_cmd;
 mod device_cmd;
 mod keys_cmd;
 mod output;
+mod remedy;
 mod sim_cmd;
 
 use std::process::ExitCode;

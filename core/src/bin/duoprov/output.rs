@@ -52,14 +52,39 @@ pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
         Err(e) => {
-            let message = error_text(&e);
+            let message = crate::remedy::render(&e);
             if ctx.json {
-                out(&serde_json::json!({ "ok": false, "error": message }).to_string());
+                out(&error_json(&e, &message).to_string());
             }
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// `{"ok": false, "error": MESSAGE, "code": CODE, ...facts, "remedy": {...}}`:
+/// the CLI's message, the library's stable code, facts and remedy.
+pub fn error_json(e: &anyhow::Error, message: &str) -> serde_json::Value {
+    let mut value = serde_json::json!({
+        "ok": false,
+        "error": message,
+        "code": crate::remedy::code(e),
+    });
+    if let Some(info) = crate::remedy::library_error(e) {
+        let map = value.as_object_mut().expect("an object");
+        if let serde_json::Value::Object(facts) =
+            serde_json::to_value(info.facts()).expect("facts serialise")
+        {
+            map.extend(facts);
+        }
+        if let Some(remedy) = info.remedy() {
+            map.insert(
+                "remedy".into(),
+                serde_json::to_value(remedy).expect("a remedy serialises"),
+            );
+        }
+    }
+    value
 }
 
 /// The error and its causes on one line, each cause once: a cause whose

@@ -96,6 +96,12 @@ pub struct SeedError {
     pub reason: String,
 }
 
+impl crate::error::ErrorInfo for SeedError {
+    fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::InvalidArgument
+    }
+}
+
 impl SeededDevice {
     /// `id` in the default account under product 88.
     pub fn new(device_id: DeviceId) -> Self {

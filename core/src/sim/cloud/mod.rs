@@ -57,6 +57,7 @@ pub use fault::{Fault, FaultBody};
 pub use store::{AccountInfo, DeviceInfo, Record, Stats};
 
 use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use api::App;
 use fault::{ConnInfo, FaultListener};
 use store::Store;
@@ -67,7 +68,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// The local cloud could not start or keep its state.
 #[derive(Debug, thiserror::Error)]
 pub enum LocalCloudError {
-    #[error("cannot listen on {addr}: {reason}; pick another --addr (port 0 picks a free one)")]
+    #[error("cannot listen on {addr}: {reason}; {}", Remedy::ChooseListenAddress)]
     Bind { addr: SocketAddr, reason: String },
     #[error("local cloud state {}: {reason}", .path.display())]
     State { path: PathBuf, reason: String },
@@ -85,6 +86,38 @@ pub enum LocalCloudError {
         line: usize,
         reason: String,
     },
+}
+
+impl ErrorInfo for LocalCloudError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            LocalCloudError::Bind { .. } => ErrorCode::InvalidArgument,
+            LocalCloudError::State { .. } => ErrorCode::CorruptState,
+            LocalCloudError::Runtime { .. } => ErrorCode::Internal,
+            LocalCloudError::NotLoopback { .. } | LocalCloudError::DevicesFile { .. } => {
+                ErrorCode::InvalidArgument
+            }
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        match self {
+            LocalCloudError::State { path, .. } | LocalCloudError::DevicesFile { path, .. } => {
+                ErrorFacts {
+                    path: Some(path.clone()),
+                    ..ErrorFacts::default()
+                }
+            }
+            _ => ErrorFacts::default(),
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            LocalCloudError::Bind { .. } => vec![Remedy::ChooseListenAddress],
+            _ => vec![],
+        }
+    }
 }
 
 fn line_text(line: usize) -> String {

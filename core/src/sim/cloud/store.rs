@@ -175,7 +175,7 @@ impl Store {
         fs2::FileExt::try_lock_exclusive(&lock).map_err(|_| LocalCloudError::State {
             path: dir.to_path_buf(),
             reason:
-                "another local cloud is using this state directory; stop it or pick another --state"
+                "another local cloud is using this state directory; stop it or pick another state directory"
                     .into(),
         })?;
 

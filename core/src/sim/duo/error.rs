@@ -6,31 +6,28 @@ use crate::dct::DctError;
 use crate::keys::KeyError;
 
 use super::STATE_FILE;
-
-/// How to enter DFU mode, for error messages.
-const ENTER_DFU_HINT: &str =
-    "hold SETUP, tap RESET, release SETUP when the LED blinks yellow; for a virtual Duo: `duoprov sim dfu";
+use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy, HOLD_SETUP_TEXT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
-    #[error("{} is not a virtual device: {} is missing. Create one with `duoprov sim create {}`", dir.display(), STATE_FILE, dir.display())]
+    #[error("{} is not a virtual device: {} is missing. {}", dir.display(), STATE_FILE, Remedy::CreateVirtualDevice { dir: dir.clone() })]
     NotAVirtualDevice { dir: PathBuf },
     #[error("{} already holds a virtual device; remove the directory first or choose another one", dir.display())]
     AlreadyExists { dir: PathBuf },
     #[error("cannot create a virtual device in {}: the directory is not empty and is not a virtual device", dir.display())]
     DirNotEmpty { dir: PathBuf },
-    #[error("the virtual device in {} is busy: another program has it open. Wait for it to finish, then retry", dir.display())]
+    #[error("the virtual device in {} is busy: another program has it open. {}", dir.display(), Remedy::WaitForOtherProgram)]
     Busy { dir: PathBuf },
-    #[error("the device in {dir} is running firmware, not in DFU mode. To enter DFU mode, {ENTER_DFU_HINT} {dir}`", dir = dir.display())]
+    #[error("the device in {} is running firmware, not in DFU mode. To enter DFU mode, {HOLD_SETUP_TEXT}; for a virtual Duo: {}", dir.display(), Remedy::EnterDfuMode { virtual_device: Some(dir.clone()) })]
     NotInDfuMode { dir: PathBuf },
-    #[error("the virtual device in {} has disconnected (injected fault). Reconnect it in DFU mode: `duoprov sim dfu {}`", dir.display(), dir.display())]
+    #[error("the virtual device in {} has disconnected (injected fault). Reconnect it in DFU mode: {}", dir.display(), Remedy::EnterDfuMode { virtual_device: Some(dir.clone()) })]
     Disconnected { dir: PathBuf },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{} is damaged: {detail}. Recreate the virtual device with `duoprov sim create`", path.display())]
+    #[error("{} is damaged: {detail}. {}", path.display(), Remedy::RecreateVirtualDevice)]
     Corrupt { path: PathBuf, detail: String },
     #[error("unknown platform {0:?} (known: duo, photon, p1)")]
     UnknownPlatform(String),
@@ -48,4 +45,54 @@ pub enum SimError {
     SerialServer(String),
     #[error("the time factor must be a finite number ≥ 0 (1.0 = real device timing), got {0}")]
     TimeFactor(f64),
+}
+
+impl ErrorInfo for SimError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            SimError::NotAVirtualDevice { .. } => ErrorCode::NoDevice,
+            SimError::AlreadyExists { .. } | SimError::DirNotEmpty { .. } => {
+                ErrorCode::AlreadyExists
+            }
+            SimError::Busy { .. } => ErrorCode::DeviceBusy,
+            SimError::NotInDfuMode { .. } => ErrorCode::NotInDfuMode,
+            SimError::Disconnected { .. } => ErrorCode::DeviceGone,
+            SimError::Io { .. } => ErrorCode::Io,
+            SimError::Corrupt { .. } => ErrorCode::CorruptState,
+            SimError::UnknownPlatform(_)
+            | SimError::InvalidFault(_)
+            | SimError::TimeFactor(_)
+            | SimError::DctImageSize { .. } => ErrorCode::InvalidArgument,
+            SimError::Platform(_) | SimError::SerialServer(_) => ErrorCode::Internal,
+            SimError::Dct(e) => e.code(),
+            SimError::Key(e) => e.code(),
+        }
+    }
+
+    fn facts(&self) -> ErrorFacts {
+        match self {
+            SimError::Io { path, .. } | SimError::Corrupt { path, .. } => ErrorFacts {
+                path: Some(path.clone()),
+                ..ErrorFacts::default()
+            },
+            _ => ErrorFacts::default(),
+        }
+    }
+
+    fn remedies(&self) -> Vec<Remedy> {
+        match self {
+            SimError::NotAVirtualDevice { dir } => {
+                vec![Remedy::CreateVirtualDevice { dir: dir.clone() }]
+            }
+            SimError::Busy { .. } => vec![Remedy::WaitForOtherProgram],
+            SimError::NotInDfuMode { dir } | SimError::Disconnected { dir } => {
+                vec![Remedy::EnterDfuMode {
+                    virtual_device: Some(dir.clone()),
+                }]
+            }
+            SimError::Corrupt { .. } => vec![Remedy::RecreateVirtualDevice],
+            SimError::Key(e) => e.remedies(),
+            _ => vec![],
+        }
+    }
 }

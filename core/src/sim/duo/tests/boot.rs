@@ -160,7 +160,10 @@ fn a_device_running_firmware_does_not_answer_dfu() {
     assert!(message.contains("running firmware"), "{message}");
     assert!(message.contains("hold SETUP, tap RESET"), "{message}");
     assert!(
-        message.contains(&format!("duoprov sim dfu {}", path.display())),
+        message.contains(&format!(
+            "put the virtual Duo in {} in DFU mode",
+            path.display()
+        )),
         "{message}"
     );
 }

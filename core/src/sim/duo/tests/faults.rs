@@ -79,7 +79,16 @@ fn a_device_that_vanishes_mid_block_applies_nothing_and_stays_gone() {
     drop(duo);
     let err = SimTransport::open(&path).unwrap_err();
     assert!(matches!(err, SimError::Disconnected { .. }));
-    assert!(err.to_string().contains("duoprov sim dfu"), "{err}");
+    assert!(
+        err.to_string().contains("Reconnect it in DFU mode"),
+        "{err}"
+    );
+    assert!(matches!(
+        crate::error::ErrorInfo::remedy(&err),
+        Some(crate::error::Remedy::EnterDfuMode {
+            virtual_device: Some(_)
+        })
+    ));
     // The buttons bring it back, in dfuIDLE.
     duo = VirtualDuo::open(&path).unwrap();
     duo.enter_dfu().unwrap();

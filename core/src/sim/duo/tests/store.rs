@@ -11,7 +11,7 @@ fn a_directory_that_is_not_a_virtual_device_is_named_with_the_fix() {
     let message = err.to_string();
     assert!(message.contains(STATE_FILE), "{message}");
     assert!(
-        message.contains(&format!("duoprov sim create {}", dir.path().display())),
+        message.contains(&format!("Create a virtual Duo in {}", dir.path().display())),
         "{message}"
     );
     assert!(matches!(

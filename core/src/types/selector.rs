@@ -1,4 +1,4 @@
-//! The `--device` / `DUOPROV_DEVICE` value: which board to talk to.
+//! Which board to talk to (the CLI's `--device` / `DUOPROV_DEVICE` value).
 //! `usb:` and `serial:` are matched by the USB side; `sim:` is resolved by the
 //! integration layer (a virtual Duo's state directory).
 
@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::error::DfuError;
+use crate::dfu::DfuError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceSelector {
