@@ -120,7 +120,7 @@ def test_server_error_is_a_cloud_error_with_status(
     with pytest.raises(duo.CloudError) as caught:
         duo.provision(virtual_duo.device_id, retries=0)
     assert caught.value.code == "SERVER_ERROR"
-    assert getattr(caught.value, "status") == 500
+    assert getattr(caught.value, "http_status") == 500
     local_cloud.set_fault(None)
     assert duo.provision(virtual_duo.device_id).device_id == virtual_duo.device_id
 

@@ -61,8 +61,10 @@ def test_create_refuses_a_bad_device_id_and_time_factor(tmp_path: Path) -> None:
 
 
 def test_create_refuses_a_wrong_sized_dct(tmp_path: Path) -> None:
-    with pytest.raises(duo.DctFormatError):
+    with pytest.raises(duo.DuoError) as caught:
         duo.VirtualDuo.create(tmp_path / "x", from_dct=b"\x00" * 100)
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert "32768" in caught.value.message
 
 
 def test_arm_and_clear_faults(virtual_duo: duo.VirtualDuo) -> None:

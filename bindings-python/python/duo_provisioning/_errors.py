@@ -4,7 +4,8 @@ Every error of the core arrives as a :class:`DuoError` subclass chosen by its
 stable ``code`` (the core's ``ErrorCode`` string, SCREAMING_SNAKE). The
 message names what failed, the value and the next step; ``remedy`` is that
 next step alone, in this package's names; the error's facts (``device_id``,
-``retry_after``, ``status``, ``backup``, …) are attributes. No message or
+``retry_after``, ``http_status``, ``backup``, ``step``, ``status``, …) are
+attributes. No message or
 attribute ever holds an access token.
 """
 
