@@ -67,13 +67,24 @@ conformance: deps libusb-virtual
 
 test: conformance
 
-# Backing up and restoring the key slot with dfu-util and with duoprov, at
-# real device timing (figures only).
-bench-dfu: deps libusb-virtual
-	$(CARGO) build -p duo-provisioning --bin duoprov
-	DUOPROV=$(DUOPROV) LIBUSB_VIRTUAL=$(LIBUSB_VIRTUAL) ./tests/conformance/bench.sh
+# The benchmarks run the release build users run (figures only).
+DUOPROV_RELEASE := target/release/duoprov
+.PHONY: build-release bench-keygen
+build-release: deps
+	$(CARGO) build --release -p duo-provisioning --bin duoprov
+
+# Backing up and restoring the key slot with dfu-util and with duoprov on
+# r4 and r6 boards at real device timing.
+bench-dfu: deps libusb-virtual build-release
+	DUOPROV=$(DUOPROV_RELEASE) LIBUSB_VIRTUAL=$(LIBUSB_VIRTUAL) ./tests/conformance/bench.sh
 
 bench: bench-dfu
+
+# RSA-1024 key generation, duoprov against openssl, whole process.
+bench-keygen: build-release
+	DUOPROV=$(DUOPROV_RELEASE) ./tests/bench/keygen.sh
+
+bench: bench-keygen
 
 # ---- issue 10: the Python binding (bindings-python/) ----
 # A venv under target/ (ignored); pip builds ./bindings-python once, in
@@ -99,8 +110,7 @@ test-python: python-venv
 test: test-python
 
 # provision_many vs the CLI's batch rate (both release builds), import time.
-bench-python: python-venv
-	$(CARGO) build --release -p duo-provisioning --bin duoprov
-	$(PY_ENV) $(PY_VENV)/bin/python bindings-python/bench/bench.py target/release/duoprov
+bench-python: python-venv build-release
+	$(PY_ENV) $(PY_VENV)/bin/python bindings-python/bench/bench.py $(DUOPROV_RELEASE)
 
 bench: bench-python

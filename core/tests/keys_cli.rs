@@ -223,6 +223,34 @@ fn new_key_files_pass_openssl_checks() {
 }
 
 #[test]
+fn every_new_key_passes_openssl_rsa_check() {
+    // The prime search is random: check a handful of keys, not one.
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..8 {
+        let name = format!("k{i}");
+        let out = duoprov(dir.path(), &["keys", "new", &name]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let der = format!("{name}.der");
+        let check = openssl(
+            dir.path(),
+            &["rsa", "-inform", "DER", "-in", &der, "-check", "-noout"],
+        );
+        assert!(
+            String::from_utf8_lossy(&check.stdout).contains("RSA key ok"),
+            "{name}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let text = openssl(
+            dir.path(),
+            &["rsa", "-inform", "DER", "-in", &der, "-text", "-noout"],
+        );
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("Private-Key: (1024 bit, 2 primes)"), "{text}");
+        assert!(text.contains("publicExponent: 65537"), "{text}");
+    }
+}
+
+#[test]
 fn new_key_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().unwrap();
     assert!(duoprov(dir.path(), &["keys", "new"]).status.success());

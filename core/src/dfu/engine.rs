@@ -77,6 +77,13 @@ pub struct Dfu<T: ControlTransport> {
     platform: Option<&'static Platform>,
     interface: u8,
     current_alt: Option<u8>,
+    /// Where this session's address pointer is, when this engine set it
+    /// (set-address) and nothing since can have moved it or left it in
+    /// doubt: see [`Dfu::pointer`].
+    pointer: Option<u32>,
+    /// The DFU state the device is in, when this engine's last request tells
+    /// it for certain (a GETSTATUS reply, an accepted ABORT / CLRSTATUS).
+    known_state: Option<DfuState>,
     pub(crate) stats: DfuStats,
     busy_limit: u32,
     pub(crate) max_blocks_per_run: u32,
@@ -128,6 +135,8 @@ impl<T: ControlTransport> Dfu<T> {
             platform,
             interface,
             current_alt: None,
+            pointer: None,
+            known_state: None,
             stats: DfuStats::default(),
             busy_limit: DEFAULT_BUSY_LIMIT,
             max_blocks_per_run: MAX_BLOCKS_PER_RUN,
@@ -186,6 +195,7 @@ impl<T: ControlTransport> Dfu<T> {
     /// selects it again before the next transfer.
     pub fn usb_reset(&mut self) -> Result<(), DfuError> {
         self.current_alt = None;
+        self.forget();
         self.wire
             .reset()
             .map_err(|e| DfuError::transport(&Step::UsbReset, e))
@@ -194,6 +204,34 @@ impl<T: ControlTransport> Dfu<T> {
     /// The alt setting currently selected by this engine.
     pub fn current_alt(&self) -> Option<u8> {
         self.current_alt
+    }
+
+    /// The address pointer, if this engine knows it (REFERENCE §1: one
+    /// pointer for the whole DFU session, moved only by set-address and
+    /// erase; ABORT, GETSTATUS, the end of a transfer and data blocks leave
+    /// it). Known after this engine's own successful set-address on the
+    /// current alt; forgotten on an erase, an alt change, a USB reset,
+    /// leaving, and any failed or refused request (after which the device
+    /// may not have done what was asked). While known, a read or write
+    /// starting there sends no set-address of its own.
+    pub fn pointer(&self) -> Option<u32> {
+        self.pointer
+    }
+
+    /// Forget the pointer and the state: after anything whose effect on the
+    /// device is not certain.
+    pub(crate) fn forget(&mut self) {
+        self.pointer = None;
+        self.known_state = None;
+    }
+
+    /// `result`, forgetting what the engine knew about the device if it is
+    /// an error.
+    pub(crate) fn tracked<R>(&mut self, result: Result<R, DfuError>) -> Result<R, DfuError> {
+        if result.is_err() {
+            self.forget();
+        }
+        result
     }
 
     /// The parsed memory layout of `alt`'s interface string.
@@ -243,6 +281,9 @@ impl<T: ControlTransport> Dfu<T> {
             });
         }
         if self.current_alt != Some(alt) {
+            // Addresses mean another memory now; set the pointer again.
+            self.forget();
+            self.current_alt = None;
             let iface = self.interface;
             self.wire
                 .set_alt_setting(iface, alt)
@@ -252,28 +293,41 @@ impl<T: ControlTransport> Dfu<T> {
         Ok(())
     }
 
-    /// One GETSTATUS; sleeps the declared bwPollTimeout before returning so
-    /// the next request is never early. Does not judge the status.
+    /// One GETSTATUS. While an operation is under way (dfuDNBUSY, a sync or
+    /// manifest state) it sleeps the declared bwPollTimeout before returning,
+    /// so the next request is never early; a reply in an idle or error state
+    /// has nothing to wait for (and on bootloaders r5/r6 carries a stale
+    /// timeout, REFERENCE §1), so it returns at once. Does not judge the
+    /// status.
     pub fn get_status(&mut self, step: &Step) -> Result<StatusReply, DfuError> {
         let setup = self.setup(REQUEST_TYPE_IN, request::GETSTATUS, 0, STATUS_LEN);
         let mut buf = [0u8; STATUS_LEN];
-        let n = self
-            .wire
-            .control_in(setup, &mut buf)
-            .map_err(|e| DfuError::transport(step, e))?;
+        let n = self.wire.control_in(setup, &mut buf);
+        let n = self.tracked(n.map_err(|e| DfuError::transport(step, e)))?;
         let reply = StatusReply::parse(&buf[..n.min(STATUS_LEN)]).map_err(|reason| {
             DfuError::MalformedStatus {
                 step: step.clone(),
                 reason,
             }
-        })?;
+        });
+        let reply = self.tracked(reply)?;
+        // dfuDNBUSY passes by itself; an error status leaves doubt.
+        self.known_state = (reply.status == DfuStatus::Ok && reply.state != DfuState::DfuDnBusy)
+            .then_some(reply.state);
         self.stats.poll_timeout_total += reply.poll_timeout;
-        self.clock.sleep(reply.poll_timeout.min(MAX_POLL_SLEEP));
+        if reply.state.operation_pending() {
+            self.clock.sleep(reply.poll_timeout.min(MAX_POLL_SLEEP));
+        }
         Ok(reply)
     }
 
     /// GETSTATE (one byte, no poll timeout).
     pub fn get_state(&mut self) -> Result<DfuState, DfuError> {
+        let result = self.read_state();
+        self.tracked(result)
+    }
+
+    fn read_state(&mut self) -> Result<DfuState, DfuError> {
         let step = Step::GetToIdle;
         let setup = self.setup(REQUEST_TYPE_IN, request::GETSTATE, 0, 1);
         let mut buf = [0u8; 1];
@@ -304,17 +358,23 @@ impl<T: ControlTransport> Dfu<T> {
         self.simple_out(request::ABORT, step)
     }
 
+    /// CLRSTATUS or ABORT; accepted, either leaves the device in dfuIDLE.
     fn simple_out(&mut self, req: u8, step: &Step) -> Result<(), DfuError> {
         let setup = self.setup(REQUEST_TYPE_OUT, req, 0, 0);
-        self.wire
-            .control_out(setup, &[])
-            .map_err(|e| DfuError::transport(step, e))?;
+        let sent = self.wire.control_out(setup, &[]);
+        self.tracked(sent.map_err(|e| DfuError::transport(step, e)))?;
+        self.known_state = Some(DfuState::DfuIdle);
         Ok(())
     }
 
     /// Poll GETSTATUS while the device says dfuDNBUSY. Returns the first
     /// non-busy reply; a non-OK status becomes a typed error naming `step`.
     pub fn wait_while_busy(&mut self, step: &Step) -> Result<StatusReply, DfuError> {
+        let result = self.poll_while_busy(step);
+        self.tracked(result)
+    }
+
+    fn poll_while_busy(&mut self, step: &Step) -> Result<StatusReply, DfuError> {
         let mut polls = 0u32;
         let mut waited = Duration::ZERO;
         loop {
@@ -346,7 +406,23 @@ impl<T: ControlTransport> Dfu<T> {
     /// What dfu-util does before each operation: clear dfuERROR, abort any
     /// unfinished transfer, wait out dfuDNBUSY, and refuse runtime or
     /// manifesting devices.
+    ///
+    /// When this engine's own last request left the device in a known state,
+    /// no GETSTATUS is needed: dfuIDLE is kept as it is, dfuDNLOAD_IDLE and
+    /// dfuUPLOAD_IDLE take one ABORT.
     pub fn get_to_idle(&mut self) -> Result<(), DfuError> {
+        match self.known_state {
+            Some(DfuState::DfuIdle) => return Ok(()),
+            Some(DfuState::DfuDnloadIdle | DfuState::DfuUploadIdle) => {
+                return self.abort(&Step::GetToIdle)
+            }
+            _ => {}
+        }
+        let result = self.poll_to_idle();
+        self.tracked(result)
+    }
+
+    fn poll_to_idle(&mut self) -> Result<(), DfuError> {
         let step = Step::GetToIdle;
         let mut actions = 0;
         let mut busy = 0u32;
@@ -392,8 +468,11 @@ impl<T: ControlTransport> Dfu<T> {
     /// DNLOAD with `block` as wBlockNum. A stalled request is followed by one
     /// GETSTATUS so the error can carry the device's own status code.
     pub(crate) fn dnload(&mut self, block: u16, data: &[u8], step: &Step) -> Result<(), DfuError> {
+        // dfuDNLOAD_SYNC (or manifesting) until the next GETSTATUS says.
+        self.known_state = None;
         let setup = self.setup(REQUEST_TYPE_OUT, request::DNLOAD, block, data.len());
-        match self.wire.control_out(setup, data) {
+        let sent = self.wire.control_out(setup, data);
+        let result = match sent {
             Ok(n) if n < data.len() => Err(DfuError::ShortTransfer {
                 step: step.clone(),
                 got: n,
@@ -401,7 +480,8 @@ impl<T: ControlTransport> Dfu<T> {
             }),
             Ok(_) => Ok(()),
             Err(e) => Err(self.explain(step, e)),
-        }
+        };
+        self.tracked(result)
     }
 
     /// UPLOAD with `block` as wBlockNum into `buf`; returns the bytes received.
@@ -411,11 +491,14 @@ impl<T: ControlTransport> Dfu<T> {
         buf: &mut [u8],
         step: &Step,
     ) -> Result<usize, DfuError> {
+        // dfuUPLOAD_IDLE, or dfuIDLE after a short frame.
+        self.known_state = None;
         let setup = self.setup(REQUEST_TYPE_IN, request::UPLOAD, block, buf.len());
-        match self.wire.control_in(setup, buf) {
+        let result = match self.wire.control_in(setup, buf) {
             Ok(n) => Ok(n.min(buf.len())),
             Err(e) => Err(self.explain(step, e)),
-        }
+        };
+        self.tracked(result)
     }
 
     fn explain(&mut self, step: &Step, e: TransportError) -> DfuError {
@@ -440,6 +523,7 @@ impl<T: ControlTransport> Dfu<T> {
         self.dnload(0, payload, step)?;
         let reply = self.wait_while_busy(step)?;
         if reply.state != DfuState::DfuDnloadIdle {
+            self.forget();
             return Err(DfuError::UnexpectedState {
                 step: step.clone(),
                 state: reply.state,
@@ -456,7 +540,10 @@ impl<T: ControlTransport> Dfu<T> {
         };
         let mut cmd = [dfuse::SET_ADDRESS, 0, 0, 0, 0];
         cmd[1..].copy_from_slice(&addr.to_le_bytes());
-        self.dfuse_command(&cmd, &step)
+        self.pointer = None;
+        self.dfuse_command(&cmd, &step)?;
+        self.pointer = Some(addr);
+        Ok(())
     }
 
     /// DfuSe `0x41 addr`: erase the sector holding `addr`.
@@ -466,6 +553,8 @@ impl<T: ControlTransport> Dfu<T> {
         };
         let mut cmd = [dfuse::ERASE, 0, 0, 0, 0];
         cmd[1..].copy_from_slice(&addr.to_le_bytes());
+        // An erase moves the pointer (REFERENCE §1); set it again after.
+        self.pointer = None;
         self.dfuse_command(&cmd, &step)
     }
 
@@ -474,6 +563,7 @@ impl<T: ControlTransport> Dfu<T> {
         let step = Step::MassErase {
             alt: self.current_alt.unwrap_or(0),
         };
+        self.pointer = None;
         self.dfuse_command(&[dfuse::ERASE], &step)
     }
 
@@ -488,6 +578,7 @@ impl<T: ControlTransport> Dfu<T> {
         self.dnload(block_num, data, step)?;
         let reply = self.wait_while_busy(step)?;
         if reply.state != DfuState::DfuDnloadIdle {
+            self.forget();
             return Err(DfuError::UnexpectedState {
                 step: step.clone(),
                 state: reply.state,

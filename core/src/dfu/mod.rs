@@ -23,6 +23,8 @@ pub mod transport;
 pub mod usb;
 
 #[cfg(test)]
+mod pointer_tests;
+#[cfg(test)]
 mod testkit;
 #[cfg(test)]
 mod tests;

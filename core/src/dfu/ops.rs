@@ -123,8 +123,20 @@ impl<T: ControlTransport> Dfu<T> {
     }
 
     /// Read `len` bytes at `addr` of `alt` (DfuSe UPLOAD, blocks of
-    /// wTransferSize from wBlockNum 2, the last one short).
+    /// wTransferSize from wBlockNum 2, the last one short). A pointer this
+    /// session already set at `addr` is used as it is ([`Dfu::pointer`]).
     pub fn read(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        len: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Vec<u8>, DfuError> {
+        let result = self.read_range(alt, addr, len, progress);
+        self.tracked(result)
+    }
+
+    fn read_range(
         &mut self,
         alt: u8,
         addr: u32,
@@ -146,9 +158,11 @@ impl<T: ControlTransport> Dfu<T> {
             if run_no > 0 {
                 self.abort(&Step::Abort)?;
             }
-            self.set_address(run_addr)?;
-            // UPLOAD is only accepted in dfuIDLE / dfuUPLOAD_IDLE.
-            self.abort(&Step::Abort)?;
+            if self.pointer() != Some(run_addr) {
+                self.set_address(run_addr)?;
+                // UPLOAD is only accepted in dfuIDLE / dfuUPLOAD_IDLE.
+                self.abort(&Step::Abort)?;
+            }
             for (i, chunk) in run.chunks_mut(xfer).enumerate() {
                 block_index += 1;
                 let step = Step::Upload {
@@ -183,9 +197,22 @@ impl<T: ControlTransport> Dfu<T> {
     }
 
     /// Write `data` at `addr` of `alt`: erase the touched sectors (per
-    /// `erase`), set the pointer once per run of up to 65534 blocks, then send
-    /// wTransferSize blocks numbered from 2.
+    /// `erase`), set the pointer once per run of up to 65534 blocks (not at
+    /// all when this session's pointer is already there, see
+    /// [`Dfu::pointer`]), then send wTransferSize blocks numbered from 2.
     pub fn write(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        data: &[u8],
+        erase: ErasePolicy,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<WriteSummary, DfuError> {
+        let result = self.write_range(alt, addr, data, erase, progress);
+        self.tracked(result)
+    }
+
+    fn write_range(
         &mut self,
         alt: u8,
         addr: u32,
@@ -216,7 +243,9 @@ impl<T: ControlTransport> Dfu<T> {
         let blocks = data.len().div_ceil(xfer) as u32;
         for (run_no, run) in data.chunks(run_bytes).enumerate() {
             let run_addr = addr + (run_no * run_bytes) as u32;
-            self.set_address(run_addr)?;
+            if self.pointer() != Some(run_addr) {
+                self.set_address(run_addr)?;
+            }
             for (i, chunk) in run.chunks(xfer).enumerate() {
                 summary.blocks += 1;
                 let step = Step::Download {
@@ -238,6 +267,13 @@ impl<T: ControlTransport> Dfu<T> {
     /// `start`, send a zero-length DNLOAD, then GETSTATUS. A device that has
     /// already gone (reset) counts as having left.
     pub fn leave(&mut self, start: Option<u32>) -> Result<LeaveOutcome, DfuError> {
+        let result = self.leave_session(start);
+        // Whatever happened, the session is over (or in doubt).
+        self.forget();
+        result
+    }
+
+    fn leave_session(&mut self, start: Option<u32>) -> Result<LeaveOutcome, DfuError> {
         let step = Step::Leave;
         if start.is_some() && self.current_alt().is_none() {
             let first = self.info().config.alt_settings.first().map_or(0, |a| a.alt);

@@ -78,6 +78,18 @@ impl DfuState {
         self as u8
     }
 
+    /// A download or manifestation is under way: the device may still be
+    /// working, and its bwPollTimeout is how long to wait before asking again.
+    pub fn operation_pending(self) -> bool {
+        matches!(
+            self,
+            DfuState::DfuDnloadSync
+                | DfuState::DfuDnBusy
+                | DfuState::DfuManifestSync
+                | DfuState::DfuManifest
+        )
+    }
+
     /// The spec's name (`dfuDNLOAD-IDLE` is spelled with underscores, as dfu-util does).
     pub fn name(self) -> &'static str {
         match self {

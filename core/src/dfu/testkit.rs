@@ -82,6 +82,9 @@ pub struct Target {
     pub leave_state: DfuState,
     /// Fault: gone after the zero-length leave download.
     pub vanish_on_leave: bool,
+    /// bwPollTimeout of replies that declare none (idle and error states),
+    /// as r5/r6 bootloaders leave the last operation's value (0: reset).
+    pub stale_poll_ms: u64,
     gone: bool,
 }
 
@@ -122,6 +125,7 @@ impl Target {
             stall_at: None,
             leave_state: DfuState::DfuManifest,
             vanish_on_leave: false,
+            stale_poll_ms: 0,
             gone: false,
         }
     }
@@ -206,6 +210,7 @@ impl Target {
     }
 
     fn reply(&mut self, status: DfuStatus, ms: u64, buf: &mut [u8]) -> usize {
+        let ms = if ms == 0 { self.stale_poll_ms } else { ms };
         let r = StatusReply {
             status,
             poll_timeout: Duration::from_millis(ms),

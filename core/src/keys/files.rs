@@ -64,6 +64,11 @@ impl KeyFiles {
 /// Write `BASE.der` (PKCS#1 DER, 0600), `BASE.pem` (PKCS#1 PEM, 0600),
 /// `BASE.pub.pem` (SPKI PEM). Refuses to overwrite existing files unless
 /// `overwrite`; then nothing is written.
+///
+/// Each file goes through a temporary name, is flushed to disk (fsync) and
+/// then takes its real name, as [`write_atomic`] does; the three flushes run
+/// at once, so they wait for one file-system journal commit instead of three
+/// in a row (on a busy disk, each took up to ~10 ms).
 pub fn write_key_files(
     base: &Path,
     key: &RsaPrivateKey,
@@ -88,9 +93,15 @@ pub fn write_key_files(
             }
         }
     }
-    let mut written: Vec<&Path> = Vec::new();
+    // Dropping a staged file that was not committed removes its temporary.
+    let mut staged = Vec::with_capacity(plan.len());
     for (path, bytes, private) in &plan {
-        if let Err(e) = write_atomic(path, bytes, *private, overwrite) {
+        staged.push(Staged::create(path, bytes, *private)?);
+    }
+    sync_all_at_once(&staged)?;
+    let mut written: Vec<&Path> = Vec::new();
+    for (file, (path, _, _)) in staged.into_iter().zip(&plan) {
+        if let Err(e) = file.commit(overwrite) {
             // Without overwrite, every file written so far is new: take them
             // back so a failed run leaves no partial key set.
             if !overwrite {
@@ -105,6 +116,36 @@ pub fn write_key_files(
     Ok(files)
 }
 
+/// fsync every staged file, concurrently (one thread each but the last).
+fn sync_all_at_once(staged: &[Staged]) -> Result<(), KeyError> {
+    let Some((last, others)) = staged.split_last() else {
+        return Ok(());
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = others
+            .iter()
+            .map(|file| {
+                let handle = std::thread::Builder::new()
+                    .name("fsync".into())
+                    .spawn_scoped(scope, || file.sync());
+                (file, handle)
+            })
+            .collect();
+        let mut result = last.sync();
+        for (file, handle) in handles {
+            // No thread to be had: flush this one here.
+            let synced = match handle {
+                Ok(handle) => handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => file.sync(),
+            };
+            result = result.and(synced);
+        }
+        result
+    })
+}
+
 static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Write `bytes` to `path` through a temporary file in the same directory and
@@ -117,56 +158,107 @@ pub fn write_atomic(
     private: bool,
     overwrite: bool,
 ) -> Result<(), KeyError> {
-    let write_err = |error| KeyError::Write {
-        path: path.to_path_buf(),
-        error,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| write_err(std::io::Error::other("the path has no file name")))?;
-    let mut temp_name = OsString::from(".");
-    temp_name.push(file_name);
-    temp_name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let temp = dir.join(temp_name);
+    let staged = Staged::create(path, bytes, private)?;
+    staged.sync()?;
+    staged.commit(overwrite)
+}
 
-    let result = (|| {
-        let mut file = create_new(&temp, private)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        if overwrite {
-            fs::rename(&temp, path)
+/// A file written under a temporary name next to its real one, not yet
+/// renamed; dropped uncommitted, the temporary is removed.
+struct Staged<'a> {
+    path: &'a Path,
+    temp: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl<'a> Staged<'a> {
+    fn create(path: &'a Path, bytes: &[u8], private: bool) -> Result<Staged<'a>, KeyError> {
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let file_name = path.file_name().ok_or_else(|| KeyError::Write {
+            path: path.to_path_buf(),
+            error: std::io::Error::other("the path has no file name"),
+        })?;
+        let mut temp_name = OsString::from(".");
+        temp_name.push(file_name);
+        temp_name.push(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let temp = dir.join(temp_name);
+        let mut file = create_new(&temp, private).map_err(|error| KeyError::Write {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let mut staged = Staged {
+            path,
+            temp,
+            file: None,
+        };
+        file.write_all(bytes).map_err(|e| staged.error(e))?;
+        staged.file = Some(file);
+        Ok(staged)
+    }
+
+    fn error(&self, error: std::io::Error) -> KeyError {
+        KeyError::Write {
+            path: self.path.to_path_buf(),
+            error,
+        }
+    }
+
+    /// Flush the content to disk.
+    fn sync(&self) -> Result<(), KeyError> {
+        match &self.file {
+            Some(file) => file.sync_all().map_err(|e| self.error(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Give the temporary file its real name.
+    fn commit(mut self, overwrite: bool) -> Result<(), KeyError> {
+        drop(self.file.take());
+        let (path, temp) = (self.path, &self.temp);
+        let result = if overwrite {
+            fs::rename(temp, path)
         } else {
-            match fs::hard_link(&temp, path) {
-                Ok(()) => fs::remove_file(&temp),
+            match fs::hard_link(temp, path) {
+                Ok(()) => fs::remove_file(temp),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(e),
                 // File systems without hard links: check, then rename.
                 Err(_) if fs::symlink_metadata(path).is_ok() => Err(std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
                     "exists",
                 )),
-                Err(_) => fs::rename(&temp, path),
+                Err(_) => fs::rename(temp, path),
             }
+        };
+        match result {
+            Ok(()) => {
+                // Renamed or linked and unlinked: nothing left to clean up.
+                self.temp = PathBuf::new();
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && !overwrite => {
+                Err(KeyError::Exists {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(e) => Err(self.error(e)),
         }
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&temp);
-        if e.kind() == std::io::ErrorKind::AlreadyExists && !overwrite {
-            return Err(KeyError::Exists {
-                path: path.to_path_buf(),
-            });
-        }
-        return Err(write_err(e));
     }
-    Ok(())
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        if !self.temp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -28,6 +28,7 @@
 
 pub(crate) mod der;
 mod files;
+mod generate;
 mod inspect;
 mod parse;
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub use files::{
     key_base, load_private_key_file, load_public_key_file, read_key_file, write_atomic,
     write_key_files, KeyFiles, MAX_KEY_FILE_SIZE,
 };
+pub use generate::{generate, RANDOM_BASE_ROUNDS};
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};
 pub use parse::{classify_slot, firmware_regenerates, parse_private_key, parse_public_key};
 
@@ -261,11 +263,6 @@ impl SlotState {
     pub fn is_valid(&self) -> bool {
         matches!(self, SlotState::Valid { .. })
     }
-}
-
-/// A fresh device key: RSA-1024, e = 65537, as the firmware generates at boot.
-pub fn generate() -> Result<RsaPrivateKey, KeyError> {
-    RsaPrivateKey::new(&mut rand_core::OsRng, DEVICE_KEY_BITS).map_err(KeyError::Generate)
 }
 
 /// PKCS#1 DER, what the firmware parses from the slot.

@@ -398,6 +398,23 @@ fn partial_key_set_is_refused_without_writing_anything() {
 }
 
 #[test]
+fn a_file_that_cannot_take_its_name_leaves_no_temporary_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("k");
+    // A non-empty directory where k.pub.pem goes: its rename fails.
+    std::fs::create_dir(dir.path().join("k.pub.pem")).unwrap();
+    std::fs::write(dir.path().join("k.pub.pem").join("x"), "x").unwrap();
+    let err = write_key_files(&base, device_key(), true).unwrap_err();
+    assert!(err.to_string().contains("k.pub.pem"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["k.der", "k.pem", "k.pub.pem"]);
+}
+
+#[test]
 fn missing_and_oversized_files_name_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.der");
