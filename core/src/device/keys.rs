@@ -63,6 +63,24 @@ impl KeyToLoad {
             path_or_name.to_path_buf()
         };
         let key = keys::load_private_key_file(&path)?;
+        Self::checked(key, path)
+    }
+
+    /// Check a private key given as bytes (DER or PEM, PKCS#1 or PKCS#8, or
+    /// a slot dump), no file involved. `name` labels it in reports and
+    /// names its backup (`backup_rsa_NAME.der`).
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<KeyToLoad, DeviceError> {
+        let key = keys::parse_private_key(bytes).map_err(|e| e.in_file(name))?;
+        Self::checked(key, PathBuf::from(name))
+    }
+
+    /// Check a key value (e.g. one [`Device::read_key`] returned or
+    /// [`keys::generate`] made). `name` as for [`KeyToLoad::from_bytes`].
+    pub fn from_key(key: RsaPrivateKey, name: &str) -> Result<KeyToLoad, DeviceError> {
+        Self::checked(key, PathBuf::from(name))
+    }
+
+    fn checked(key: RsaPrivateKey, path: PathBuf) -> Result<KeyToLoad, DeviceError> {
         keys::check_device_key(&key).map_err(|e| e.in_file(&path))?;
         let slot = keys::slot_bytes(&key).map_err(|e| e.in_file(&path))?;
         let der_len = keys::private_key_to_der(&key)?.len();
@@ -349,18 +367,25 @@ impl Device {
                 }
             }
         }
-        let slot = self.read_full_key_slot()?;
-        let state = keys::classify_slot(&slot);
-        if !state.is_valid() {
-            return Err(self.no_key_to_save(state, keys::firmware_regenerates(&slot)));
-        }
-        let key = keys::parse_private_key(&slot)?;
+        let key = self.read_key()?;
         let files = keys::write_key_files(base, &key, force)?;
         Ok(SaveReport {
             files,
             bits: keys::key_bits(&key),
             fingerprint: keys::fingerprint(&key.to_public_key()),
         })
+    }
+
+    /// The device's key as a value, in memory (no file): the slot's
+    /// PKCS#1 DER parsed. Refuses a slot with no key, or a corrupt one, as
+    /// [`Device::save_key`] does.
+    pub fn read_key(&mut self) -> Result<RsaPrivateKey, DeviceError> {
+        let slot = self.read_full_key_slot()?;
+        let state = keys::classify_slot(&slot);
+        if !state.is_valid() {
+            return Err(self.no_key_to_save(state, keys::firmware_regenerates(&slot)));
+        }
+        Ok(keys::parse_private_key(&slot)?)
     }
 
     fn no_key_to_save(&self, state: SlotState, regenerates: bool) -> DeviceError {
@@ -419,10 +444,23 @@ impl Device {
     /// (see [`backup_path`]). On any failure once the write has started, the
     /// previous slot is put back and verified, and the error says so.
     pub fn load_key(&mut self, key: &KeyToLoad) -> Result<LoadReport, DeviceError> {
+        let dir = key.path.parent().unwrap_or(Path::new("")).to_path_buf();
+        self.load_key_into(key, &dir)
+    }
+
+    /// [`Device::load_key`], keeping the backup in `backup_dir`
+    /// (`backup_dir/backup_rsa_NAME.der`, numbered if it exists) rather than
+    /// beside the key's file: the way for keys given as bytes or values.
+    pub fn load_key_into(
+        &mut self,
+        key: &KeyToLoad,
+        backup_dir: &Path,
+    ) -> Result<LoadReport, DeviceError> {
         let field = known_field("device_private_key");
         let original = self.read_dct(field.offset, field.size)?;
         let previous = keys::classify_slot(&original);
-        let (backup, backup_kind) = back_up_slot(&key.path, &original, &previous)?;
+        let name = backup_dir.join(key.path.file_name().unwrap_or_default());
+        let (backup, backup_kind) = back_up_slot(&name, &original, &previous)?;
         if let Err(failure) = self.write_dct_verified(field.offset, &key.slot, "the new key") {
             let restore = match self.restore_slot(field.offset, &original) {
                 Ok(false) => RestoreOutcome::Unchanged { backup },

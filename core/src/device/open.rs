@@ -37,10 +37,34 @@ pub struct ListedDevice {
     /// A virtual Duo (`sim:DIR`).
     #[serde(rename = "virtual")]
     pub is_virtual: bool,
+    /// `dfu` (the bootloader) or `normal` (firmware running, REFERENCE §7).
+    pub mode: &'static str,
+    /// Normal mode: the board's serial port.
+    pub serial_port: Option<String>,
+    /// The device id where the board tells it (DFU mode on r5/r6; normal
+    /// mode from the USB serial or a vendor request); `None` = unknown
+    /// until `duoprov identify` asks the console.
+    pub device_id: Option<String>,
+    /// Normal mode: the system firmware version, where a vendor request
+    /// tells it.
+    pub firmware_version: Option<String>,
 }
 
 impl std::fmt::Display for ListedDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.mode == "normal" {
+            return write!(
+                f,
+                "{}  [{}] {}{}  normal mode  port {}  device id {}  firmware {}",
+                self.selector,
+                self.usb_id,
+                self.name,
+                if self.is_virtual { " (virtual)" } else { "" },
+                self.serial_port.as_deref().unwrap_or("none"),
+                self.device_id.as_deref().unwrap_or("unknown"),
+                self.firmware_version.as_deref().unwrap_or("unknown"),
+            );
+        }
         write!(
             f,
             "{}  [{}] ver={} {}{}  serial {}",
@@ -85,6 +109,13 @@ fn listed(
             })
             .collect(),
         is_virtual,
+        mode: "dfu",
+        serial_port: None,
+        device_id: info
+            .serial
+            .as_deref()
+            .and_then(crate::normal::identity::device_id_from_usb_serial),
+        firmware_version: None,
     }
 }
 
@@ -96,7 +127,11 @@ pub fn list_devices(
     selector: Option<&DeviceSelector>,
     clock: Arc<dyn Clock>,
 ) -> Result<Vec<ListedDevice>, DeviceError> {
-    if let Some(DeviceSelector::Sim(_)) = selector {
+    if let Some(DeviceSelector::Sim(dir)) = selector {
+        #[cfg(feature = "sim")]
+        if let Some(normal) = crate::normal::virtual_board::list(dir) {
+            return Ok(vec![normal]);
+        }
         let device = Device::open(selector, clock)?;
         let sel = selector.map(ToString::to_string).unwrap_or_default();
         return Ok(vec![listed(sel, device.dfu.info(), device.platform, true)]);
@@ -131,6 +166,13 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
                 })
                 .collect(),
             is_virtual: false,
+            mode: "dfu",
+            serial_port: None,
+            device_id: d
+                .serial
+                .as_deref()
+                .and_then(crate::normal::identity::device_id_from_usb_serial),
+            firmware_version: None,
         })
         .collect();
     if found.is_empty() {

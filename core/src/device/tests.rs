@@ -565,3 +565,45 @@ fn a_raw_write_that_fails_over_the_key_names_the_backup() {
     let kept = keys::load_private_key_file(&backup).unwrap();
     assert!(keys::keys_match(&kept, &old.to_public_key()));
 }
+
+#[test]
+fn keys_read_and_load_in_memory_with_the_backup_in_the_given_directory() {
+    let (old, new) = test_keys();
+    let b = bench(Some(&slot_of(old)));
+    // Read: the key value, no file written anywhere.
+    let held = b.open().read_key().unwrap();
+    assert_eq!(&held, old);
+    assert!(backups(b.tmp.path()).is_empty());
+
+    // Load from bytes (PKCS#1 DER), the backup in a directory of our choice.
+    let place = b.tmp.path().join("backups");
+    std::fs::create_dir(&place).unwrap();
+    let der = keys::private_key_to_der(new).unwrap();
+    let key = KeyToLoad::from_bytes(&der, "fresh").unwrap();
+    let report = b.open().load_key_into(&key, &place).unwrap();
+    assert!(report.verified);
+    assert_eq!(report.backup, place.join("backup_rsa_fresh.der"));
+    assert_eq!(
+        std::fs::read(&report.backup).unwrap(),
+        keys::private_key_to_der(old).unwrap()
+    );
+    assert_eq!(&b.open().read_key().unwrap(), new);
+
+    // Load a key value back; the second backup is numbered, never overwritten.
+    let key = KeyToLoad::from_key(old.clone(), "fresh").unwrap();
+    let report = b.open().load_key_into(&key, &place).unwrap();
+    assert_eq!(report.backup, place.join("backup_rsa_fresh.1.der"));
+    assert_eq!(&b.open().read_key().unwrap(), old);
+
+    // Bytes that are no key are refused before the device is touched.
+    let err = KeyToLoad::from_bytes(b"not a key", "junk").unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidKey);
+    assert!(err.to_string().contains("junk"), "{err}");
+}
+
+#[test]
+fn reading_the_key_of_an_erased_slot_is_slot_empty() {
+    let b = bench(None);
+    let err = b.open().read_key().unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SlotEmpty);
+}

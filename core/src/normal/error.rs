@@ -61,6 +61,22 @@ pub enum NormalError {
         ports.join(", ")
     )]
     AmbiguousPort { serial: String, ports: Vec<String> },
+    #[error(
+        "the board told no device id: its USB serial has none, it has no vendor requests \
+         (firmware 0.2.x) and no serial port was found to ask its console"
+    )]
+    NoRouteToIdentity,
+    #[error(
+        "could not put the board in DFU mode without its buttons; tried: {}. Hold SETUP, \
+         tap RESET, release SETUP when the LED blinks yellow",
+        tried.join("; ")
+    )]
+    NoRouteToDfu { tried: Vec<String> },
+    #[error(
+        "the board did not come back in DFU mode within {waited_ms} ms. Check that it is still \
+         plugged in; enter DFU mode with the buttons (hold SETUP, tap RESET) and retry"
+    )]
+    NotBackInDfu { waited_ms: u64 },
 }
 
 impl crate::error::ErrorInfo for NormalError {
@@ -77,6 +93,22 @@ impl crate::error::ErrorInfo for NormalError {
             NormalError::Port { .. } => ErrorCode::Io,
             NormalError::ForbiddenBaud { .. } => ErrorCode::InvalidArgument,
             NormalError::AmbiguousPort { .. } => ErrorCode::MultipleDevices,
+            NormalError::NoRouteToIdentity => ErrorCode::NoDevice,
+            NormalError::NoRouteToDfu { .. } => ErrorCode::NotInDfuMode,
+            NormalError::NotBackInDfu { .. } => ErrorCode::Timeout,
+        }
+    }
+
+    fn remedies(&self) -> Vec<crate::error::Remedy> {
+        use crate::error::Remedy;
+        match self {
+            NormalError::NoRouteToDfu { .. } | NormalError::NotBackInDfu { .. } => {
+                vec![Remedy::EnterDfuMode {
+                    virtual_device: None,
+                }]
+            }
+            NormalError::PortVanished { .. } => vec![Remedy::Replug],
+            _ => vec![],
         }
     }
 }

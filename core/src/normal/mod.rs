@@ -18,5 +18,8 @@ pub mod identity;
 #[cfg(feature = "serial")]
 pub mod ports;
 pub mod vendor;
+#[cfg(feature = "sim")]
+pub mod virtual_board;
+pub mod workflow;
 
 pub use error::NormalError;

@@ -100,6 +100,11 @@ impl Handle {
         // Not waiting for a holder: a busy device still answers descriptor
         // requests (see `control`).
         let mut duo = VirtualDuo::try_open(&self.device.dir).map_err(|e| sim_code(&e))?;
+        // This handle is to the DFU bootloader; a board that has booted its
+        // firmware is another USB device now.
+        if duo.mode() != duo_provisioning::sim::duo::Mode::Dfu {
+            return Err(transport_code(&TransportError::NoDevice));
+        }
         op(&mut duo).map_err(|e| transport_code(&e))
     }
 

@@ -75,7 +75,27 @@ pub fn selector(ctx: &Ctx) -> anyhow::Result<Option<DeviceSelector>> {
 
 /// Open the board the selector designates, in DFU mode.
 pub fn open(ctx: &Ctx) -> anyhow::Result<Device> {
-    let device = Device::open(selector(ctx)?.as_ref(), duo_provisioning::time::system())?;
+    let selector = selector(ctx)?;
+    if ctx.enter_dfu {
+        if let Some(dir) = selector.as_ref().and_then(|s| s.sim_dir()) {
+            let clock = duo_provisioning::time::system();
+            if let Some(report) =
+                duo_provisioning::normal::virtual_board::ensure_dfu(dir, clock.as_ref())?
+            {
+                ctx.info(format!(
+                    "put the board in DFU mode by {:?} (recognised by its {})",
+                    report.route,
+                    report.matched_by.replace('_', " ")
+                ));
+            }
+        } else {
+            anyhow::bail!(
+                "--enter-dfu reaches only virtual Duos (--device sim:DIR) in this version; put a \
+                 USB board in DFU mode with its buttons (hold SETUP, tap RESET)"
+            );
+        }
+    }
+    let device = Device::open(selector.as_ref(), duo_provisioning::time::system())?;
     ctx.info(format!("using {}", device.description()));
     Ok(device)
 }

@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct Ctx {
     pub json: bool,
     pub device: Option<String>,
+    /// Put a board in normal mode into DFU mode before device work.
+    pub enter_dfu: bool,
 }
 
 /// A command's negative result that has already been reported to the user

@@ -20,6 +20,8 @@ pub enum SimError {
     Busy { dir: PathBuf },
     #[error("the device in {} is running firmware, not in DFU mode. To enter DFU mode, {HOLD_SETUP_TEXT}; for a virtual Duo: {}", dir.display(), Remedy::EnterDfuMode { virtual_device: Some(dir.clone()) })]
     NotInDfuMode { dir: PathBuf },
+    #[error("the device in {} is not running system firmware (it is in DFU mode, or has none). {}", dir.display(), Remedy::Boot { virtual_device: Some(dir.clone()) })]
+    NotInNormalMode { dir: PathBuf },
     #[error("the virtual device in {} has disconnected (injected fault). Reconnect it in DFU mode: {}", dir.display(), Remedy::EnterDfuMode { virtual_device: Some(dir.clone()) })]
     Disconnected { dir: PathBuf },
     #[error("{}: {source}", path.display())]
@@ -56,6 +58,7 @@ impl ErrorInfo for SimError {
             }
             SimError::Busy { .. } => ErrorCode::DeviceBusy,
             SimError::NotInDfuMode { .. } => ErrorCode::NotInDfuMode,
+            SimError::NotInNormalMode { .. } => ErrorCode::NoDevice,
             SimError::Disconnected { .. } => ErrorCode::DeviceGone,
             SimError::Io { .. } => ErrorCode::Io,
             SimError::Corrupt { .. } => ErrorCode::CorruptState,
@@ -91,6 +94,9 @@ impl ErrorInfo for SimError {
                 }]
             }
             SimError::Corrupt { .. } => vec![Remedy::RecreateVirtualDevice],
+            SimError::NotInNormalMode { dir } => vec![Remedy::Boot {
+                virtual_device: Some(dir.clone()),
+            }],
             SimError::Key(e) => e.remedies(),
             _ => vec![],
         }

@@ -22,6 +22,7 @@ mod clock;
 pub mod dfu;
 mod error;
 pub mod faults;
+pub mod firmware;
 pub mod media;
 mod memory;
 pub mod serial;
@@ -116,11 +117,18 @@ pub struct DeviceInfo {
     /// Bootloader revision and system firmware.
     pub board: Board,
     pub mode: Mode,
-    /// False after the vanish fault fired, until `enter_dfu`.
+    /// False after the vanish fault fired, until `enter_dfu`, and while the
+    /// board re-enumerates after a reset into DFU mode.
     pub connected: bool,
     pub device_id: [u8; 12],
     pub time_factor: f64,
+    /// Normal mode: in listening mode.
+    pub listening: bool,
 }
+
+/// How long a board takes to re-enumerate in DFU mode after its firmware
+/// resets it (the simulator's figure, scaled by the time factor).
+pub const REENUMERATE_MS: u64 = 1000;
 
 /// Version of the state file. 2: DFU states and status codes are stored by
 /// their spec names (`dfuIDLE`, `errWRITE`). 3: the bootloader revision and
@@ -148,6 +156,16 @@ struct DeviceState {
     boots: u64,
     last_boot: Option<BootReport>,
     last_boot_error: Option<String>,
+    /// Normal mode: the service requests in flight (REFERENCE §7).
+    #[serde(default)]
+    service: firmware::ServiceRegs,
+    /// Normal mode: listening mode (LED blinking blue).
+    #[serde(default)]
+    listening: bool,
+    /// After a reset into DFU mode by request or baud rate: the board is
+    /// off the bus until then (re-enumerating), in calendar time.
+    #[serde(default)]
+    reappear_at: Option<std::time::SystemTime>,
 }
 
 impl DeviceState {
@@ -197,6 +215,11 @@ pub struct VirtualDuo {
     /// The state file's content as last written.
     written: String,
     mem: Memory,
+    /// The face this handle sees on the bus: a handle opened to the DFU
+    /// bootloader loses the board when it boots its firmware (the board
+    /// re-enumerates as another USB device), and one opened in normal mode
+    /// loses it when it resets into DFU mode.
+    enumerated_as: Mode,
 }
 
 impl VirtualDuo {
@@ -256,6 +279,9 @@ impl VirtualDuo {
             boots: 0,
             last_boot: None,
             last_boot_error: None,
+            service: Default::default(),
+            listening: false,
+            reappear_at: None,
         };
         let mut duo = VirtualDuo {
             dir: dir.to_path_buf(),
@@ -265,6 +291,7 @@ impl VirtualDuo {
             state,
             written: String::new(),
             mem,
+            enumerated_as: Mode::Dfu,
         };
         duo.persist()?;
         Ok(duo)
@@ -303,6 +330,7 @@ impl VirtualDuo {
             _lock: lock,
             clock: DeviceClock::new(clock),
             board,
+            enumerated_as: state.mode,
             state,
             written,
             mem,
@@ -318,9 +346,14 @@ impl VirtualDuo {
             platform: state.platform(dir)?,
             board: state.board(dir)?,
             mode: state.mode,
-            connected: !state.disconnected,
+            connected: !state.disconnected
+                && match state.reappear_at {
+                    Some(at) => DeviceClock::new(crate::time::system()).now() >= at,
+                    None => true,
+                },
             device_id: state.device_id,
             time_factor: state.time_factor,
+            listening: state.listening,
         })
     }
 
@@ -460,6 +493,9 @@ impl VirtualDuo {
         self.state.dfu = DfuRegs::default();
         self.state.usb = UsbRegs::default();
         self.state.boots += 1;
+        self.state.service = Default::default();
+        self.state.listening = false;
+        self.state.reappear_at = None;
         let after = self.board.after_boot();
         if after != self.board {
             self.mem.install_bootloader(after)?;
@@ -484,36 +520,115 @@ impl VirtualDuo {
     /// The buttons: reset into the bootloader's DFU mode with a fresh DFU
     /// state (dfuIDLE). Also reconnects a vanished device.
     pub fn enter_dfu(&mut self) -> Result<(), SimError> {
+        self.enter_dfu_state();
+        // Whoever pressed the buttons reopens the board in DFU mode.
+        self.enumerated_as = Mode::Dfu;
+        self.persist()
+    }
+
+    fn enter_dfu_state(&mut self) {
         self.state.mode = Mode::Dfu;
+        self.state.service = Default::default();
+        self.state.listening = false;
+        self.state.reappear_at = None;
         self.state.disconnected = false;
         self.state.dfu = DfuRegs::default();
         self.state.usb = UsbRegs::default();
-        self.persist()
     }
 
     /// The 18-byte device descriptor.
     pub fn device_descriptor(&self) -> [u8; 18] {
-        usb::device_descriptor(&self.board)
+        match (self.state.mode, self.board.firmware) {
+            (Mode::Firmware, Some(_)) => firmware::device_descriptor(&self.board),
+            _ => usb::device_descriptor(&self.board),
+        }
     }
 
     /// The configuration descriptor with its interface and DFU functional
     /// descriptors.
     pub fn config_descriptor(&self) -> Vec<u8> {
-        usb::config_descriptor(&self.board)
+        match (self.state.mode, self.board.firmware) {
+            (Mode::Firmware, Some(_)) => firmware::config_descriptor(),
+            _ => usb::config_descriptor(&self.board),
+        }
     }
 
     /// String descriptor `index` as sent on the wire.
     pub fn string_descriptor(&self, index: u8) -> Option<Vec<u8>> {
-        usb::string_descriptor(&self.board, &self.state.device_id, index)
+        match (self.state.mode, self.board.firmware) {
+            (Mode::Firmware, Some(fw)) => {
+                firmware::string_descriptor(&self.board, fw, &self.state.device_id, index)
+            }
+            _ => usb::string_descriptor(&self.board, &self.state.device_id, index),
+        }
     }
 
-    /// Whether the device answers on the bus at all.
-    fn present(&self) -> Result<(), TransportError> {
-        if self.state.mode == Mode::Dfu && !self.state.disconnected {
-            Ok(())
-        } else {
-            Err(TransportError::NoDevice)
+    /// Whether the device answers on the bus at all: in DFU mode, and in
+    /// normal mode when it has system firmware; not while re-enumerating.
+    fn present(&mut self) -> Result<(), TransportError> {
+        if self.state.disconnected {
+            return Err(TransportError::NoDevice);
         }
+        if let Some(at) = self.state.reappear_at {
+            if self.clock.now() < at {
+                return Err(TransportError::NoDevice);
+            }
+            self.state.reappear_at = None;
+        }
+        if self.state.mode != self.enumerated_as {
+            return Err(TransportError::NoDevice);
+        }
+        match self.state.mode {
+            Mode::Dfu => Ok(()),
+            Mode::Firmware if self.board.firmware.is_some() => Ok(()),
+            Mode::Firmware => Err(TransportError::NoDevice),
+        }
+    }
+
+    /// Whether the board is in listening mode (normal mode only).
+    pub fn listening(&self) -> bool {
+        self.state.listening
+    }
+
+    pub fn set_listening(&mut self, on: bool) -> Result<(), SimError> {
+        self.state.listening = on && self.state.mode == Mode::Firmware;
+        self.persist()
+    }
+
+    /// The firmware resets the board into DFU mode (a vendor request, the
+    /// 14400-baud trigger): it leaves the bus and re-appears in DFU mode
+    /// after [`REENUMERATE_MS`] (scaled by the time factor).
+    pub fn reset_into_dfu(&mut self) -> Result<(), SimError> {
+        let delay = std::time::Duration::from_secs_f64(
+            REENUMERATE_MS as f64 / 1000.0 * self.state.time_factor,
+        );
+        self.enter_dfu_state();
+        self.state.reappear_at = Some(self.clock.now() + delay);
+        self.persist()
+    }
+
+    /// Normal mode: requests answered by the running firmware.
+    fn firmware_dispatch(&mut self, setup: &Setup) -> Result<Vec<u8>, TransportError> {
+        let fw = self.board.firmware.ok_or(TransportError::NoDevice)?;
+        let (reply, action) = firmware::request(
+            &self.board,
+            fw,
+            &self.state.device_id,
+            &mut self.state.usb.configuration,
+            &mut self.state.service,
+            setup,
+        )
+        .ok_or(TransportError::Stall)?;
+        // The reply goes out, then the firmware acts.
+        match action {
+            firmware::Action::None => {}
+            firmware::Action::EnterDfu => self.reset_into_dfu().map_err(storage_failed)?,
+            firmware::Action::Reset => {
+                let _ = self.boot();
+            }
+            firmware::Action::Listen(on) => self.state.listening = on,
+        }
+        Ok(reply)
     }
 
     /// Device-to-host control transfer; returns the bytes sent (at most
@@ -549,6 +664,9 @@ impl VirtualDuo {
     /// static `Pointer` is) and a device stuck in dfuDNBUSY is freed.
     pub fn usb_reset(&mut self) -> Result<(), TransportError> {
         self.present()?;
+        if self.state.mode != Mode::Dfu {
+            return Err(TransportError::NoDevice);
+        }
         self.state.dfu = DfuRegs {
             pointer: self.state.dfu.pointer,
             ..DfuRegs::default()
@@ -572,6 +690,9 @@ impl VirtualDuo {
     }
 
     fn dispatch(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+        if self.state.mode == Mode::Firmware {
+            return self.firmware_dispatch(setup);
+        }
         let is_class = setup.request_type & 0x60 == 0x20;
         let to_interface_0 = setup.request_type & 0x1F == 1 && setup.index == 0;
         let dfu_request = is_class && to_interface_0 && self.state.usb.configuration != 0;

@@ -42,6 +42,26 @@ impl SimTransport {
         Ok(SimTransport { duo })
     }
 
+    /// Open the board in `dir` in normal mode (running system firmware):
+    /// its standard and vendor requests (REFERENCE §7), no DFU.
+    pub fn open_normal(dir: &Path) -> Result<Self, SimError> {
+        Self::new_normal(VirtualDuo::open(dir)?)
+    }
+
+    pub fn open_normal_with_clock(dir: &Path, clock: Arc<dyn Clock>) -> Result<Self, SimError> {
+        Self::new_normal(VirtualDuo::open_with_clock(dir, clock)?)
+    }
+
+    /// Use an open device, which must be running system firmware.
+    pub fn new_normal(duo: VirtualDuo) -> Result<Self, SimError> {
+        if duo.mode() != Mode::Firmware || duo.board().firmware.is_none() {
+            return Err(SimError::NotInNormalMode {
+                dir: duo.dir().to_path_buf(),
+            });
+        }
+        Ok(SimTransport { duo })
+    }
+
     pub fn mode(&self) -> Mode {
         self.duo.mode()
     }

@@ -153,6 +153,7 @@ pub fn serve(
     // a change from it.
     let mut speed = pty.speed().map_err(io(pty.path().to_path_buf()))?;
     let mut listening = false;
+    let mut seen_listening = info.listening;
     ready(pty.path());
     let mut last_check = clock.now();
     let end = loop {
@@ -169,7 +170,13 @@ pub fn serve(
                 };
             }
             match VirtualDuo::probe(dir) {
-                Ok(info) if info.mode == Mode::Firmware && info.connected => {}
+                Ok(info) if info.mode == Mode::Firmware && info.connected => {
+                    // Service requests 70/71 set listening mode over USB.
+                    if info.listening != seen_listening {
+                        seen_listening = info.listening;
+                        listening = info.listening;
+                    }
+                }
                 Ok(_) => break ServeEnd::BoardLeft,
                 Err(_) => break ServeEnd::BoardGone,
             }
@@ -185,7 +192,7 @@ pub fn serve(
             match speed {
                 BAUD_ENTER_DFU => {
                     let mut duo = VirtualDuo::open_with_clock(dir, clock.clone())?;
-                    duo.enter_dfu()?;
+                    duo.reset_into_dfu()?;
                     break ServeEnd::EnteredDfu;
                 }
                 BAUD_LISTEN => listening = true,

@@ -103,6 +103,7 @@ fn a_second_open_while_held_is_busy() {
             connected: true,
             device_id: b.t.device_id(),
             time_factor: 0.01,
+            listening: false,
         }
     );
 }

@@ -1,0 +1,219 @@
+//! The workflows of [`super::workflow`] on a virtual Duo in normal mode
+//! (`--device sim:DIR`): its USB face through [`SimTransport`], its serial
+//! port through the pseudo-terminal `sim boot` published.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::dfu::descriptor::{GET_DESCRIPTOR, TYPE_STRING};
+use crate::dfu::transport::{ControlTransport, Setup};
+use crate::sim::duo::{serial, usb, Mode, SimTransport, VirtualDuo};
+use crate::time::Clock;
+
+use super::console::SerialLine;
+use super::ports::PortLine;
+use super::workflow::{self, Attempt, Identity, Route, Routes};
+use super::NormalError;
+
+/// `identify` on a virtual board.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifyReport {
+    pub dir: PathBuf,
+    pub usb_serial: Option<String>,
+    pub serial_port: Option<PathBuf>,
+    #[serde(flatten)]
+    pub identity: Identity,
+}
+
+/// `mode dfu` on a virtual board.
+#[derive(Debug, Clone, Serialize)]
+pub struct DfuReport {
+    pub dir: PathBuf,
+    /// The route that put the board in DFU mode.
+    pub route: Route,
+    pub attempts: Vec<Attempt>,
+    /// How the board was recognised in DFU mode: `device_id` where its
+    /// bootloader reports it (r5/r6), else `port`.
+    pub matched_by: &'static str,
+    pub device_id: String,
+}
+
+fn sim_error(dir: &Path, e: crate::sim::duo::SimError) -> NormalError {
+    NormalError::Port {
+        port: dir.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+fn read_usb_serial(t: &mut SimTransport) -> Option<String> {
+    let mut buf = [0u8; 255];
+    let setup = Setup {
+        request_type: 0x80,
+        request: GET_DESCRIPTOR,
+        value: u16::from_le_bytes([usb::STRING_SERIAL, TYPE_STRING]),
+        index: 0x0409,
+        length: 255,
+    };
+    let n = t.control_in(setup, &mut buf).ok()?;
+    let units: Vec<u16> = buf[2..n.max(2)]
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
+    String::from_utf16(&units).ok()
+}
+
+fn open_line(dir: &Path) -> Option<PortLine> {
+    let port = serial::port_path(dir)?;
+    PortLine::open(&port.to_string_lossy()).ok()
+}
+
+/// The virtual board in `dir` as `duoprov list` shows it, if it is in
+/// normal mode: device id from its USB serial, else the legacy request
+/// (unknown on 0.2.x until `identify` asks the console), firmware version
+/// from the legacy request.
+pub fn list(dir: &Path) -> Option<crate::device::ListedDevice> {
+    let info = VirtualDuo::probe(dir).ok()?;
+    if info.mode != Mode::Firmware {
+        return None;
+    }
+    let mut usb = SimTransport::open_normal(dir).ok()?;
+    let serial = read_usb_serial(&mut usb);
+    let device_id = serial
+        .as_deref()
+        .and_then(super::identity::device_id_from_usb_serial)
+        .or_else(|| super::vendor::legacy_device_id(&mut usb).ok());
+    let firmware_version = super::vendor::legacy_firmware_version(&mut usb).ok();
+    let descriptor = usb.device().device_descriptor();
+    let vid = u16::from_le_bytes([descriptor[8], descriptor[9]]);
+    let pid = u16::from_le_bytes([descriptor[10], descriptor[11]]);
+    Some(crate::device::ListedDevice {
+        selector: format!("sim:{}", dir.display()),
+        usb_id: format!("{vid:04x}:{pid:04x}"),
+        vid,
+        pid,
+        version: format!("{:02x}{:02x}", descriptor[13], descriptor[12]),
+        platform: info.platform.name,
+        name: info.platform.display_name,
+        serial,
+        alt_settings: Vec::new(),
+        is_virtual: true,
+        mode: "normal",
+        serial_port: serial::port_path(dir).map(|p| p.display().to_string()),
+        device_id,
+        firmware_version,
+    })
+}
+
+/// How long [`ensure_dfu`] waits for the board to come back.
+pub const ENSURE_DFU_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// For device commands given `--enter-dfu`: a board in normal mode is put
+/// in DFU mode first (every route allowed); one already in DFU mode is left
+/// alone (`None`).
+pub fn ensure_dfu(dir: &Path, clock: &dyn Clock) -> Result<Option<DfuReport>, NormalError> {
+    let info = VirtualDuo::probe(dir).map_err(|e| sim_error(dir, e))?;
+    if info.mode != Mode::Firmware {
+        return Ok(None);
+    }
+    enter_dfu(dir, clock, Routes::default(), ENSURE_DFU_TIMEOUT).map(Some)
+}
+
+/// Identify the virtual board in `dir` (see [`workflow::identify`]).
+pub fn identify(dir: &Path, clock: &dyn Clock) -> Result<IdentifyReport, NormalError> {
+    let mut usb = SimTransport::open_normal(dir).map_err(|e| sim_error(dir, e))?;
+    let usb_serial = read_usb_serial(&mut usb);
+    let mut line = open_line(dir);
+    let identity = workflow::identify(
+        Some(&mut usb),
+        usb_serial.as_deref(),
+        line.as_mut().map(|l| l as &mut dyn SerialLine),
+        clock,
+    )?;
+    Ok(IdentifyReport {
+        dir: dir.to_path_buf(),
+        usb_serial,
+        serial_port: serial::port_path(dir),
+        identity,
+    })
+}
+
+/// Reset the virtual board in `dir` into DFU mode by the best route, then
+/// wait (at most `timeout`) until it is back on the bus in DFU mode.
+pub fn enter_dfu(
+    dir: &Path,
+    clock: &dyn Clock,
+    routes: Routes,
+    timeout: Duration,
+) -> Result<DfuReport, NormalError> {
+    let device_id = hex::encode(
+        VirtualDuo::probe(dir)
+            .map_err(|e| sim_error(dir, e))?
+            .device_id,
+    );
+    // The USB routes first, holding the board; the baud route without it
+    // (the board's serial server takes it to reset).
+    let usb_routes = Routes {
+        baud: false,
+        ..routes
+    };
+    let mut attempts = Vec::new();
+    let mut route = None;
+    if usb_routes.service || usb_routes.legacy {
+        let mut usb = SimTransport::open_normal(dir).map_err(|e| sim_error(dir, e))?;
+        let (r, tried) = workflow::request_dfu(Some(&mut usb), None, clock, usb_routes)?;
+        route = r;
+        attempts = tried;
+    }
+    if route.is_none() && routes.baud {
+        let mut line = open_line(dir);
+        let baud_only = Routes {
+            service: false,
+            legacy: false,
+            baud: true,
+        };
+        let (r, tried) = workflow::request_dfu(
+            None,
+            line.as_mut().map(|l| l as &mut dyn SerialLine),
+            clock,
+            baud_only,
+        )?;
+        attempts.extend(tried);
+        route = r;
+    }
+    let Some(route) = route else {
+        return Err(workflow::no_route(&attempts));
+    };
+    let matched_by = workflow::wait_for_dfu(clock, timeout, || {
+        let info = VirtualDuo::probe(dir).map_err(|e| sim_error(dir, e))?;
+        if info.mode != Mode::Dfu || !info.connected {
+            return Ok(None);
+        }
+        let serial = info.board.bootloader.serial;
+        if serial.carries_device_id() {
+            let reported = serial.render(&info.device_id).to_ascii_lowercase();
+            if reported != device_id {
+                return Err(NormalError::Port {
+                    port: dir.display().to_string(),
+                    detail: format!(
+                        "a board came back in DFU mode with device id {reported}, not {device_id}"
+                    ),
+                });
+            }
+            Ok(Some("device_id"))
+        } else {
+            Ok(Some("port"))
+        }
+    })?;
+    Ok(DfuReport {
+        dir: dir.to_path_buf(),
+        route,
+        attempts,
+        matched_by,
+        device_id,
+    })
+}
+
+#[cfg(test)]
+mod tests;

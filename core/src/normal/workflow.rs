@@ -1,0 +1,252 @@
+//! What a front end calls on a board in normal mode (REFERENCE §7): who it
+//! is ([`identify`]) and how to reset it into DFU mode without buttons
+//! ([`request_dfu`], then [`wait_for_dfu`]), each by the best route the
+//! board supports, returning reports that say which route worked.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::dfu::transport::ControlTransport;
+use crate::time::Clock;
+
+use super::console::{trigger_dfu, Console, ModuleInfo, SerialLine, TriggerEnding};
+use super::identity::device_id_from_usb_serial;
+use super::vendor::{self, ResetEnding};
+use super::NormalError;
+
+/// A way to learn something from, or act on, a board in normal mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// The USB serial-number string (firmware 0.3.x).
+    UsbSerial,
+    /// bRequest 0x50 (firmware 0.3.0+).
+    LegacyRequest,
+    /// Particle's service requests (firmware 0.3.2+).
+    ServiceRequest,
+    /// The listening-mode serial console.
+    Console,
+    /// The 14400-baud trigger on the serial port.
+    BaudRate,
+}
+
+/// What [`identify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Identity {
+    pub device_id: String,
+    pub device_id_from: Route,
+    pub firmware_version: Option<String>,
+    pub firmware_version_from: Option<Route>,
+    /// The `s` module list (or service request 90's).
+    pub modules: Option<ModuleInfo>,
+    pub modules_from: Option<Route>,
+}
+
+/// How long the console's first reply byte is waited for.
+pub const CONSOLE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Identify a board: device id from the USB serial, else the legacy
+/// request, else the console; firmware version from the legacy request,
+/// else the console; modules from service request 90, else the console's
+/// `s`. The console is used (listening mode entered at 28800 and left with
+/// `x`, 9600 set again) only for what the USB side did not tell.
+pub fn identify(
+    usb: Option<&mut dyn ControlTransport>,
+    usb_serial: Option<&str>,
+    line: Option<&mut dyn SerialLine>,
+    clock: &dyn Clock,
+) -> Result<Identity, NormalError> {
+    let mut id = usb_serial
+        .and_then(device_id_from_usb_serial)
+        .map(|id| (id, Route::UsbSerial));
+    let mut version = None;
+    let mut modules = None;
+    if let Some(t) = usb {
+        if id.is_none() {
+            id = vendor::legacy_device_id(t)
+                .ok()
+                .map(|id| (id, Route::LegacyRequest));
+        }
+        version = vendor::legacy_firmware_version(t)
+            .ok()
+            .map(|v| (v, Route::LegacyRequest));
+        modules = vendor::service_module_info(t)
+            .ok()
+            .and_then(|json| super::console::parse_module_info(&json))
+            .map(|m| (m, Route::ServiceRequest));
+    }
+    let mut console_error = None;
+    if id.is_none() || version.is_none() || modules.is_none() {
+        if let Some(line) = line {
+            let mut console = Console::new(line, clock);
+            console.answer_timeout = CONSOLE_TIMEOUT;
+            let result = (|| -> Result<(), NormalError> {
+                console.enter_listening()?;
+                if id.is_none() {
+                    id = Some((console.device_id()?, Route::Console));
+                }
+                if version.is_none() {
+                    version = Some((console.firmware_version()?, Route::Console));
+                }
+                if modules.is_none() {
+                    modules = Some((console.module_info()?, Route::Console));
+                }
+                console.leave_listening()
+            })();
+            if let Err(e) = result {
+                // Leave the line neutral whatever happened.
+                let _ = console.close();
+                console_error = Some(e);
+            }
+        }
+    }
+    let Some((device_id, device_id_from)) = id else {
+        return Err(console_error.unwrap_or(NormalError::NoRouteToIdentity));
+    };
+    Ok(Identity {
+        device_id,
+        device_id_from,
+        firmware_version_from: version.as_ref().map(|v| v.1),
+        firmware_version: version.map(|v| v.0),
+        modules_from: modules.as_ref().map(|m| m.1),
+        modules: modules.map(|m| m.0),
+    })
+}
+
+/// One route tried by [`request_dfu`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    pub route: Route,
+    /// What happened, in words.
+    pub outcome: String,
+}
+
+/// Which routes [`request_dfu`] may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Routes {
+    pub service: bool,
+    pub legacy: bool,
+    pub baud: bool,
+}
+
+impl Default for Routes {
+    fn default() -> Self {
+        Routes {
+            service: true,
+            legacy: true,
+            baud: true,
+        }
+    }
+}
+
+/// How long the port is watched for the hang-up after 14400 baud.
+pub const TRIGGER_WAIT: Duration = Duration::from_secs(3);
+
+/// Ask a board in normal mode to reset into DFU mode: the service request
+/// (INIT type 50, CHECK), else the legacy request (OUT 0x50 wIndex 50, sent
+/// only when the board answers the legacy reads), else 14400 baud. Returns
+/// the route that took (`None` if none did) and every attempt; the caller
+/// then waits for the board in DFU mode ([`wait_for_dfu`]).
+pub fn request_dfu(
+    usb: Option<&mut dyn ControlTransport>,
+    line: Option<&mut dyn SerialLine>,
+    clock: &dyn Clock,
+    routes: Routes,
+) -> Result<(Option<Route>, Vec<Attempt>), NormalError> {
+    let mut attempts = Vec::new();
+    if let Some(t) = usb {
+        if routes.service {
+            match vendor::service_enter_dfu(t) {
+                Ok(ending) => {
+                    attempts.push(Attempt {
+                        route: Route::ServiceRequest,
+                        outcome: describe(&ending),
+                    });
+                    return Ok((Some(Route::ServiceRequest), attempts));
+                }
+                Err(e) => attempts.push(Attempt {
+                    route: Route::ServiceRequest,
+                    outcome: e.to_string(),
+                }),
+            }
+        }
+        if routes.legacy {
+            // A stall to the reset request is ambiguous (no request, or a
+            // reset inside it), so the legacy reads decide first.
+            match vendor::legacy_firmware_version(t) {
+                Ok(_) => {
+                    let ending = vendor::legacy_enter_dfu(t)?;
+                    attempts.push(Attempt {
+                        route: Route::LegacyRequest,
+                        outcome: describe(&ending),
+                    });
+                    return Ok((Some(Route::LegacyRequest), attempts));
+                }
+                Err(e) => attempts.push(Attempt {
+                    route: Route::LegacyRequest,
+                    outcome: e.to_string(),
+                }),
+            }
+        }
+    }
+    if routes.baud {
+        if let Some(line) = line {
+            let ending = trigger_dfu(line, clock, TRIGGER_WAIT)?;
+            attempts.push(Attempt {
+                route: Route::BaudRate,
+                outcome: match ending {
+                    TriggerEnding::PortClosed => "the port closed: the board reset".into(),
+                    TriggerEnding::PortStayed => "the port stayed open; 9600 baud set again".into(),
+                },
+            });
+            if ending == TriggerEnding::PortClosed {
+                return Ok((Some(Route::BaudRate), attempts));
+            }
+        }
+    }
+    Ok((None, attempts))
+}
+
+/// The error for a board no route moved.
+pub fn no_route(attempts: &[Attempt]) -> NormalError {
+    NormalError::NoRouteToDfu {
+        tried: if attempts.is_empty() {
+            vec!["no route was available (no USB access, no serial port)".into()]
+        } else {
+            attempts
+                .iter()
+                .map(|a| format!("{:?}: {}", a.route, a.outcome))
+                .collect()
+        },
+    }
+}
+
+fn describe(ending: &ResetEnding) -> String {
+    match ending {
+        ResetEnding::Completed => "accepted".into(),
+        ResetEnding::Interrupted(e) => format!("sent; the board reset inside it ({e})"),
+    }
+}
+
+/// Poll `find` (every 50 ms of `clock`) until it sees the board in DFU
+/// mode, for at most `timeout`.
+pub fn wait_for_dfu<T>(
+    clock: &dyn Clock,
+    timeout: Duration,
+    mut find: impl FnMut() -> Result<Option<T>, NormalError>,
+) -> Result<T, NormalError> {
+    let start = clock.now();
+    loop {
+        if let Some(found) = find()? {
+            return Ok(found);
+        }
+        let waited = clock.now().saturating_duration_since(start);
+        if waited >= timeout {
+            return Err(NormalError::NotBackInDfu {
+                waited_ms: waited.as_millis() as u64,
+            });
+        }
+        clock.sleep(Duration::from_millis(50));
+    }
+}
