@@ -26,7 +26,7 @@ build: deps
 	$(CARGO) build --workspace
 
 demo: build
-	./scripts/demo.sh
+	$(DUOPROV) demo
 
 lint: deps
 	$(CARGO) fmt --all -- --check

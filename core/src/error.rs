@@ -39,6 +39,8 @@ pub enum ErrorCode {
     CloudRejected,
     /// Could not connect, or the connection broke.
     Network,
+    /// The server's TLS certificate is not trusted (nothing was sent).
+    TlsUntrusted,
     /// No answer in time (cloud or device).
     Timeout,
     /// No access token anywhere.
@@ -114,6 +116,7 @@ impl ErrorCode {
         ErrorCode::BadResponse,
         ErrorCode::CloudRejected,
         ErrorCode::Network,
+        ErrorCode::TlsUntrusted,
         ErrorCode::Timeout,
         ErrorCode::NoToken,
         ErrorCode::InvalidUrl,
@@ -157,6 +160,7 @@ impl ErrorCode {
             ErrorCode::BadResponse => "BAD_RESPONSE",
             ErrorCode::CloudRejected => "CLOUD_REJECTED",
             ErrorCode::Network => "NETWORK",
+            ErrorCode::TlsUntrusted => "TLS_UNTRUSTED",
             ErrorCode::Timeout => "TIMEOUT",
             ErrorCode::NoToken => "NO_TOKEN",
             ErrorCode::InvalidUrl => "INVALID_URL",

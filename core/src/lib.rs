@@ -11,6 +11,7 @@ pub mod error;
 pub mod keys;
 pub mod normal;
 pub mod platform;
+pub mod protocol;
 pub mod report;
 pub mod server_key;
 pub mod time;
@@ -24,6 +25,9 @@ pub mod cloud;
 
 #[cfg(feature = "sim")]
 pub mod sim;
+
+#[cfg(feature = "cloud")]
+pub mod workflow;
 
 /// The factory DCT image RedBear ships (`fac-dct-r1.bin`, 32 KiB).
 pub const FACTORY_DCT_IMAGE: &[u8] = include_bytes!("../assets/fac-dct-r1.bin");

@@ -76,6 +76,9 @@ pub struct CloudConfig {
     pub user_agent: String,
     /// Called before every wait between attempts.
     pub on_retry: Option<RetryObserver>,
+    /// Extra trusted CA certificates (PEM), in addition to the built-in
+    /// roots: e.g. a local cloud's `--tls` CA (`--ca-cert FILE`).
+    pub ca_certs: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for CloudConfig {
@@ -105,6 +108,7 @@ impl CloudConfig {
             insecure_http: false,
             user_agent: format!("duoprov/{}", env!("CARGO_PKG_VERSION")),
             on_retry: None,
+            ca_certs: Vec::new(),
         }
     }
 }
@@ -189,6 +193,12 @@ impl CloudClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_keepalive(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none());
+        for (i, pem) in config.ca_certs.iter().enumerate() {
+            let cert = reqwest::Certificate::from_pem(pem).map_err(|e| CloudError::Client {
+                detail: format!("CA certificate {} is not a PEM certificate: {e}", i + 1),
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
         if is_loopback_url(&config.api_url) {
             // A loopback cloud is reached directly, never through a proxy.
             builder = builder.no_proxy();
@@ -429,6 +439,10 @@ impl CloudClient {
             });
         }
         let detail = error_chain(&e, token);
+        if is_certificate_error(&detail) {
+            // Never retried, and never retried over plain HTTP.
+            return AttemptError::Fatal(CloudError::Tls { url, detail });
+        }
         if e.is_builder() {
             return AttemptError::Fatal(CloudError::Client { detail });
         }
@@ -437,6 +451,12 @@ impl CloudClient {
             retry_after: None,
         }
     }
+}
+
+/// A TLS failure about the server's certificate (rustls: "invalid peer
+/// certificate: UnknownIssuer", "NotValidForName", …).
+fn is_certificate_error(detail: &str) -> bool {
+    detail.contains("invalid peer certificate") || detail.contains("certificate")
 }
 
 /// The error and its causes on one line, without the URL (shown separately)

@@ -109,6 +109,14 @@ pub enum CloudError {
     )]
     BadResponse { status: u16, snippet: String },
 
+    /// The server's TLS certificate is not trusted (or not for this host).
+    #[error(
+        "the TLS certificate of {url} was not trusted ({detail}); nothing was sent and plain \
+         HTTP is never tried instead. For a local cloud serving TLS, trust its CA \
+         certificate (ca.pem in its state directory)"
+    )]
+    Tls { url: String, detail: String },
+
     /// Could not connect, or the connection broke before a reply.
     #[error(
         "could not reach the cloud at {url}: {detail}; {}",
@@ -201,6 +209,7 @@ impl ErrorInfo for CloudError {
             CloudError::BadResponse { .. } => ErrorCode::BadResponse,
             CloudError::EndpointNotFound { .. } => ErrorCode::InvalidUrl,
             CloudError::Network { .. } => ErrorCode::Network,
+            CloudError::Tls { .. } => ErrorCode::TlsUntrusted,
             CloudError::Timeout { .. } => ErrorCode::Timeout,
             CloudError::InvalidDeviceId { .. } => ErrorCode::InvalidDeviceId,
             CloudError::InvalidKey { .. } => ErrorCode::InvalidKey,
@@ -286,6 +295,7 @@ impl CloudError {
             CloudError::Rejected { .. } => "rejected",
             CloudError::BadResponse { .. } => "bad_response",
             CloudError::Network { .. } => "network",
+            CloudError::Tls { .. } => "tls",
             CloudError::Timeout { .. } => "timeout",
             CloudError::InvalidDeviceId { .. } => "invalid_device_id",
             CloudError::InvalidKey { .. } => "invalid_key",

@@ -66,6 +66,10 @@ pub struct ProvisionArgs {
     /// Allow plain http:// to a host that is not loopback.
     #[arg(long)]
     insecure_http: bool,
+    /// Also trust the CA certificate (PEM) in FILE, besides the built-in
+    /// roots: e.g. the ca.pem of a `cloud serve --tls`.
+    #[arg(long, value_name = "FILE", env = "DUOPROV_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     /// Give up on a request after SECS seconds (connect, send and reply).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     timeout: f64,
@@ -80,10 +84,14 @@ pub enum CloudCommand {
     /// and other languages' tests.
     ///
     /// Prints its base URL (http://127.0.0.1:PORT) as the first line of
-    /// stdout (with --json, a JSON object with `url`), then serves until
-    /// Ctrl-C (SIGINT) or SIGTERM. Admin surface
-    /// (loopback clients only): /admin/tokens, /admin/devices,
-    /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault.
+    /// stdout and its device endpoint (the Gen 2 handshake on TCP,
+    /// 127.0.0.1:PORT) as the second (with --json, one JSON object with
+    /// `url` and `device_addr`), then serves until Ctrl-C (SIGINT) or
+    /// SIGTERM. Devices connect with the cloud's own RSA-2048 server key
+    /// (kept in --state; write its server key block with --server-key-out).
+    /// Admin surface (loopback clients only): /admin/tokens, /admin/devices,
+    /// /admin/devices/ID/key, /admin/records, /admin/stats, /admin/fault,
+    /// /admin/connections[/ID], /admin/unidentified.
     Serve(ServeArgs),
 }
 
@@ -120,6 +128,20 @@ pub struct ServeArgs {
     /// comments and a `device_id,…` header allowed).
     #[arg(long, value_name = "FILE")]
     devices_file: Option<PathBuf>,
+    /// Where the device endpoint (TCP) listens; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    device_addr: SocketAddr,
+    /// Write the server key block for DCT 2082 (this cloud's server key,
+    /// its device endpoint's address and port) to FILE, for
+    /// `duoprov keys server FILE` or `dfu-util -a 1 -s 2082 -D FILE`.
+    #[arg(long, value_name = "FILE")]
+    server_key_out: Option<PathBuf>,
+    /// Serve HTTPS only, with a certificate for 127.0.0.1 / ::1 /
+    /// localhost from a CA made at start; the CA certificate is written to
+    /// --state DIR/ca.pem (required) and named on the third stdout line
+    /// (`ca_cert` with --json). Clients trust it with --ca-cert.
+    #[arg(long, requires = "state")]
+    tls: bool,
 }
 
 pub fn run_cloud(cmd: CloudCommand, ctx: &Ctx) -> anyhow::Result<()> {
@@ -140,6 +162,18 @@ pub fn run_provision(args: ProvisionArgs, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Resolve token and URL, say where they came from, and build the client.
+/// A CA certificate file for `--ca-cert`.
+pub fn read_ca_cert(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("--ca-cert {}: cannot read it", path.display()))?;
+    anyhow::ensure!(
+        String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----"),
+        "--ca-cert {}: not a PEM certificate (-----BEGIN CERTIFICATE-----)",
+        path.display()
+    );
+    Ok(bytes)
+}
+
 fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
     let mut sources = Sources::from_env(args.token.clone(), args.api_url.clone());
     sources.names = ArgNames {
@@ -169,6 +203,9 @@ fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
     config.connect_timeout = timeout.min(Duration::from_secs(10));
     config.retry = RetryPolicy::with_retries(args.retries);
     config.insecure_http = args.insecure_http;
+    if let Some(path) = &args.ca_cert {
+        config.ca_certs.push(read_ca_cert(path)?);
+    }
     // Retries are never silent: each one and its wait, on stderr.
     config.on_retry = Some(Arc::new(|n: &RetryNotice| {
         eprintln!(
@@ -428,19 +465,33 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         tokens,
         accounts,
         seeded,
+        device_addr: args.device_addr,
+        tls: args.tls,
         ..LocalCloudOptions::default()
     })?;
-    // The first line of stdout is the base URL, for the processes that wait
-    // for it; with --json, stdout stays JSON: {"ok":true,"url":…,"addr":…}.
+    if let Some(path) = &args.server_key_out {
+        let block = running.server_key_block()?;
+        duo_provisioning::keys::write_atomic(path, &block, false, true)?;
+    }
+    // The first line of stdout is the base URL, the second the device
+    // endpoint, for the processes that wait for them; with --json, stdout
+    // stays JSON: {"ok":true,"url":…,"addr":…,"device_addr":…}.
     if ctx.json {
         out(&json!({
             "ok": true,
             "url": running.base_url(),
             "addr": running.addr().to_string(),
+            "device_addr": running.device_addr().to_string(),
+            "server_key_out": args.server_key_out,
+            "ca_cert": running.ca_cert_path(),
         })
         .to_string());
     } else {
         out(running.base_url());
+        out(&running.device_addr().to_string());
+        if let Some(ca) = running.ca_cert_path() {
+            out(&ca.display().to_string());
+        }
     }
     if !running.addr().ip().is_loopback() {
         // Always on stderr, also with --json: this is a warning.

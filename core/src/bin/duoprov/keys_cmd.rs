@@ -99,6 +99,12 @@ pub enum KeysCommand {
     /// Where the device connects: the server address, port and server key
     /// stored at DCT offset 2082.
     Address,
+    /// Give the device a new key the cloud knows: generate a key on this
+    /// host (doctor_ID.der/.pem/.pub.pem), back up the device's key (verified),
+    /// load the new one (verified), send its public key to the cloud.
+    /// Succeeds only after all four; a failure names the step and prints the
+    /// command that finishes the job.
+    Doctor(crate::lifecycle_cmd::DoctorArgs),
 }
 
 pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
@@ -121,6 +127,7 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
         KeysCommand::Load { file } => load(ctx, &file),
         KeysCommand::Reset { no_leave, backup } => reset(ctx, !no_leave, &backup),
         KeysCommand::Address => address(ctx),
+        KeysCommand::Doctor(args) => crate::lifecycle_cmd::doctor(ctx, args),
     }
 }
 

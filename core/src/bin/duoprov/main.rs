@@ -7,6 +7,7 @@ mod cloud_cmd;
 mod dct_cmd;
 mod device_cmd;
 mod keys_cmd;
+mod lifecycle_cmd;
 mod normal_cmd;
 mod output;
 mod remedy;
@@ -72,6 +73,15 @@ enum Command {
     /// Run a local cloud (the provisioning API on loopback).
     #[command(subcommand)]
     Cloud(cloud_cmd::CloudCommand),
+    /// Check a device's key and server block over DFU (the key is valid and
+    /// matches the public key in the DCT; the block says where it connects);
+    /// with --handshake, also connect as the device from this host.
+    Verify(lifecycle_cmd::VerifyArgs),
+    /// The seed guide's key lifecycle on a temporary virtual Duo and a local
+    /// cloud, with the real handshake at each boot: every step with what it
+    /// did, what was expected and what happened, then a summary table. Exit
+    /// 0 only if every expectation held.
+    Demo(lifecycle_cmd::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +105,8 @@ fn main() -> ExitCode {
         }
         Command::Provision(args) => cloud_cmd::run_provision(args, &ctx),
         Command::Cloud(cmd) => cloud_cmd::run_cloud(cmd, &ctx),
+        Command::Verify(args) => lifecycle_cmd::verify_cmd(&ctx, args),
+        Command::Demo(args) => lifecycle_cmd::demo(&ctx, args),
     };
     output::finish(&ctx, result)
 }

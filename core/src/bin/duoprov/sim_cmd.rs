@@ -2,15 +2,18 @@
 //! Use it with `--device sim:DIR` as if it were plugged in.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::platform::{Board, Platform};
 use duo_provisioning::sim::duo::serial;
-use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo};
+use duo_provisioning::sim::duo::{
+    BootOptions, BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo,
+};
 use serde::Serialize;
 
-use crate::output::Ctx;
+use crate::output::{Ctx, Reported};
 
 #[derive(Subcommand, Debug)]
 pub enum SimCommand {
@@ -49,8 +52,18 @@ pub enum SimCommand {
     },
     /// Reset the board into its firmware (like tapping RESET): the firmware
     /// keeps the key in the slot, or generates one if the slot's first byte
-    /// is 0xFF. The device then no longer answers DFU.
-    Boot { dir: PathBuf },
+    /// is 0xFF, then connects to the cloud in its server key block (DCT
+    /// 2082) with the real handshake: prints `connected to HOST:PORT` or
+    /// `rejected at STEP: REASON` (exit 1). Only loopback addresses are
+    /// tried; for others (the factory device.spark.io) it says where it
+    /// would connect. The device then no longer answers DFU.
+    Boot {
+        dir: PathBuf,
+        /// Stay connected SECONDS (device time, scaled by the time factor),
+        /// with a keep-alive ping every 15 s.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+        stay: f64,
+    },
     /// Put the board back in DFU mode (hold SETUP, tap RESET).
     Dfu { dir: PathBuf },
     /// Serve the board's serial port until it leaves firmware mode (what
@@ -116,7 +129,7 @@ pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
             )?;
             create(ctx, &dir, from.as_deref(), device_id, time_factor, board)
         }
-        SimCommand::Boot { dir } => boot(ctx, &dir),
+        SimCommand::Boot { dir, stay } => boot(ctx, &dir, stay),
         SimCommand::ServeSerial { dir } => {
             let stop = std::sync::atomic::AtomicBool::new(false);
             serial::serve(&dir, duo_provisioning::time::system(), &stop, |_| {})?;
@@ -225,10 +238,12 @@ struct BootResult<'a> {
     report: &'a BootReport,
 }
 
-fn boot(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
+fn boot(ctx: &Ctx, dir: &Path, stay: f64) -> anyhow::Result<()> {
+    let stay = Duration::try_from_secs_f64(stay)
+        .map_err(|_| anyhow::anyhow!("--stay {stay}: give a number of seconds, 0 or more"))?;
     let mut duo = VirtualDuo::open(dir)?;
     let report = duo
-        .boot()
+        .boot_with(BootOptions { stay })
         .with_context(|| format!("the firmware of {} failed at boot", dir.display()))?;
     let mode = duo.mode();
     let has_firmware = duo.board().firmware.is_some();
@@ -264,7 +279,10 @@ fn boot(ctx: &Ctx, dir: &Path) -> anyhow::Result<()> {
     ctx.emit(&result, || {
         describe_boot(dir, result.serial_port.as_deref(), &report)
     });
-    Ok(())
+    match &report.connection {
+        Some(c) if c.is_rejected() => Err(Reported.into()),
+        _ => Ok(()),
+    }
 }
 
 fn describe_boot(dir: &Path, port: Option<&Path>, report: &BootReport) -> String {
@@ -276,8 +294,13 @@ fn describe_boot(dir: &Path, port: Option<&Path>, report: &BootReport) -> String
         ),
         None => "no serial port: the board has no system firmware".to_string(),
     };
+    let connection = report
+        .connection
+        .as_ref()
+        .map(|c| format!("{c}\n"))
+        .unwrap_or_default();
     format!(
-        "{} is running firmware: {}\n{port}\nback to DFU mode: duoprov sim dfu {}",
+        "{} is running firmware: {}\n{connection}{port}\nback to DFU mode: duoprov sim dfu {}",
         dir.display(),
         boot_summary(report),
         dir.display()

@@ -26,6 +26,7 @@ use crate::keys;
 #[derive(Clone)]
 pub(crate) struct App {
     pub(crate) store: Arc<Mutex<Store>>,
+    pub(crate) connections: Arc<Mutex<super::connections::Connections>>,
     pub(crate) clock: Arc<dyn AsyncClock>,
 }
 
@@ -49,6 +50,7 @@ pub(crate) fn router(app: App) -> Router {
         .route("/admin/devices/{id}/key", get(admin_device_key))
         .route("/admin/devices/{id}/records", get(admin_device_records))
         .route("/admin/records", get(admin_records))
+        .merge(super::device_admin::routes())
         .route("/admin/stats", get(admin_stats))
         .route("/admin/reset-counters", post(admin_reset_counters))
         .route(

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::serve::{IncomingStream, Listener};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use super::replies::Reply;
 use crate::cloud::AsyncClock;
@@ -221,6 +221,8 @@ pub(crate) struct FaultListener {
     pub(crate) listener: TcpListener,
     /// For the pause after a failed accept.
     pub(crate) clock: Arc<dyn AsyncClock>,
+    /// Serve TLS on every connection (`cloud serve --tls`).
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Listener for FaultListener {
@@ -234,7 +236,7 @@ impl Listener for FaultListener {
                     let _ = stream.set_nodelay(true);
                     return (
                         FaultIo {
-                            stream,
+                            stream: super::tls::MaybeTls::new(stream, self.tls.as_ref()),
                             abort: Arc::default(),
                         },
                         addr,
@@ -254,7 +256,7 @@ impl Listener for FaultListener {
 
 /// An accepted socket plus its abort switch.
 pub(crate) struct FaultIo {
-    stream: TcpStream,
+    stream: super::tls::MaybeTls,
     abort: Arc<Abort>,
 }
 

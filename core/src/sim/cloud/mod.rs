@@ -34,10 +34,16 @@
 
 mod accounts;
 mod api;
+mod connections;
+mod device_admin;
+mod device_link;
 mod fault;
 pub mod replies;
 mod store;
+mod tls;
 
+#[cfg(test)]
+mod device_tests;
 #[cfg(test)]
 mod tests;
 
@@ -53,12 +59,17 @@ use tokio::sync::watch;
 pub use accounts::{
     read_devices_file, Account, SeedError, SeededDevice, DEFAULT_ACCOUNT, DEFAULT_PRODUCT_ID,
 };
+pub use connections::{ConnectionInfo, ConnectionResult, KeySource, Unidentified};
+pub use device_link::SERVER_KEY_FILE;
 pub use fault::{Fault, FaultBody};
 pub use store::{AccountInfo, DeviceInfo, Record, Stats};
+pub use tls::CA_CERT_FILE;
 
 use crate::cloud::{AccessToken, AsyncClock, DeviceId, TokioClock};
 use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use api::App;
+use connections::Connections;
+use device_link::{Endpoint, Link, ServerKey};
 use fault::{ConnInfo, FaultListener};
 use store::Store;
 
@@ -167,6 +178,16 @@ pub struct LocalCloudOptions {
     pub fault: Fault,
     /// Time for fault delays, shutdown grace and record timestamps.
     pub clock: Arc<dyn AsyncClock>,
+    /// Where the device endpoint (REFERENCE §5, TCP) listens; the default
+    /// `127.0.0.1:0` picks a free port.
+    pub device_addr: SocketAddr,
+    /// The server's RSA-2048 key; `None`: the one in `state_dir`
+    /// ([`SERVER_KEY_FILE`]), else one generated on first use (and saved there).
+    pub server_key: Option<crate::keys::RsaPrivateKey>,
+    /// Serve HTTPS only, with a certificate for 127.0.0.1 / ::1 / localhost
+    /// from a CA made at start; the CA certificate goes to
+    /// `state_dir/`[`CA_CERT_FILE`] (a state directory is required).
+    pub tls: bool,
 }
 
 impl Default for LocalCloudOptions {
@@ -181,6 +202,9 @@ impl Default for LocalCloudOptions {
             seeded: Vec::new(),
             fault: Fault::None,
             clock: Arc::new(TokioClock),
+            device_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            server_key: None,
+            tls: false,
         }
     }
 }
@@ -258,6 +282,20 @@ impl LocalCloud {
         )?;
         store.fault.set(options.fault.clone());
         let store = Arc::new(Mutex::new(store));
+        let connections = Arc::new(Mutex::new(Connections::default()));
+        let server_key = Arc::new(ServerKey::new(
+            options.server_key.clone(),
+            options.state_dir.as_deref(),
+        )?);
+        let endpoint = Endpoint::start(
+            options.device_addr,
+            Link {
+                store: store.clone(),
+                connections: connections.clone(),
+                server_key: server_key.clone(),
+                clock: options.clock.clone(),
+            },
+        )?;
 
         let bind_error = |e: std::io::Error| LocalCloudError::Bind {
             addr: options.addr,
@@ -280,8 +318,20 @@ impl LocalCloud {
             tokio::net::TcpListener::from_std(std_listener).map_err(bind_error)?
         };
 
+        let tls = match (options.tls, options.state_dir.as_deref()) {
+            (false, _) => None,
+            (true, Some(dir)) => Some(tls::make(dir)?),
+            (true, None) => {
+                return Err(LocalCloudError::Runtime {
+                    reason: "TLS needs a state directory for its CA certificate: give --state DIR"
+                        .into(),
+                })
+            }
+        };
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let app = App {
             store: store.clone(),
+            connections: connections.clone(),
             clock: options.clock.clone(),
         };
         let clock = options.clock.clone();
@@ -299,6 +349,7 @@ impl LocalCloud {
                         FaultListener {
                             listener,
                             clock: accept_clock,
+                            tls: acceptor,
                         },
                         service,
                     )
@@ -322,8 +373,12 @@ impl LocalCloud {
 
         Ok(RunningCloud {
             store,
+            connections,
+            server_key,
+            endpoint: Some(endpoint),
             addr,
-            base_url: base_url(addr),
+            base_url: base_url(addr, tls.is_some()),
+            ca_cert: tls.map(|t| t.ca_path),
             stop,
             thread: Some(thread),
         })
@@ -331,21 +386,29 @@ impl LocalCloud {
 }
 
 /// `http://127.0.0.1:PORT` (an unspecified bind address is reached over loopback).
-fn base_url(addr: SocketAddr) -> String {
+fn base_url(addr: SocketAddr, https: bool) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    format!(
+        "{}://{}",
+        if https { "https" } else { "http" },
+        SocketAddr::new(ip, addr.port())
+    )
 }
 
 /// A serving local cloud. Dropping it shuts it down.
 #[derive(Debug)]
 pub struct RunningCloud {
     store: Arc<Mutex<Store>>,
+    connections: Arc<Mutex<Connections>>,
+    server_key: Arc<ServerKey>,
+    endpoint: Option<Endpoint>,
     addr: SocketAddr,
     base_url: String,
+    ca_cert: Option<PathBuf>,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -353,6 +416,11 @@ pub struct RunningCloud {
 impl RunningCloud {
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// With TLS: the CA certificate (PEM) clients must trust.
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.ca_cert.as_deref()
     }
 
     /// The address it listens on.
@@ -450,6 +518,7 @@ impl RunningCloud {
     }
 
     fn stop_and_join(&mut self) {
+        self.endpoint.take();
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

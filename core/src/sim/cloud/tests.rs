@@ -522,10 +522,13 @@ fn the_base_url_is_loopback_http() {
     );
     assert_ne!(cloud.addr().port(), 0);
     assert_eq!(
-        base_url("0.0.0.0:80".parse().unwrap()),
+        base_url("0.0.0.0:80".parse().unwrap(), false),
         "http://127.0.0.1:80"
     );
-    assert_eq!(base_url("[::]:80".parse().unwrap()), "http://[::1]:80");
+    assert_eq!(
+        base_url("[::]:80".parse().unwrap(), false),
+        "http://[::1]:80"
+    );
 }
 
 #[test]

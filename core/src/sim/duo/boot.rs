@@ -38,6 +38,10 @@ pub struct BootReport {
     /// parse as a key (the device will fail the cloud handshake).
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// The cloud connection the firmware tried after the key rule
+    /// (REFERENCE §5); `None` when the boot did not get that far.
+    #[serde(default)]
+    pub connection: Option<crate::protocol::connect::ConnectOutcome>,
 }
 
 /// Run the firmware's key rule against the DCT.
@@ -56,6 +60,7 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
                 .then(|| keys::parse_private_key(&kept).ok())
                 .flatten()
                 .map(|key| keys::fingerprint(&key.to_public_key())),
+            connection: None,
         });
     }
     let key = keys::generate().map_err(SimError::Key)?;
@@ -80,5 +85,6 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
         slot_first_byte: first,
         generated_key: true,
         fingerprint: Some(keys::fingerprint(&key.to_public_key())),
+        connection: None,
     })
 }

@@ -27,6 +27,11 @@ impl DeviceClock {
         }
     }
 
+    /// Wait on the injected clock (a connected device staying up).
+    pub fn sleep(&self, d: Duration) {
+        self.clock.sleep(d);
+    }
+
     /// Now, as calendar time, advancing only as the injected clock does.
     pub fn now(&self) -> SystemTime {
         self.anchor_system

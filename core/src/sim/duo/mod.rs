@@ -19,6 +19,7 @@
 
 mod boot;
 mod clock;
+mod connect;
 pub mod dfu;
 mod error;
 pub mod faults;
@@ -44,6 +45,7 @@ use crate::dfu::transport::{Setup, TransportError};
 use crate::platform::{self, Board, Platform};
 use crate::time::Clock;
 
+pub use crate::protocol::connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use boot::BootReport;
 pub use clock::ManualClock;
 pub use error::SimError;
@@ -108,6 +110,14 @@ impl Default for CreateOptions {
             time_factor: 1.0,
         }
     }
+}
+
+/// How `boot_with` treats the cloud connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BootOptions {
+    /// Keep the session up this long (device time, scaled by the time
+    /// factor), with a keep-alive ping every 15 s.
+    pub stay: std::time::Duration,
 }
 
 /// What the state file says, readable without taking the device.
@@ -485,9 +495,15 @@ impl VirtualDuo {
     }
 
     /// Reset into firmware (DFU leave, `duoprov sim boot`): the firmware's
-    /// key rule runs (REFERENCE §2). The device ends in firmware mode even
-    /// if the rule fails (e.g. a damaged DCT); the error is returned and kept.
+    /// key rule runs (REFERENCE §2), then its cloud connection (§5, see
+    /// [`ConnectOutcome`]). The device ends in firmware mode even if the
+    /// rule fails (e.g. a damaged DCT); the error is returned and kept.
     pub fn boot(&mut self) -> Result<BootReport, SimError> {
+        self.boot_with(BootOptions::default())
+    }
+
+    /// [`VirtualDuo::boot`], staying connected as `options` say.
+    pub fn boot_with(&mut self, options: BootOptions) -> Result<BootReport, SimError> {
         self.state.mode = Mode::Firmware;
         self.state.disconnected = false;
         self.state.dfu = DfuRegs::default();
@@ -502,7 +518,21 @@ impl VirtualDuo {
             self.board = after;
             self.state.bootloader = after.bootloader.name.to_string();
         }
-        let result = boot::apply_key_rule(&mut self.mem);
+        let mut result = boot::apply_key_rule(&mut self.mem);
+        if let Ok(report) = &mut result {
+            let clock = self.clock.clone();
+            let platform = self.platform();
+            report.connection = Some(connect::connect(
+                &self.mem,
+                connect::ConnectContext {
+                    platform,
+                    device_id: self.state.device_id,
+                    stay: options.stay,
+                    time_factor: self.state.time_factor,
+                    sleep: &|d| clock.sleep(d),
+                },
+            ));
+        }
         match &result {
             Ok(report) => {
                 self.state.last_boot = Some(report.clone());
