@@ -10,7 +10,7 @@ DUOPROV := target/debug/duoprov
 # tests, openssl for cross-checking key files.
 APT_PACKAGES := libusb-1.0-0-dev pkg-config dfu-util openssl
 
-.PHONY: all deps build demo test lint test-rust examples bench clean
+.PHONY: all deps build demo test lint test-rust examples bench clean test-python
 
 all: build
 
@@ -110,3 +110,32 @@ bench-node: node
 	$(NODE) bindings-node/bench/bench.js
 
 bench: bench-node
+
+# ---- issue 10: the Python binding (bindings-python/) ----
+# A venv under target/ (ignored); pip builds ./bindings-python once, in
+# release, from source (its isolated build fetches maturin from PyPI).
+PYTHON ?= python3
+PY_VENV := target/python-venv
+PY_ENV := PYTHONDONTWRITEBYTECODE=1 MYPY_CACHE_DIR=$(CURDIR)/target/mypy-cache
+
+.PHONY: python-venv test-python bench-python
+
+python-venv: deps
+	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install -q --disable-pip-version-check -r bindings-python/requirements-test.txt
+	$(PY_VENV)/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps ./bindings-python
+
+# The binding's tests, the example rig, mypy --strict on the rig, stubtest.
+test-python: python-venv
+	$(CARGO) build -p duo-provisioning --bin duoprov
+	$(PY_ENV) DUOPROV=$(CURDIR)/$(DUOPROV) $(PY_VENV)/bin/pytest -p no:cacheprovider bindings-python/tests examples/python
+	$(PY_ENV) $(PY_VENV)/bin/mypy --strict examples/python/test_rig.py
+	cd target && $(PY_ENV) $(CURDIR)/$(PY_VENV)/bin/python -m mypy.stubtest duo_provisioning
+
+test: test-python
+
+# provision_many vs the CLI's batch rate (both release builds), import time.
+bench-python: python-venv build-release
+	$(PY_ENV) $(PY_VENV)/bin/python bindings-python/bench/bench.py $(DUOPROV_RELEASE)
+
+bench: bench-python
