@@ -57,6 +57,8 @@ export interface BootReport {
 export interface VirtualDuoStatus {
   dir: string
   platform: string
+  bootloader: string
+  firmware: string | null
   mode: 'dfu' | 'firmware'
   connected: boolean
   deviceId: string
@@ -65,6 +67,7 @@ export interface VirtualDuoStatus {
   firedFaults: string[]
   lastBoot: BootReport | null
   lastBootError: string | null
+  serialPort: string | null
   stats: {
     controlTransfers: number
     pollTimeoutMsTotal: number

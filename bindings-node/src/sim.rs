@@ -15,7 +15,6 @@ use duo_provisioning::{platform, FACTORY_DCT_IMAGE};
 use napi::bindgen_prelude::{AsyncTask, Buffer, Either};
 use napi::{Env, Unknown};
 use napi_derive::napi;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::convert::{snake_case, to_js};
@@ -32,41 +31,6 @@ pub struct VirtualDuoOptions {
     pub time_factor: Option<f64>,
     /// `duo` (default), `photon` or `p1`.
     pub platform: Option<String>,
-}
-
-/// What the virtual device is doing (as `duoprov sim show` reports).
-#[derive(Serialize)]
-struct Status {
-    dir: PathBuf,
-    platform: &'static str,
-    mode: duo_provisioning::sim::duo::Mode,
-    connected: bool,
-    device_id: String,
-    time_factor: f64,
-    armed_faults: Vec<String>,
-    fired_faults: Vec<String>,
-    last_boot: Option<duo_provisioning::sim::duo::BootReport>,
-    last_boot_error: Option<String>,
-    stats: duo_provisioning::sim::duo::Stats,
-}
-
-impl Status {
-    fn of(duo: &CoreDuo) -> Status {
-        let (last_boot, last_boot_error) = duo.last_boot();
-        Status {
-            dir: duo.dir().to_path_buf(),
-            platform: duo.platform().name,
-            mode: duo.mode(),
-            connected: duo.connected(),
-            device_id: duo.device_id_hex(),
-            time_factor: duo.time_factor(),
-            armed_faults: duo.armed_faults().iter().map(Fault::to_string).collect(),
-            fired_faults: duo.fired_faults().iter().map(Fault::to_string).collect(),
-            last_boot: last_boot.cloned(),
-            last_boot_error: last_boot_error.map(str::to_string),
-            stats: duo.stats(),
-        }
-    }
 }
 
 /// A virtual RedBear Duo in a directory: its DFU bootloader, DCT and the
@@ -167,7 +131,7 @@ impl VirtualDuo {
     #[napi(ts_return_type = "VirtualDuoStatus")]
     pub fn status<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
         let duo = CoreDuo::open(&self.dir).map_err(|e| throw(env, e))?;
-        to_js(env, &Status::of(&duo))
+        to_js(env, &duo.status())
     }
 
     /// Arm a one-shot fault, in the CLI's spelling: `stall:N`,

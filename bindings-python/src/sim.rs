@@ -6,14 +6,13 @@ use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
-use serde::Serialize;
 
 use duo_provisioning::cloud::{AccessToken, DeviceId};
 use duo_provisioning::platform;
 use duo_provisioning::sim::cloud::{Account, LocalCloudOptions, RunningCloud, SeededDevice};
 use duo_provisioning::sim::cloud::{Fault as CloudFault, LocalCloud as CoreCloud};
 use duo_provisioning::sim::duo::VirtualDuo as CoreDuo;
-use duo_provisioning::sim::duo::{BootReport, CreateOptions, Fault, Mode, Stats};
+use duo_provisioning::sim::duo::{CreateOptions, Fault};
 
 use crate::convert::{report, reports};
 use crate::error::{argument, Core};
@@ -26,22 +25,6 @@ use crate::error::{argument, Core};
 #[pyclass(module = "duo_provisioning", frozen)]
 pub struct VirtualDuo {
     dir: PathBuf,
-}
-
-/// What `VirtualDuo.status()` reports.
-#[derive(Serialize)]
-struct Status {
-    dir: PathBuf,
-    platform: &'static str,
-    mode: Mode,
-    connected: bool,
-    device_id: String,
-    time_factor: f64,
-    armed_faults: Vec<String>,
-    fired_faults: Vec<String>,
-    last_boot: Option<BootReport>,
-    last_boot_error: Option<String>,
-    stats: Stats,
 }
 
 impl VirtualDuo {
@@ -151,22 +134,7 @@ impl VirtualDuo {
     /// Mode, connection, device id, time factor, faults, last boot and
     /// counters, as a `DuoStatus`.
     fn status(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let status = self.with(py, |duo| {
-            let (last_boot, last_boot_error) = duo.last_boot();
-            Ok(Status {
-                dir: duo.dir().to_path_buf(),
-                platform: duo.platform().name,
-                mode: duo.mode(),
-                connected: duo.connected(),
-                device_id: duo.device_id_hex(),
-                time_factor: duo.time_factor(),
-                armed_faults: duo.armed_faults().iter().map(Fault::to_string).collect(),
-                fired_faults: duo.fired_faults().iter().map(Fault::to_string).collect(),
-                last_boot: last_boot.cloned(),
-                last_boot_error: last_boot_error.map(str::to_string),
-                stats: duo.stats(),
-            })
-        })?;
+        let status = self.with(py, |duo| Ok(duo.status()))?;
         report(py, "DuoStatus", &status)
     }
 

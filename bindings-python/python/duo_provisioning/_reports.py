@@ -127,6 +127,8 @@ class DuoStatus(Report):
 
     dir: str
     platform: str
+    bootloader: str
+    firmware: Optional[str]
     mode: str
     connected: bool
     device_id: str
@@ -135,6 +137,7 @@ class DuoStatus(Report):
     fired_faults: List[str]
     last_boot: Optional[BootReport]
     last_boot_error: Optional[str]
+    serial_port: Optional[str]
     stats: Dict[str, int]
 
 

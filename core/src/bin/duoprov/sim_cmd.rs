@@ -9,7 +9,7 @@ use clap::Subcommand;
 use duo_provisioning::platform::{Board, Platform};
 use duo_provisioning::sim::duo::serial;
 use duo_provisioning::sim::duo::{
-    BootOptions, BootReport, CreateOptions, Fault, Mode, Stats, VirtualDuo,
+    BootOptions, BootReport, CreateOptions, DuoStatus, Fault, Mode, Stats, VirtualDuo,
 };
 use serde::Serialize;
 
@@ -367,43 +367,19 @@ fn list_or_none(items: &[String]) -> String {
 
 /// What `sim show` (and the other commands with --json) report.
 #[derive(Serialize)]
-struct View {
-    dir: PathBuf,
-    platform: &'static str,
-    bootloader: &'static str,
-    firmware: Option<&'static str>,
-    mode: Mode,
-    connected: bool,
-    device_id: String,
-    time_factor: f64,
-    armed_faults: Vec<String>,
-    fired_faults: Vec<String>,
-    last_boot: Option<BootReport>,
-    last_boot_error: Option<String>,
-    /// The serial port while the board runs firmware.
-    serial_port: Option<PathBuf>,
-    stats: Stats,
+#[serde(transparent)]
+struct View(DuoStatus);
+
+impl std::ops::Deref for View {
+    type Target = DuoStatus;
+    fn deref(&self) -> &DuoStatus {
+        &self.0
+    }
 }
 
 impl View {
     fn of(duo: &VirtualDuo) -> View {
-        let (last_boot, last_boot_error) = duo.last_boot();
-        View {
-            dir: duo.dir().to_path_buf(),
-            platform: duo.platform().name,
-            bootloader: duo.board().bootloader.name,
-            firmware: duo.board().firmware.map(|f| f.version),
-            mode: duo.mode(),
-            connected: duo.connected(),
-            device_id: duo.device_id_hex(),
-            time_factor: duo.time_factor(),
-            armed_faults: duo.armed_faults().iter().map(Fault::to_string).collect(),
-            fired_faults: duo.fired_faults().iter().map(Fault::to_string).collect(),
-            last_boot: last_boot.cloned(),
-            last_boot_error: last_boot_error.map(str::to_string),
-            serial_port: serial::port_path(duo.dir()),
-            stats: duo.stats(),
-        }
+        View(duo.status())
     }
 
     fn render(&self) -> String {

@@ -27,6 +27,7 @@ pub mod firmware;
 pub mod media;
 mod memory;
 pub mod serial;
+mod status;
 mod store;
 mod transport;
 pub mod usb;
@@ -51,6 +52,7 @@ pub use boot::BootReport;
 pub use clock::ManualClock;
 pub use error::SimError;
 pub use faults::Fault;
+pub use status::DuoStatus;
 pub use store::STATE_FILE;
 pub use transport::SimTransport;
 
