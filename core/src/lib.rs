@@ -11,6 +11,7 @@ pub mod error;
 pub mod keys;
 pub mod normal;
 pub mod platform;
+pub mod progress;
 pub mod protocol;
 pub mod report;
 pub mod server_key;
@@ -18,6 +19,7 @@ pub mod time;
 pub mod types;
 
 pub use error::{ErrorCode, ErrorFacts, ErrorInfo, ErrorReport, Remedy};
+pub use progress::{CancelToken, Cancelled, Monitor, Observer, Phase, ProgressEvent, Unit};
 pub use types::{DeviceId, DeviceSelector, InvalidDeviceId};
 
 #[cfg(feature = "cloud")]
