@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(settings.config.timeout, Duration::from_secs(30));
         assert_eq!(settings.config.connect_timeout, MAX_CONNECT_TIMEOUT);
         assert_eq!(settings.config.retry, RetryPolicy::default());
-        assert_eq!(settings.report.max_attempts, RetryPolicy::default().max_attempts);
+        assert_eq!(
+            settings.report.max_attempts,
+            RetryPolicy::default().max_attempts
+        );
         assert_eq!(settings.report.api_url, "https://api.particle.io/");
         assert_eq!(settings.report.api_url_origin, Origin::Default);
         assert_eq!(
@@ -240,8 +243,11 @@ mod tests {
     fn ca_certificates_are_read_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let pem = dir.path().join("ca.pem");
-        std::fs::write(&pem, "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
-            .unwrap();
+        std::fs::write(
+            &pem,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
         let options = ClientOptions {
             ca_certs: vec![pem.clone()],
             ..ClientOptions::default()

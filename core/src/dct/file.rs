@@ -96,11 +96,9 @@ pub fn edit_dct_file(
         path: path.to_path_buf(),
         source,
     })?;
-    keys::write_atomic(&backup, &previous, true, true).map_err(|source| {
-        DctFileError::Backup {
-            path: backup.clone(),
-            source,
-        }
+    keys::write_atomic(&backup, &previous, true, true).map_err(|source| DctFileError::Backup {
+        path: backup.clone(),
+        source,
     })?;
     keys::write_atomic(path, file.as_bytes(), true, true).map_err(DctFileError::Write)?;
     Ok(DctFileEdit {

@@ -14,8 +14,8 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
 
 use super::{
-    fingerprint, generate, inspect_key, key_bits, parse_private_key, parse_public_key, private_key_to_der, private_key_to_pem, public_key_to_pem,
-    KeyError,
+    fingerprint, generate, inspect_key, key_bits, parse_private_key, parse_public_key,
+    private_key_to_der, private_key_to_pem, public_key_to_pem, KeyError,
 };
 
 /// Largest file accepted as a key or slot dump. Keys are a few KiB at most; a

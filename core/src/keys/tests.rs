@@ -491,7 +491,10 @@ fn keys_new_writes_three_files_and_reports_bits_and_fingerprint() {
     let key = load_private_key_file(&report.files.der).unwrap();
     assert_eq!(report.fingerprint, fingerprint(&key.to_public_key()));
     let inspected = inspect_key_file(&report.files.public_pem).unwrap();
-    assert_eq!(inspected.report.fingerprint.as_deref(), Some(&*report.fingerprint));
+    assert_eq!(
+        inspected.report.fingerprint.as_deref(),
+        Some(&*report.fingerprint)
+    );
     // A second run without overwrite leaves the first key in place.
     let again = new_key_files(&dir.path().join("device"), false).unwrap_err();
     assert!(matches!(again, KeyError::Exists { .. }), "{again}");
@@ -506,7 +509,9 @@ fn a_slot_description_says_what_the_firmware_does_at_boot() {
         SlotState::Valid { bits: 1024 }.to_string(),
         "valid RSA-1024 private key"
     );
-    assert!(SlotState::Erased.to_string().contains("generates a key at boot"));
+    assert!(SlotState::Erased
+        .to_string()
+        .contains("generates a key at boot"));
     assert!(SlotState::ResetRequest
         .to_string()
         .contains("generates a new key at boot"));

@@ -79,7 +79,9 @@ mod tests {
         );
         assert_eq!(block.summary.stored_port, None);
         assert_eq!(block.summary.port, DEFAULT_PORT);
-        let default = parse_server_key(DEFAULT_SERVER_KEY_BLOCK).unwrap().summary();
+        let default = parse_server_key(DEFAULT_SERVER_KEY_BLOCK)
+            .unwrap()
+            .summary();
         assert_eq!(block.summary.fingerprint, default.fingerprint);
     }
 

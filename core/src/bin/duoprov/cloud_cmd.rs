@@ -203,14 +203,14 @@ pub fn client(
     ));
     if announce_retries {
         config.on_retry = Some(Arc::new(|n: &RetryNotice| {
-        eprintln!(
-            "retrying {} in {:.1} s (attempt {} of {} failed: {})",
-            n.device_id,
-            n.wait.as_secs_f64(),
-            n.attempt,
-            n.max_attempts,
-            n.reason
-        );
+            eprintln!(
+                "retrying {} in {:.1} s (attempt {} of {} failed: {})",
+                n.device_id,
+                n.wait.as_secs_f64(),
+                n.attempt,
+                n.max_attempts,
+                n.reason
+            );
         }));
     }
     Ok(BlockingClient::new(config)?)

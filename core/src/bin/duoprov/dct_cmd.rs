@@ -145,11 +145,7 @@ pub fn render(r: &DctReport) -> String {
         "device id:           {}",
         r.device_id.as_deref().unwrap_or("(not stored)")
     );
-    let _ = writeln!(
-        s,
-        "device private key:  {}",
-        r.device_private_key
-    );
+    let _ = writeln!(s, "device private key:  {}", r.device_private_key);
     let public = match &r.device_public_key {
         PublicKeySlot::Erased => "erased".to_string(),
         PublicKeySlot::Valid {
