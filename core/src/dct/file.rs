@@ -30,12 +30,11 @@ impl DctSource {
         match self {
             DctSource::File(path) => load_dct_file(platform, path),
             DctSource::Factory => {
-                let bytes =
-                    platform
-                        .factory_dct_image()
-                        .ok_or_else(|| DctFileError::NoFactoryImage {
-                            platform: platform.display_name,
-                        })?;
+                let bytes = platform
+                    .factory_dct_image()
+                    .ok_or(DctFileError::NoFactoryImage {
+                        platform: platform.display_name,
+                    })?;
                 DctFile::detect(platform, bytes).map_err(|source| DctFileError::Detect {
                     what: "the factory image".into(),
                     source,
