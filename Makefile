@@ -118,7 +118,7 @@ PYTHON ?= python3
 PY_VENV := target/python-venv
 PY_ENV := PYTHONDONTWRITEBYTECODE=1 MYPY_CACHE_DIR=$(CURDIR)/target/mypy-cache
 
-.PHONY: python-venv test-python bench-python
+.PHONY: python-venv test-python test-sdist bench-python
 
 python-venv: deps
 	@test -x $(PY_VENV)/bin/python || $(PYTHON) -m venv $(PY_VENV)
@@ -133,6 +133,15 @@ test-python: python-venv
 	cd target && $(PY_ENV) $(CURDIR)/$(PY_VENV)/bin/python -m mypy.stubtest duo_provisioning
 
 test: test-python
+
+# pip install of the sdist (`maturin sdist`) into a fresh temporary venv, then
+# import and provision against a local cloud; nothing written in the checkout.
+# Shares target/ (CARGO_TARGET_DIR), so only the two path crates recompile.
+test-sdist: python-venv
+	PY_VENV=$(CURDIR)/$(PY_VENV) PYTHON=$(PYTHON) CARGO_TARGET_DIR=$(CURDIR)/target \
+	  ./bindings-python/scripts/sdist_install.sh
+
+test: test-sdist
 
 # provision_many vs the CLI's batch rate (both release builds), import time.
 bench-python: python-venv build-release

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
@@ -11,10 +10,10 @@ use serde::Serialize;
 
 use duo_provisioning::cloud::batch::{BatchJob, BatchOptions, BatchSummary, DeviceResult};
 use duo_provisioning::cloud::blocking::BlockingClient;
-use duo_provisioning::cloud::config::{resolve, Sources};
-use duo_provisioning::cloud::{
-    CloudConfig, DeviceId, KeySource, ProvisionKey, Provisioned, RetryPolicy,
-};
+use duo_provisioning::cloud::config::ArgNames;
+use duo_provisioning::cloud::report::ProvisionReport;
+use duo_provisioning::cloud::settings::ClientOptions;
+use duo_provisioning::cloud::{DeviceId, KeySource, ProvisionKey};
 
 use crate::convert::report;
 use crate::error::{argument, Core};
@@ -37,34 +36,29 @@ fn provision_key(public_key: Option<&Bound<'_, PyAny>>) -> PyResult<ProvisionKey
 }
 
 /// Token and URL as the CLI finds them (argument, then
-/// `PARTICLE_ACCESS_TOKEN` / `PARTICLE_API_URL`, then particle-cli's config).
+/// `PARTICLE_ACCESS_TOKEN` / `PARTICLE_API_URL`, then particle-cli's config),
+/// the timeout and retries checked: the core's `ClientOptions::resolve`.
 fn client(
     token: Option<String>,
     api_url: Option<String>,
     timeout: f64,
     retries: u32,
 ) -> PyResult<BlockingClient> {
-    let timeout = Duration::try_from_secs_f64(timeout)
-        .ok()
-        .filter(|t| *t >= Duration::from_millis(1))
-        .ok_or_else(|| {
-            argument(format!(
-                "timeout={timeout} is not a number of seconds ≥ 0.001"
-            ))
-        })?;
-    let resolved = resolve(&Sources::from_env(token, api_url), false).py()?;
-    let mut config = CloudConfig::new(resolved.api_url, resolved.token);
-    config.timeout = timeout;
-    config.connect_timeout = timeout.min(Duration::from_secs(10));
-    config.retry = RetryPolicy::with_retries(retries);
-    BlockingClient::new(config).py()
-}
-
-#[derive(Serialize)]
-struct ProvisionResult<'a> {
-    #[serde(flatten)]
-    done: &'a Provisioned,
-    key_source: &'a KeySource,
+    let options = ClientOptions {
+        token,
+        api_url,
+        timeout_secs: Some(timeout),
+        retries: Some(retries),
+        names: ArgNames {
+            token: "token=",
+            api_url: "api_url=",
+            timeout: "timeout=",
+            ca_cert: "ca_cert=",
+        },
+        ..ClientOptions::default()
+    };
+    let settings = options.resolve().py()?;
+    BlockingClient::new(settings.config).py()
 }
 
 /// Provision `device_id` (24 hex digits) with the cloud: send the public key
@@ -99,14 +93,7 @@ fn provision(
                 .result
         })
         .py()?;
-    report(
-        py,
-        "ProvisionResult",
-        &ProvisionResult {
-            done: &done,
-            key_source: &key.source,
-        },
-    )
+    report(py, "ProvisionResult", &ProvisionReport::new(&done, &key))
 }
 
 #[derive(Serialize)]

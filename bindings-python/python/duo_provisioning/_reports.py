@@ -241,6 +241,7 @@ class ProvisionResult(Report):
     """A confirmed provisioning (``provision``): the device, the fingerprint
     of the key the cloud now holds, the requests it took."""
 
+    ok: bool
     device_id: str
     attempts: int
     fingerprint: str
