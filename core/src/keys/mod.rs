@@ -46,7 +46,8 @@ use sha2::{Digest, Sha256};
 
 pub use files::{
     check_key_base, check_target, key_base, load_private_key_file, load_public_key_file,
-    read_key_file, write_atomic, write_key_files, KeyFiles, MAX_KEY_FILE_SIZE,
+    read_key_file, write_atomic, write_key_files, write_new_numbered, KeyFiles, OutputWriter,
+    MAX_KEY_FILE_SIZE,
 };
 pub use generate::{generate, RANDOM_BASE_ROUNDS};
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};

@@ -156,9 +156,13 @@ pub struct ServeArgs {
     device_addr: SocketAddr,
     /// Write the server key block for DCT 2082 (this cloud's server key,
     /// its device endpoint's address and port) to FILE, for
-    /// `duoprov keys server FILE` or `dfu-util -a 1 -s 2082 -D FILE`.
+    /// `duoprov keys server FILE` or `dfu-util -a 1 -s 2082 -D FILE`. An
+    /// existing FILE is refused unless --force; a symbolic link always.
     #[arg(long, value_name = "FILE")]
     server_key_out: Option<PathBuf>,
+    /// Replace an existing --server-key-out FILE.
+    #[arg(long, requires = "server_key_out")]
+    force: bool,
     /// Serve HTTPS only, with a certificate for 127.0.0.1 / ::1 /
     /// localhost from a CA made at start; the CA certificate is written to
     /// --state DIR/ca.pem (required) and named on the third stdout line
@@ -338,16 +342,11 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     let jobs = prepare_jobs(entries, generic, &batch.display().to_string())?;
     let client = client(ctx, args)?;
     let mut report = match &args.report {
-        Some(path) => {
-            duo_provisioning::keys::check_target(path, args.force)?;
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)
-                .with_context(|| format!("cannot create the report file {}", path.display()))?;
-            Some(BufWriter::new(file))
-        }
+        // Beside the report under a temporary name, renamed at the end.
+        Some(path) => Some(BufWriter::new(
+            duo_provisioning::keys::OutputWriter::create(path, false, args.force)
+                .with_context(|| format!("cannot create the report file {}", path.display()))?,
+        )),
         None => None,
     };
     ctx.info(format!(
@@ -380,8 +379,12 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     });
     bar.finish_and_clear();
 
-    if let Some(mut w) = report.take() {
-        let written = writeln!(w, "{}", tagged("summary", &summary)).and_then(|()| w.flush());
+    // A report with a line missing is not given its name (dropped, its
+    // temporary file goes).
+    if let Some(mut w) = report.take().filter(|_| report_error.is_none()) {
+        let written = writeln!(w, "{}", summary_line(&summary))
+            .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
+            .and_then(|file| file.commit().map_err(std::io::Error::other));
         if let Err(e) = written {
             report_error.get_or_insert(e);
         }
@@ -421,6 +424,20 @@ fn tagged(kind: &str, value: &impl Serialize) -> Value {
     v
 }
 
+/// The last JSON line of a batch: `"ok"` is the batch's verdict (a
+/// boolean, as on every line), the count of provisioned devices is
+/// `"succeeded"`.
+fn summary_line(summary: &BatchSummary) -> Value {
+    let mut v = tagged("summary", summary);
+    if let Value::Object(map) = &mut v {
+        if let Some(count) = map.remove("ok") {
+            map.insert("succeeded".into(), count);
+        }
+        map.insert("ok".into(), Value::Bool(summary.all_ok()));
+    }
+    v
+}
+
 /// A device's result with its error worded as this CLI's commands and flags.
 fn cli_worded(r: &DeviceResult) -> DeviceResult {
     let mut r = r.clone();
@@ -449,7 +466,7 @@ fn device_line(r: &DeviceResult) -> String {
 
 fn print_summary(ctx: &Ctx, summary: &BatchSummary) {
     if ctx.json {
-        out(&tagged("summary", summary).to_string());
+        out(&summary_line(summary).to_string());
     } else {
         out(&format!("summary: {summary}"));
     }
@@ -494,6 +511,9 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     }
     let token_count = tokens.len() + accounts.len();
     let device_count = seeded.len();
+    if let Some(path) = &args.server_key_out {
+        duo_provisioning::keys::check_target(path, args.force)?;
+    }
     let running = LocalCloud::start(LocalCloudOptions {
         addr: args.addr,
         beyond_loopback: args.beyond_loopback,
@@ -507,7 +527,7 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     })?;
     if let Some(path) = &args.server_key_out {
         let block = running.server_key_block()?;
-        duo_provisioning::keys::write_atomic(path, &block, false, true)?;
+        duo_provisioning::keys::write_atomic(path, &block, false, args.force)?;
     }
     // The first line of stdout is the base URL, the second the device
     // endpoint, for the processes that wait for them; with --json, stdout
@@ -524,9 +544,14 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .to_string());
     } else {
         out(running.base_url());
-        out(&running.device_addr().to_string());
+    }
+    // Whoever waits for the URL cannot have it: stop, as a failure. A
+    // reader may leave once it has the URL: the other lines are extra.
+    crate::output::stdout_ok()?;
+    if !ctx.json {
+        crate::output::out_extra(&running.device_addr().to_string());
         if let Some(ca) = running.ca_cert_path() {
-            out(&ca.display().to_string());
+            crate::output::out_extra(&ca.display().to_string());
         }
     }
     if !running.addr().ip().is_loopback() {

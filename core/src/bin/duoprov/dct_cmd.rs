@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use duo_provisioning::dct::DctFile;
+use duo_provisioning::keys;
 use duo_provisioning::platform::Platform;
 use duo_provisioning::report::{DctReport, PublicKeySlot, ServerReport};
 
@@ -26,7 +27,8 @@ pub enum DctCommand {
         #[command(flatten)]
         source: Source,
     },
-    /// Change one field in place (the old file is kept as PATH.bak). Typed text
+    /// Change one field in place (the old file is kept as PATH.bak, or
+    /// PATH.1.bak … if that exists). Typed text
     /// for typed fields, `hex:…` for any field.
     Set {
         /// The field's name, as `dct show` lists it (e.g. claim_code,
@@ -116,12 +118,12 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
             )?;
             file.set(&field, &value)?;
             // Edit a regular file in place, never through (or over) a link.
-            duo_provisioning::keys::check_target(path, true)?;
-            let backup = backup_path(path);
+            keys::check_target(path, true)?;
             let previous = std::fs::read(path)
                 .with_context(|| format!("cannot read {} again", path.display()))?;
-            write_atomically(&backup, &previous)
-                .with_context(|| format!("cannot keep a backup at {}", backup.display()))?;
+            // PATH.bak, or PATH.1.bak … if that exists: never over a backup.
+            let backup = keys::write_new_numbered(|n| backup_path(path, n), &previous, true, 100)
+                .with_context(|| format!("cannot keep a backup of {}", path.display()))?;
             write_atomically(path, file.as_bytes())?;
             let new_value = file.get(&field)?;
             ctx.emit(
@@ -142,8 +144,11 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn backup_path(path: &Path) -> PathBuf {
+fn backup_path(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
+    if n > 0 {
+        name.push(format!(".{n}"));
+    }
     name.push(".bak");
     PathBuf::from(name)
 }
@@ -153,7 +158,7 @@ fn backup_path(path: &Path) -> PathBuf {
 /// (offset 34), so it is written 0600 like a key file; the temporary name is
 /// unique and created new, never followed through an existing link.
 fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    duo_provisioning::keys::write_atomic(path, bytes, true, true)?;
+    keys::write_atomic(path, bytes, true, true)?;
     Ok(())
 }
 

@@ -49,8 +49,12 @@ pub enum KeysCommand {
         keyfile: Option<PathBuf>,
         /// Write the block to this file instead of the device's DCT (offset
         /// 2082 on alt 1).
+        /// An existing OUT is refused unless --force; a symbolic link always.
         #[arg(long, short, value_name = "OUT")]
         output: Option<PathBuf>,
+        /// Replace an existing --output file.
+        #[arg(long, requires = "output")]
+        force: bool,
         /// Server domain name (at most 64 characters) or IPv4 address.
         /// Default: device.spark.io, the public cloud and the firmware's own
         /// fallback. The address is always written, so a block never keeps
@@ -114,12 +118,13 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
         KeysCommand::Server {
             keyfile,
             output,
+            force,
             host,
             port,
         } => server(
             ctx,
             keyfile.as_deref(),
-            output.as_deref(),
+            output.as_deref().map(|o| (o, force)),
             host.as_deref(),
             port,
         ),
@@ -177,18 +182,30 @@ struct InspectResult<'a> {
 fn inspect(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     let bytes = keys::read_key_file(file)?;
     let report = keys::inspect_key(&bytes);
-    ctx.emit(
-        &InspectResult {
-            file,
-            report: &report,
-        },
-        || describe(file, &report),
-    );
+    let result = InspectResult {
+        file,
+        report: &report,
+    };
     if report.state.is_valid() {
-        Ok(())
-    } else {
-        Err(Reported.into())
+        ctx.emit(&result, || describe(file, &report));
+        return Ok(());
     }
+    // Not a key a device can use: the report, as a failure with a code.
+    let code = match report.state {
+        SlotState::Erased | SlotState::ResetRequest => "SLOT_EMPTY",
+        _ => "INVALID_KEY",
+    };
+    let mut doc = serde_json::to_value(&result)?;
+    if let serde_json::Value::Object(map) = &mut doc {
+        map.insert("ok".into(), false.into());
+        map.insert("code".into(), code.into());
+        map.insert(
+            "error".into(),
+            format!("{}: {}", file.display(), describe_slot(&report.state)).into(),
+        );
+    }
+    ctx.emit(&doc, || describe(file, &report));
+    Err(Reported.into())
 }
 
 fn describe(file: &Path, report: &KeyReport) -> String {
@@ -225,10 +242,13 @@ struct ServerResult<'a> {
 fn server(
     ctx: &Ctx,
     keyfile: Option<&Path>,
-    output: Option<&Path>,
+    output: Option<(&Path, bool)>,
     host: Option<&str>,
     port: Option<u16>,
 ) -> anyhow::Result<()> {
+    if let Some((output, force)) = output {
+        keys::check_target(output, force)?;
+    }
     let key = match keyfile {
         Some(path) => keys::load_server_key_file(path)?,
         None => server_key::default_server_key(),
@@ -238,10 +258,10 @@ fn server(
     let summary = server_key::parse_server_key(&block)
         .context("the block just built does not parse back (a bug; please report it)")?
         .summary();
-    let Some(output) = output else {
+    let Some((output, force)) = output else {
         return write_server_key(ctx, &block);
     };
-    keys::write_atomic(output, &block, false, true)?;
+    keys::write_atomic(output, &block, false, force)?;
     let result = ServerResult {
         output,
         bytes: block.len(),
