@@ -6,11 +6,10 @@ use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::device::KeyToLoad;
 use duo_provisioning::keys::{self, KeyFiles, KeyReport, SlotState};
-use duo_provisioning::server_key::{self, ServerKeySummary, DEFAULT_HOST};
-use serde::Serialize;
+use duo_provisioning::server_key;
 
 use crate::device_cmd;
-use crate::output::{Ctx, Reported};
+use crate::output::{Ctx, Verdict};
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
@@ -136,22 +135,8 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-#[derive(Serialize)]
-struct NewKeyResult {
-    files: KeyFiles,
-    bits: usize,
-    fingerprint: String,
-}
-
 fn new_key(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
-    let base = keys::key_base(name);
-    let key = keys::generate()?;
-    let files = keys::write_key_files(&base, &key, force)?;
-    let result = NewKeyResult {
-        files,
-        bits: keys::key_bits(&key),
-        fingerprint: keys::fingerprint(&key.to_public_key()),
-    };
+    let result = keys::new_key_files(name, force)?;
     ctx.emit(&result, || {
         describe_key_files(&result.files, result.bits, &result.fingerprint)
     });
@@ -171,41 +156,21 @@ fn describe_key_files(files: &KeyFiles, bits: usize, fingerprint: &str) -> Strin
     )
 }
 
-/// `keys new device.der` means base `device`, as particle-cli users expect.
-#[derive(Serialize)]
-struct InspectResult<'a> {
-    file: &'a Path,
-    #[serde(flatten)]
-    report: &'a KeyReport,
-}
-
 fn inspect(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
-    let bytes = keys::read_key_file(file)?;
-    let report = keys::inspect_key(&bytes);
-    let result = InspectResult {
-        file,
-        report: &report,
-    };
-    if report.state.is_valid() {
-        ctx.emit(&result, || describe(file, &report));
+    let result = keys::inspect_key_file(file)?;
+    ctx.emit(&result, || describe(file, &result.report));
+    if result.report.state.is_valid() {
         return Ok(());
     }
     // Not a key a device can use: the report, as a failure with a code.
-    let code = match report.state {
-        SlotState::Erased | SlotState::ResetRequest => "SLOT_EMPTY",
-        _ => "INVALID_KEY",
-    };
-    let mut doc = serde_json::to_value(&result)?;
-    if let serde_json::Value::Object(map) = &mut doc {
-        map.insert("ok".into(), false.into());
-        map.insert("code".into(), code.into());
-        map.insert(
-            "error".into(),
-            format!("{}: {}", file.display(), describe_slot(&report.state)).into(),
-        );
+    Err(Verdict {
+        code: match result.report.state {
+            SlotState::Erased | SlotState::ResetRequest => "SLOT_EMPTY",
+            _ => "INVALID_KEY",
+        },
+        error: format!("{}: {}", file.display(), result.report.state),
     }
-    ctx.emit(&doc, || describe(file, &report));
-    Err(Reported.into())
+    .into())
 }
 
 fn describe(file: &Path, report: &KeyReport) -> String {
@@ -224,19 +189,12 @@ fn describe(file: &Path, report: &KeyReport) -> String {
                 text += &format!("\nsha256 fingerprint {fp}");
             }
         }
-        state => text += &describe_slot(state),
+        state => text += &state.to_string(),
     }
     for note in &report.notes {
         text += &format!("\nnote: {note}");
     }
     text
-}
-
-#[derive(Serialize)]
-struct ServerResult<'a> {
-    output: &'a Path,
-    bytes: usize,
-    server_key: ServerKeySummary,
 }
 
 fn server(
@@ -246,27 +204,15 @@ fn server(
     host: Option<&str>,
     port: Option<u16>,
 ) -> anyhow::Result<()> {
+    // Refused before any work.
     if let Some((output, force)) = output {
         keys::check_target(output, force)?;
     }
-    let key = match keyfile {
-        Some(path) => keys::load_server_key_file(path)?,
-        None => server_key::default_server_key(),
-    };
-    let address = server_key::parse_address(host.unwrap_or(DEFAULT_HOST))?;
-    let block = server_key::format_server_key(&key, Some(&address), port)?;
-    let summary = server_key::parse_server_key(&block)
-        .context("the block just built does not parse back (a bug; please report it)")?
-        .summary();
+    let block = server_key::build_server_block(keyfile, host, port)?;
     let Some((output, force)) = output else {
-        return write_server_key(ctx, &block);
+        return write_server_key(ctx, &block.bytes);
     };
-    keys::write_atomic(output, &block, false, force)?;
-    let result = ServerResult {
-        output,
-        bytes: block.len(),
-        server_key: summary,
-    };
+    let result = block.write_to(output, force)?;
     ctx.emit(&result, || {
         format!(
             "wrote {} ({} bytes)\n{}",
@@ -276,20 +222,6 @@ fn server(
         )
     });
     Ok(())
-}
-
-/// One line saying what a key slot holds and what the firmware will do with it.
-pub fn describe_slot(state: &SlotState) -> String {
-    match state {
-        SlotState::Valid { bits } => format!("valid RSA-{bits} private key"),
-        SlotState::Erased => "erased key slot (all 0xFF): no key. A factory device; the firmware \
-                              generates a key at boot"
-            .to_string(),
-        SlotState::ResetRequest => "key slot reset request (FF FF FF FF then zeros): no key. The \
-                                    firmware generates a new key at boot"
-            .to_string(),
-        SlotState::Corrupt { reason } => format!("corrupt: {reason}"),
-    }
 }
 
 fn save(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
@@ -316,7 +248,7 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
             "previous key slot: {}; saved to {}\n\
              wrote {} into the key slot ({} bytes at DCT offset 34) and read it back: verified\n\
              RSA-{} key, sha256 fingerprint {}",
-            describe_slot(&report.previous),
+            report.previous,
             report.backup.display(),
             report.file.display(),
             report.bytes_written,
@@ -339,7 +271,7 @@ fn reset(ctx: &Ctx, leave: bool, backup_name: &Path) -> anyhow::Result<()> {
         let kept = match &report.backup {
             Some(path) => format!(
                 "previous key slot: {}; saved to {}\n",
-                describe_slot(&report.previous),
+                report.previous,
                 path.display()
             ),
             None => String::new(),
