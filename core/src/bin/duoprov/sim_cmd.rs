@@ -13,7 +13,7 @@ use duo_provisioning::sim::duo::setup::{
 use duo_provisioning::sim::duo::{BootReport, DuoStatus, Fault, Mode, Stats, VirtualDuo};
 use serde::Serialize;
 
-use crate::output::{Ctx, Reported};
+use crate::output::Ctx;
 
 #[derive(Subcommand, Debug)]
 pub enum SimCommand {
@@ -232,10 +232,13 @@ fn boot(ctx: &Ctx, dir: &Path, stay: f64) -> anyhow::Result<()> {
     ctx.emit(&result, || {
         describe_boot(dir, result.serial_port.as_deref(), &result.report)
     });
-    if result.rejected() {
-        Err(Reported.into())
-    } else {
-        Ok(())
+    match &result.report.connection {
+        Some(c) if c.is_rejected() => Err(crate::output::Verdict {
+            code: "CLOUD_REJECTED",
+            error: format!("the connection to the cloud was {c}"),
+        }
+        .into()),
+        _ => Ok(()),
     }
 }
 
