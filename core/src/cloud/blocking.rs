@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::batch::{run_batch, BatchJob, BatchOptions, BatchSummary, DeviceResult};
+use super::batch::{run_batch, run_batch_with, BatchJob, BatchOptions, BatchSummary, DeviceResult};
 use super::{
     AsyncClock, Attempted, CloudClient, CloudConfig, CloudError, DeviceId, ProvisionKey,
     Provisioned, TokioClock,
 };
+use crate::progress::Monitor;
 
 /// A [`CloudClient`] driven by its own runtime.
 #[derive(Debug)]
@@ -53,6 +54,36 @@ impl BlockingClient {
             .block_on(self.client.provision(device_id, public_key_pem, product_id))
     }
 
+    /// See [`CloudClient::provision_with`]: cancellable through `monitor`.
+    pub fn provision_with(
+        &self,
+        device_id: &DeviceId,
+        public_key_pem: &str,
+        product_id: u16,
+        monitor: &Monitor,
+    ) -> Result<Provisioned, CloudError> {
+        self.runtime.block_on(self.client.provision_with(
+            device_id,
+            public_key_pem,
+            product_id,
+            monitor,
+        ))
+    }
+
+    /// See [`CloudClient::provision_key_with`].
+    pub fn provision_key_with(
+        &self,
+        device_id: &DeviceId,
+        key: &ProvisionKey,
+        product_id: u16,
+        monitor: &Monitor,
+    ) -> Result<Provisioned, CloudError> {
+        self.runtime.block_on(
+            self.client
+                .provision_key_with(device_id, key, product_id, monitor),
+        )
+    }
+
     /// See [`CloudClient::provision_counted`].
     pub fn provision_counted(
         &self,
@@ -78,6 +109,23 @@ impl BlockingClient {
     ) -> (Vec<DeviceResult>, BatchSummary) {
         self.runtime
             .block_on(run_batch(&self.client, jobs, options, on_result))
+    }
+
+    /// See [`run_batch_with`]: progress per device and cancellation.
+    pub fn run_batch_with(
+        &self,
+        jobs: Vec<BatchJob>,
+        options: &BatchOptions,
+        on_result: impl FnMut(&DeviceResult),
+        monitor: &Monitor,
+    ) -> (Vec<DeviceResult>, BatchSummary) {
+        self.runtime.block_on(run_batch_with(
+            &self.client,
+            jobs,
+            options,
+            on_result,
+            monitor,
+        ))
     }
 }
 

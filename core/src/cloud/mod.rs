@@ -90,6 +90,13 @@ pub enum CloudError {
         limit: u64,
     },
 
+    /// The caller's cancellation token was triggered before the cloud
+    /// answered.
+    #[error(
+        "provisioning {device_id} was cancelled before the cloud answered: the device may or may          not be provisioned"
+    )]
+    Cancelled { device_id: DeviceId },
+
     /// 429 after every allowed attempt.
     #[error(
         "the cloud is rate limiting requests (HTTP 429){}; {}",
@@ -230,12 +237,16 @@ impl ErrorInfo for CloudError {
             CloudError::ConfigUnreadable { .. } => ErrorCode::Io,
             CloudError::Client { .. } => ErrorCode::Internal,
             CloudError::TooManyInFlight { .. } => ErrorCode::InvalidArgument,
+            CloudError::Cancelled { .. } => ErrorCode::Cancelled,
         }
     }
 
     fn facts(&self) -> ErrorFacts {
         let mut facts = ErrorFacts::default();
         match self {
+            CloudError::Cancelled { device_id } => {
+                facts.device_id = Some(device_id.to_string());
+            }
             CloudError::PermissionDenied { device_id } => {
                 facts.device_id = Some(device_id.to_string());
                 facts.http_status = Some(403);
@@ -304,6 +315,7 @@ impl CloudError {
             CloudError::DeviceNotFound { .. } => "device_not_found",
             CloudError::EndpointNotFound { .. } => "endpoint_not_found",
             CloudError::TooManyInFlight { .. } => "too_many_in_flight",
+            CloudError::Cancelled { .. } => "cancelled",
             CloudError::RateLimited { .. } => "rate_limited",
             CloudError::Server { .. } => "server",
             CloudError::Rejected { .. } => "rejected",

@@ -1,7 +1,7 @@
 //! `duoprov provision …` and `duoprov cloud serve`: thin renderings of
 //! `duo_provisioning::cloud` (client, batches) and `sim::cloud` (local cloud).
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +21,6 @@ use duo_provisioning::sim::cloud::{
     read_devices_file, Account, LocalCloud, LocalCloudOptions, SeededDevice,
 };
 use duo_provisioning::ErrorInfo;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -356,29 +355,33 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
         args.concurrency
     ));
 
-    let bar = progress_bar(ctx, jobs.len() as u64);
+    let watch = crate::progress::Watch::new(ctx);
     let mut report_error: Option<std::io::Error> = None;
     let options = BatchOptions {
         concurrency: args.concurrency as usize,
         product_id: args.product_id,
     };
     options.check_open_file_limit(jobs.len())?;
-    let (_, summary) = client.run_batch(jobs, &options, |result| {
-        let result = &cli_worded(result);
-        if let Some(w) = report.as_mut() {
-            if let Err(e) = writeln!(w, "{}", tagged("device", result)) {
-                report_error.get_or_insert(e);
+    let (_, summary) = client.run_batch_with(
+        jobs,
+        &options,
+        |result| {
+            let result = &cli_worded(result);
+            if let Some(w) = report.as_mut() {
+                if let Err(e) = writeln!(w, "{}", tagged("device", result)) {
+                    report_error.get_or_insert(e);
+                }
             }
-        }
-        let line = if ctx.json {
-            tagged("device", result).to_string()
-        } else {
-            device_line(result)
-        };
-        bar.suspend(|| out(&line));
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
+            let line = if ctx.json {
+                tagged("device", result).to_string()
+            } else {
+                device_line(result)
+            };
+            watch.suspend(|| out(&line));
+        },
+        watch.monitor(),
+    );
+    drop(watch);
 
     if let Some(mut w) = report.take() {
         let written = writeln!(w, "{}", tagged("summary", &summary)).and_then(|()| w.flush());
@@ -395,21 +398,6 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     } else {
         Err(Reported.into())
     }
-}
-
-/// A bar on stderr, only for people: hidden with --json or when stderr is
-/// not a terminal.
-fn progress_bar(ctx: &Ctx, len: u64) -> ProgressBar {
-    if ctx.json || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} devices, {per_sec}, eta {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// A serialisable value as a JSON object with `"type": kind` added.

@@ -51,17 +51,38 @@ impl Ctx {
 }
 
 /// Turn a command's result into output and an exit code.
+///
+/// A command stopped by Ctrl-C (a `CANCELLED` error, or any end after a
+/// SIGINT / SIGTERM) exits 130, after saying what state it left behind.
 pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
+    let interrupted = ExitCode::from(crate::progress::INTERRUPTED_EXIT);
     match result {
+        Ok(()) if crate::progress::interrupted() => interrupted,
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<Reported>() && crate::progress::interrupted() => interrupted,
         Err(e) if e.is::<Reported>() => ExitCode::FAILURE,
         Err(e) => {
-            let message = crate::remedy::render(&e);
+            let mut message = crate::remedy::render(&e);
+            let cancelled =
+                crate::remedy::code(&e) == duo_provisioning::error::ErrorCode::Cancelled;
+            if cancelled {
+                if let Some(rest) = message.strip_prefix("cancelled") {
+                    message = format!("interrupted{rest}");
+                }
+            }
             if ctx.json {
                 out(&error_json(&e, &message).to_string());
             }
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+            if cancelled {
+                eprintln!("{message}");
+            } else {
+                eprintln!("error: {message}");
+            }
+            if cancelled || crate::progress::interrupted() {
+                interrupted
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
