@@ -93,7 +93,7 @@ pub enum CloudError {
     /// The caller's cancellation token was triggered before the cloud
     /// answered.
     #[error(
-        "provisioning {device_id} was cancelled before the cloud answered: the device may or may          not be provisioned"
+        "provisioning {device_id} was cancelled before the cloud answered: the device may or may not be provisioned"
     )]
     Cancelled { device_id: DeviceId },
 

@@ -231,15 +231,15 @@ pub(crate) fn cancelled_text(
     };
     match (slot, restored) {
         (SlotHolds::Old, true) => format!(
-            "cancelled: the key slot holds its previous content again (written back and              verified){}",
+            "cancelled: the key slot holds its previous content again (written back and verified){}",
             saved("a backup of it")
         ),
         (SlotHolds::Old, false) => format!(
-            "cancelled before the key slot was changed: it holds its previous content{}",
+            "cancelled: the key slot holds its previous content, unchanged{}",
             saved("a backup of it")
         ),
         (SlotHolds::New, _) => format!(
-            "cancelled after {new} was written whole: the key slot holds {new} (read back and              verified){}",
+            "cancelled after {new} was written whole: the key slot holds {new} (read back and verified){}",
             saved("its previous content")
         ),
     }
