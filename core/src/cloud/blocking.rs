@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::batch::{run_batch, run_batch_with, BatchJob, BatchOptions, BatchSummary, DeviceResult};
+use super::batch::{run_batch_with, BatchJob, BatchOptions, BatchSummary, DeviceResult};
 use super::{
     AsyncClock, Attempted, CloudClient, CloudConfig, CloudError, DeviceId, ProvisionKey,
     Provisioned, TokioClock,
@@ -122,12 +122,10 @@ impl BlockingClient {
         product_id: u16,
         monitor: &Monitor,
     ) -> Result<Provisioned, CloudError> {
-        self.runtime.block_on(self.client.provision_with(
-            device_id,
-            public_key_pem,
-            product_id,
-            monitor,
-        ))
+        self.block_on(
+            self.client
+                .provision_with(device_id, public_key_pem, product_id, monitor),
+        )
     }
 
     /// See [`CloudClient::provision_key_with`].
@@ -138,7 +136,7 @@ impl BlockingClient {
         product_id: u16,
         monitor: &Monitor,
     ) -> Result<Provisioned, CloudError> {
-        self.runtime.block_on(
+        self.block_on(
             self.client
                 .provision_key_with(device_id, key, product_id, monitor),
         )
@@ -165,22 +163,42 @@ impl BlockingClient {
         &self,
         jobs: Vec<BatchJob>,
         options: &BatchOptions,
+        on_result: impl FnMut(&DeviceResult),
+    ) -> (Vec<DeviceResult>, BatchSummary) {
+        self.run_batch_with(jobs, options, on_result, &Monitor::default())
+    }
+
+    /// See [`run_batch_with`]: progress per device and cancellation
+    /// through `monitor`. `on_result` runs on the calling thread, as for
+    /// [`BlockingClient::run_batch`].
+    pub fn run_batch_with(
+        &self,
+        jobs: Vec<BatchJob>,
+        options: &BatchOptions,
         mut on_result: impl FnMut(&DeviceResult),
+        monitor: &Monitor,
     ) -> (Vec<DeviceResult>, BatchSummary) {
         if !in_runtime() {
-            return self
-                .runtime
-                .get()
-                .block_on(run_batch(&self.client, jobs, options, on_result));
+            return self.runtime.get().block_on(run_batch_with(
+                &self.client,
+                jobs,
+                options,
+                on_result,
+                monitor,
+            ));
         }
         let (sender, results) = std::sync::mpsc::channel::<DeviceResult>();
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
-                self.runtime
-                    .get()
-                    .block_on(run_batch(&self.client, jobs, options, move |r| {
+                self.runtime.get().block_on(run_batch_with(
+                    &self.client,
+                    jobs,
+                    options,
+                    move |r| {
                         let _ = sender.send(r.clone());
-                    }))
+                    },
+                    monitor,
+                ))
             });
             // Ends when the batch is over and its callback (the sender) dropped.
             for result in results {
@@ -191,23 +209,6 @@ impl BlockingClient {
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         })
-    }
-
-    /// See [`run_batch_with`]: progress per device and cancellation.
-    pub fn run_batch_with(
-        &self,
-        jobs: Vec<BatchJob>,
-        options: &BatchOptions,
-        on_result: impl FnMut(&DeviceResult),
-        monitor: &Monitor,
-    ) -> (Vec<DeviceResult>, BatchSummary) {
-        self.runtime.block_on(run_batch_with(
-            &self.client,
-            jobs,
-            options,
-            on_result,
-            monitor,
-        ))
     }
 }
 
