@@ -157,7 +157,7 @@ impl BlockingClient {
         self.block_on(self.client.device(device_id))
     }
 
-    /// See [`run_batch`]. `on_result` runs on the calling thread (it need
+    /// See [`run_batch`](super::batch::run_batch). `on_result` runs on the calling thread (it need
     /// not be `Send`), also when that thread is inside a runtime.
     pub fn run_batch(
         &self,
