@@ -806,6 +806,8 @@ impl Device {
         monitor: &Monitor,
     ) -> Result<ResetReport, DeviceError> {
         const NEW: &str = "the reset request";
+        // A name, not a directory (`/` would give `backup_rsa_.der`).
+        keys::check_key_base(backup_name)?;
         let field = known_field("device_private_key");
         let original = match self.read_dct_as(field.offset, field.size, Phase::Backup, monitor) {
             Err(e) if e.is_cancelled() => return Err(cancelled_unchanged(NEW, None)),

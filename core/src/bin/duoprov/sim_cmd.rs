@@ -61,6 +61,7 @@ pub enum SimCommand {
     /// tried; for others (the factory device.spark.io) it says where it
     /// would connect. The device then no longer answers DFU.
     Boot {
+        /// The virtual board's directory (as made by `sim create`).
         dir: PathBuf,
         /// Stay connected SECONDS (device time, scaled by the time factor),
         /// with a keep-alive ping every 15 s.
@@ -68,11 +69,17 @@ pub enum SimCommand {
         stay: f64,
     },
     /// Put the board back in DFU mode (hold SETUP, tap RESET).
-    Dfu { dir: PathBuf },
+    Dfu {
+        /// The virtual board's directory (as made by `sim create`).
+        dir: PathBuf,
+    },
     /// Serve the board's serial port until it leaves firmware mode (what
     /// `sim boot` starts in the background).
     #[command(hide = true)]
-    ServeSerial { dir: PathBuf },
+    ServeSerial {
+        /// The virtual board's directory.
+        dir: PathBuf,
+    },
     /// Arm failures for the next DFU session: stall:N (the Nth request),
     /// write-error:N / address-error:N (the Nth data block fails as on the
     /// real bootloader: the GETSTATUS that runs it stalls), vanish:BYTES
@@ -80,6 +87,7 @@ pub enum SimCommand {
     /// block never finishes), short-status:N[:LEN] (the Nth GETSTATUS reply
     /// cut to LEN bytes). Each fires once.
     Fault {
+        /// The virtual board's directory (as made by `sim create`).
         dir: PathBuf,
         /// Faults to arm, e.g. write-error:1 stall:3.
         #[arg(value_name = "SPEC", value_parser = parse_fault)]
@@ -92,10 +100,14 @@ pub enum SimCommand {
         list: bool,
     },
     /// Mode, device id, time factor, faults, last boot and counters.
-    Show { dir: PathBuf },
+    Show {
+        /// The virtual board's directory (as made by `sim create`).
+        dir: PathBuf,
+    },
     /// The device's counters (control transfers, reported poll time, time
     /// spent in operations, blocks).
     Stats {
+        /// The virtual board's directory (as made by `sim create`).
         dir: PathBuf,
         /// Zero the counters after printing them.
         #[arg(long)]
