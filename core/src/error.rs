@@ -308,6 +308,9 @@ pub enum Remedy {
     EnableFeature { feature: &'static str },
     /// Move some backups away.
     MoveBackupsAway,
+    /// A cancelled operation left the board in a whole state: run it again
+    /// to complete it.
+    RepeatOperation,
 }
 
 impl fmt::Display for Remedy {
@@ -434,6 +437,9 @@ impl fmt::Display for Remedy {
                 write!(f, "use a build with the cargo feature `{feature}`")
             }
             Remedy::MoveBackupsAway => f.write_str("move some away"),
+            Remedy::RepeatOperation => f.write_str(
+                "nothing is left half done: repeat the operation to complete it",
+            ),
         }
     }
 }
@@ -456,7 +462,7 @@ fn boot_action(virtual_device: &Option<PathBuf>) -> String {
 }
 
 /// The button sequence that enters DFU mode on a Gen 2 board.
-pub const HOLD_SETUP_TEXT: &str = "hold SETUP, tap RESET, release SETUP when the LED blinks yellow";
+pub const HOLD_SETUP_TEXT: &str = crate::platform::GEN2_DFU_BUTTONS;
 
 /// How to put a Gen 2 board into DFU mode (the yellow-blinking bootloader).
 pub const ENTER_DFU_TEXT: &str =
@@ -494,6 +500,11 @@ pub struct ErrorFacts {
     /// (`unchanged`, `restored`, `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<&'static str>,
+    /// After a cancelled key load or reset: which content the key slot
+    /// holds, whole (`old`: as before; `new`: the key or reset request
+    /// being written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<&'static str>,
 }
 
 impl ErrorFacts {
@@ -511,7 +522,8 @@ impl ErrorFacts {
             retry_after,
             http_status,
             path,
-            restore
+            restore,
+            slot
         );
         self
     }
@@ -604,6 +616,7 @@ fn as_info<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Error
     #[cfg(feature = "sim")]
     try_types!(
         crate::sim::duo::SimError,
+        crate::sim::duo::setup::SetupError,
         crate::sim::cloud::LocalCloudError,
         crate::sim::cloud::SeedError
     );
