@@ -17,6 +17,7 @@ use duo_provisioning::cloud::{DeviceId, KeySource, ProvisionKey};
 
 use crate::convert::report;
 use crate::error::{argument, Core};
+use crate::monitor;
 
 /// The public key to send: `None` → RedBear's generic key; bytes → a PEM or
 /// DER key (a private key's public half is sent); `str` → PEM text or a
@@ -69,7 +70,9 @@ fn client(
 /// `retries` times. Returns a `ProvisionResult` (device_id, fingerprint,
 /// attempts, …); raises `PermissionDeniedError`, `InvalidTokenError`,
 /// `RateLimitedError`, `CloudError`, `InvalidDeviceIdError`, ….
-/// The GIL is released while it waits for the cloud.
+/// The GIL is released while it waits for the cloud; Ctrl-C
+/// (`KeyboardInterrupt`) drops the request (the core's cancellation) and
+/// is raised.
 #[pyfunction]
 #[pyo3(signature = (device_id, token=None, *, product_id=88, public_key=None, api_url=None, timeout=30.0, retries=3))]
 #[allow(clippy::too_many_arguments)]
@@ -86,13 +89,11 @@ fn provision(
     let device_id = DeviceId::parse(device_id).py()?;
     let key = provision_key(public_key)?;
     let client = client(token, api_url, timeout, retries)?;
-    let done = py
-        .detach(|| {
-            client
-                .provision_counted(&device_id, &key, product_id)
-                .result
-        })
-        .py()?;
+    let done = monitor::run(py, None, |m| {
+        client
+            .provision_key_with(&device_id, &key, product_id, m)
+            .py()
+    })?;
     report(py, "ProvisionResult", &ProvisionReport::new(&done, &key))
 }
 
@@ -108,8 +109,14 @@ struct BatchReport<'a> {
 /// arguments as for `provision`. Returns a `BatchReport` (`results` in the
 /// order they arrived, `summary`); a device that fails does not raise — its
 /// result says `ok=False` with `error` and `error_kind`.
+/// `on_progress(ProgressEvent)` follows phase `provision` in `devices`.
+/// Ctrl-C (`KeyboardInterrupt`) cancels the batch through the core: no new
+/// request starts, requests in flight are dropped, and `KeyboardInterrupt`
+/// is raised once the batch has stopped. Both callbacks run on a worker
+/// thread; one that raises stops the batch the same way, and its exception
+/// is raised.
 #[pyfunction]
-#[pyo3(signature = (items, token=None, *, concurrency=32, product_id=88, api_url=None, timeout=30.0, retries=3, on_result=None))]
+#[pyo3(signature = (items, token=None, *, concurrency=32, product_id=88, api_url=None, timeout=30.0, retries=3, on_result=None, on_progress=None))]
 #[allow(clippy::too_many_arguments)]
 fn provision_many(
     py: Python<'_>,
@@ -121,6 +128,7 @@ fn provision_many(
     timeout: f64,
     retries: u32,
     on_result: Option<Py<PyAny>>,
+    on_progress: Option<Py<PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let generic = Arc::new(ProvisionKey::generic().py()?);
     let mut jobs = Vec::new();
@@ -145,21 +153,27 @@ fn provision_many(
         product_id,
     };
     let mut callback_error: Option<PyErr> = None;
-    let (results, summary) = py.detach(|| {
-        client.run_batch(jobs, &options, |result| {
-            let Some(callback) = &on_result else { return };
-            if callback_error.is_some() {
-                return;
-            }
-            Python::attach(|py| {
-                let called = report(py, "DeviceResult", result)
-                    .and_then(|r| callback.call1(py, (r,)).map(drop));
-                if let Err(e) = called {
-                    callback_error = Some(e);
+    let (results, summary) = monitor::run(py, on_progress, |m| {
+        Ok(client.run_batch_with(
+            jobs,
+            &options,
+            |result| {
+                let Some(callback) = &on_result else { return };
+                if callback_error.is_some() {
+                    return;
                 }
-            });
-        })
-    });
+                Python::attach(|py| {
+                    let called = report(py, "DeviceResult", result)
+                        .and_then(|r| callback.call1(py, (r,)).map(drop));
+                    if let Err(e) = called {
+                        m.cancel_token().cancel();
+                        callback_error = Some(e);
+                    }
+                });
+            },
+            m,
+        ))
+    })?;
     if let Some(e) = callback_error {
         return Err(e);
     }

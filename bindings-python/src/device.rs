@@ -13,8 +13,11 @@ use duo_provisioning::keys;
 use duo_provisioning::report::DctReport;
 use duo_provisioning::time;
 
+use duo_provisioning::progress::Monitor;
+
 use crate::convert::{report, reports};
 use crate::error::{Core, Error};
+use crate::monitor;
 
 /// What `write_private_key` accepts: key bytes, a `PrivateKey` (its
 /// `der`), or a file path.
@@ -89,12 +92,34 @@ impl Device {
             let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             match guard.as_mut() {
                 Some(device) => f(device).map_err(PyErr::from),
-                None => Err(pyo3::exceptions::PyRuntimeError::new_err(format!(
-                    "{} is closed; open it again with open_device()",
-                    self.description
-                ))),
+                None => Err(self.closed()),
             }
         })
+    }
+
+    /// Run a long, monitored `f` on the open device: on a worker thread
+    /// without the GIL, progress to `on_progress`, Ctrl-C cancelling it
+    /// through the core (see `monitor`).
+    fn monitored<T: Send>(
+        &self,
+        py: Python<'_>,
+        on_progress: Option<Py<PyAny>>,
+        f: impl FnOnce(&mut CoreDevice, &Monitor) -> Result<T, Error> + Send,
+    ) -> PyResult<T> {
+        monitor::run(py, on_progress, |monitor| {
+            let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            match guard.as_mut() {
+                Some(device) => f(device, monitor).map_err(PyErr::from),
+                None => Err(self.closed()),
+            }
+        })
+    }
+
+    fn closed(&self) -> PyErr {
+        pyo3::exceptions::PyRuntimeError::new_err(format!(
+            "{} is closed; open it again with open_device()",
+            self.description
+        ))
     }
 }
 
@@ -153,31 +178,44 @@ impl Device {
     /// previous slot is first saved as a verified backup in `backup_dir`
     /// (`backup_rsa_NAME.der`, NAME the file's name or `key`); the write is
     /// read back; on failure the previous slot is restored. Returns a
-    /// `LoadReport`.
-    #[pyo3(signature = (key, *, backup_dir))]
+    /// `LoadReport`. `on_progress(ProgressEvent)` is called (on a worker
+    /// thread) as the phases `backup`, `write`, `verify` advance. Ctrl-C
+    /// (`KeyboardInterrupt`) cancels the load through the core: the slot
+    /// then holds the old or the new key, whole, and `KeyboardInterrupt` is
+    /// raised with the core's `CancelledError` (naming the backup and the
+    /// key the slot holds) as its `__cause__`.
+    #[pyo3(signature = (key, *, backup_dir, on_progress=None))]
     fn write_private_key(
         &self,
         py: Python<'_>,
         key: &Bound<'_, PyAny>,
         backup_dir: PathBuf,
+        on_progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let key = key_to_load(key)?;
-        let loaded = self.with(py, |d| Ok(d.load_key_into(&key, &backup_dir)?))?;
+        let loaded = self.monitored(py, on_progress, |d, m| {
+            Ok(d.load_key_into_with(&key, &backup_dir, m)?)
+        })?;
         report(py, "LoadReport", &loaded)
     }
 
     /// Write the reset request over the slot (keeping a verified backup of a
     /// key it held, named after `backup_name`: `backup_rsa_NAME.der`) and,
     /// if `leave`, leave DFU mode so the firmware generates a new key at
-    /// boot. Returns a `ResetReport`.
-    #[pyo3(signature = (backup_name, *, leave=true))]
+    /// boot. Returns a `ResetReport`. `on_progress` and Ctrl-C as for
+    /// `write_private_key` (a cancelled reset leaves the old key or the
+    /// whole reset request in the slot).
+    #[pyo3(signature = (backup_name, *, leave=true, on_progress=None))]
     fn reset_private_key(
         &self,
         py: Python<'_>,
         backup_name: PathBuf,
         leave: bool,
+        on_progress: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let reset = self.with(py, |d| Ok(d.reset_key(leave, &backup_name)?))?;
+        let reset = self.monitored(py, on_progress, |d, m| {
+            Ok(d.reset_key_with(leave, &backup_name, m)?)
+        })?;
         report(py, "ResetReport", &reset)
     }
 

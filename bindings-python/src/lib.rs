@@ -8,6 +8,7 @@ mod convert;
 mod device;
 mod error;
 mod keys;
+mod monitor;
 mod report;
 mod sim;
 

@@ -192,11 +192,14 @@ def test_provision_many_of_nothing_is_refused(local_cloud: duo.LocalCloud) -> No
 
 def test_async_variants(virtual_duo: duo.VirtualDuo, local_cloud: duo.LocalCloud) -> None:
     seen: List[str] = []
+    progress: List[int] = []
 
     async def main() -> Any:
         one = await duo.provision_async(virtual_duo.device_id)
         many = await duo.provision_many_async(
-            [virtual_duo.device_id], on_result=lambda r: seen.append(r.device_id)
+            [virtual_duo.device_id],
+            on_result=lambda r: seen.append(r.device_id),
+            on_progress=lambda e: progress.append(e.done),
         )
         return one, many
 
@@ -204,6 +207,7 @@ def test_async_variants(virtual_duo: duo.VirtualDuo, local_cloud: duo.LocalCloud
     assert one.device_id == virtual_duo.device_id
     assert many.summary.ok == 1
     assert seen == [virtual_duo.device_id]
+    assert progress == [0, 1]
 
 
 def test_async_errors_are_the_same_exceptions(local_cloud: duo.LocalCloud) -> None:

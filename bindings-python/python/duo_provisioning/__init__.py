@@ -61,6 +61,7 @@ from ._reports import (
     ListedDevice,
     LoadReport,
     PrivateKey,
+    ProgressEvent,
     ProvisionResult,
     Report,
     ResetReport,
@@ -86,20 +87,34 @@ async def provision_many_async(
     token: Optional[str] = None,
     *,
     on_result: Optional[Callable[[DeviceResult], None]] = None,
+    on_progress: Optional[Callable[[ProgressEvent], None]] = None,
     **options: Any,
 ) -> BatchReport:
     """:func:`provision_many` for asyncio: runs in the loop's default
-    executor; ``on_result`` is called on the event loop's thread (through
-    ``call_soon_threadsafe``) as each device finishes."""
+    executor; ``on_result`` and ``on_progress`` are called on the event
+    loop's thread (through ``call_soon_threadsafe``) as the batch advances.
+    Cancelling the awaiting task does not stop the batch; Ctrl-C does not
+    reach it either (it runs off the main thread)."""
     loop = asyncio.get_running_loop()
-    relay: Optional[Callable[[DeviceResult], None]] = None
-    if on_result is not None:
-        callback = on_result
 
-        def relay(result: DeviceResult) -> None:
-            loop.call_soon_threadsafe(callback, result)
+    def relayed(callback: Optional[Callable[[Any], None]]) -> Optional[Callable[[Any], None]]:
+        if callback is None:
+            return None
+        target = callback
 
-    call = functools.partial(provision_many, list(items), token, on_result=relay, **options)
+        def relay(value: Any) -> None:
+            loop.call_soon_threadsafe(target, value)
+
+        return relay
+
+    call = functools.partial(
+        provision_many,
+        list(items),
+        token,
+        on_result=relayed(on_result),
+        on_progress=relayed(on_progress),
+        **options,
+    )
     return await loop.run_in_executor(None, call)
 
 
@@ -140,6 +155,7 @@ __all__ = [
     "DeviceResult",
     "BatchSummary",
     "BatchReport",
+    "ProgressEvent",
     "CloudRecord",
     "CloudDevice",
     "CloudStats",

@@ -17,6 +17,7 @@ from ._reports import (
     ListedDevice,
     LoadReport,
     PrivateKey,
+    ProgressEvent,
     ProvisionResult,
     ResetReport,
     SaveReport,
@@ -76,6 +77,7 @@ def provision_many(
     timeout: float = 30.0,
     retries: int = 3,
     on_result: Optional[Callable[[DeviceResult], Any]] = None,
+    on_progress: Optional[Callable[[ProgressEvent], Any]] = None,
 ) -> BatchReport: ...
 
 @final
@@ -86,9 +88,19 @@ class Device:
     def save_private_key(self, base: _Path, *, force: bool = False) -> SaveReport: ...
     def read_private_key(self) -> PrivateKey: ...
     def write_private_key(
-        self, key: Union[bytes, PrivateKey, _Path], *, backup_dir: _Path
+        self,
+        key: Union[bytes, PrivateKey, _Path],
+        *,
+        backup_dir: _Path,
+        on_progress: Optional[Callable[[ProgressEvent], Any]] = None,
     ) -> LoadReport: ...
-    def reset_private_key(self, backup_name: _Path, *, leave: bool = True) -> ResetReport: ...
+    def reset_private_key(
+        self,
+        backup_name: _Path,
+        *,
+        leave: bool = True,
+        on_progress: Optional[Callable[[ProgressEvent], Any]] = None,
+    ) -> ResetReport: ...
     def write_server_key(self, block: bytes) -> ServerKey: ...
     def read_server_key(self) -> ServerKey: ...
     def read_dct(self) -> DctReport: ...

@@ -27,6 +27,7 @@ __all__ = [
     "DeviceResult",
     "BatchSummary",
     "BatchReport",
+    "ProgressEvent",
     "CloudRecord",
     "CloudDevice",
     "CloudStats",
@@ -252,7 +253,9 @@ class ProvisionResult(Report):
 
 
 class DeviceResult(Report):
-    """One device of ``provision_many``: ``ok``, or ``error`` and ``error_kind``."""
+    """One device of ``provision_many``: ``ok``, or ``error``, ``error_kind``
+    and ``code`` (the stable error code; ``"CANCELLED"`` for a device a
+    cancelled batch did not finish)."""
 
     line: int
     device_id: str
@@ -262,20 +265,36 @@ class DeviceResult(Report):
     fingerprint: str
     error: Optional[str]
     error_kind: Optional[str]
+    code: Optional[str]
 
 
 class BatchSummary(Report):
-    """Totals of a ``provision_many`` run."""
+    """Totals of a ``provision_many`` run (``cancelled``: devices a
+    cancelled batch did not finish, not counted in ``failed``)."""
 
     total: int
     ok: int
     failed: int
+    cancelled: int
     attempts: int
     concurrency: int
     elapsed_secs: float
     rate_per_sec: float
     p50_ms: float
     p99_ms: float
+
+
+class ProgressEvent(Report):
+    """One step of a long operation, as ``on_progress`` receives it:
+    ``done`` of ``total`` ``unit``s (``"bytes"`` or ``"devices"``) in
+    ``phase`` (``"read"``, ``"backup"``, ``"erase"``, ``"write"``,
+    ``"verify"``, ``"restore"``, ``"reset"`` or ``"provision"``). A phase
+    starts at ``done == 0`` and ends at ``done == total``."""
+
+    phase: str
+    done: int
+    total: int
+    unit: str
 
 
 class BatchReport(Report):
