@@ -39,8 +39,8 @@
 use serde::Serialize;
 
 use super::app::pad_to_field;
-use super::{lookup, AppDct, DctError, ALT1_DUMP_MAX};
-use crate::platform::{Platform, APP_DCT_SIZE};
+use super::{AppDct, DctError, ALT1_DUMP_MAX};
+use crate::platform::{DctLayout, Platform, APP_DCT_SIZE};
 
 /// `BOOTLOADER_MAGIC_NUMBER` as stored at bytes 12..16 of a partition.
 pub const WICED_MAGIC: [u8; 4] = *b"BRCM";
@@ -127,6 +127,9 @@ impl WriteStep {
 pub struct DctImage {
     platform: &'static Platform,
     bytes: Vec<u8>,
+    /// The firmware layout the application DCT is read in; `None`: what
+    /// the current partition's system flags tell ([`super::choose_layout`]).
+    layout: Option<DctLayout>,
 }
 
 impl DctImage {
@@ -156,7 +159,14 @@ impl DctImage {
         Ok(DctImage {
             platform,
             bytes: bytes.to_vec(),
+            layout: None,
         })
+    }
+
+    /// Read the application DCT in `layout` (`None`: as the system flags tell).
+    pub fn with_layout(mut self, layout: Option<DctLayout>) -> Self {
+        self.layout = layout;
+        self
     }
 
     pub fn platform(&self) -> &'static Platform {
@@ -212,20 +222,28 @@ impl DctImage {
     /// The application DCT stored in a given partition, current or not.
     pub fn app_dct_of(&self, partition: usize) -> Result<AppDct, DctError> {
         let start = self.platform.app_dct_offset;
-        AppDct::from_bytes(
-            self.platform,
-            &self.partition(partition)?[start..start + APP_DCT_SIZE],
-        )
+        let part = self.partition(partition)?;
+        let (layout, source) = super::choose_layout(&part[start..], self.layout);
+        let end = (start + layout.size().max(APP_DCT_SIZE)).min(part.len());
+        Ok(AppDct::from_bytes_as(self.platform, layout, &part[start..end])?
+            .with_layout_source(source))
+    }
+
+    /// The size of the application DCT in the layout it is read in.
+    fn app_size(&self) -> usize {
+        self.app_dct()
+            .map_or(APP_DCT_SIZE, |app| app.layout().size().max(APP_DCT_SIZE))
     }
 
     /// Apply `data` at application-DCT `offset` the way the device does:
     /// copy-on-write into the standby partition, then make it current.
     /// Writes must end within the application DCT (4290 bytes).
     pub fn write_app(&mut self, offset: usize, data: &[u8]) -> Result<(), DctError> {
+        let limit = self.app_size();
         self.write_until(
             offset,
             data,
-            APP_DCT_SIZE,
+            limit,
             "application DCT",
             WriteStep::RetireOld,
         )
@@ -334,7 +352,7 @@ impl DctImage {
 
     /// Overwrite a named field with raw bytes (0xFF-padded), device-style.
     pub fn set_field_bytes(&mut self, name: &str, value: &[u8]) -> Result<(), DctError> {
-        let field = lookup(name)?;
+        let field = self.app_dct()?.lookup(name)?;
         let padded = pad_to_field(field, value)?;
         self.write_app(field.offset, &padded)
     }
@@ -342,8 +360,8 @@ impl DctImage {
     /// [`AppDct::set`] on the current table, written device-style: the
     /// standby partition gets the new value and becomes current.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), DctError> {
-        let field = lookup(name)?;
         let mut app = self.app_dct()?;
+        let field = app.lookup(name)?;
         app.set(name, value)?;
         self.write_app(field.offset, &app.as_bytes()[field.offset..field.end()])
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use duo_provisioning::dct::DctFile;
-use duo_provisioning::platform::Platform;
+use duo_provisioning::platform::{DctLayout, Platform};
 use duo_provisioning::report::{DctReport, PublicKeySlot, ServerReport};
 
 use crate::output::Ctx;
@@ -53,6 +53,17 @@ pub struct Source {
     /// Board family of the file: duo, photon or p1.
     #[arg(long, default_value = "duo", value_parser = crate::output::parse_platform)]
     platform: &'static Platform,
+    /// The system firmware of the board the file comes from (0.2.4, 0.3.1,
+    /// 0.3.3…): its DCT layout is used. Default: the bootloader version in
+    /// the file's system flags (3/4: 0.2.x, 5: 0.3.0/0.3.1), else the
+    /// 0.3.0/0.3.1 table; a 0.3.2+ file cannot be told and needs this. A
+    /// board in DFU mode needs none: its bootloader tells.
+    #[arg(long, value_name = "VERSION", value_parser = parse_layout)]
+    firmware: Option<DctLayout>,
+}
+
+fn parse_layout(version: &str) -> Result<DctLayout, String> {
+    duo_provisioning::dct::layout_for_firmware(version).map_err(|e| e.to_string())
 }
 
 impl Source {
@@ -69,12 +80,17 @@ impl Source {
             ),
             (None, true) => (duo_provisioning::FACTORY_DCT_IMAGE.to_vec(), None),
             (None, false) => {
+                anyhow::ensure!(
+                    self.firmware.is_none(),
+                    "--firmware names the layout of a file; a board in DFU mode tells its own \
+                     by its bootloader: pass --file or --factory, or drop --firmware"
+                );
                 let app = crate::device_cmd::open(ctx)?.read_app_dct()?;
                 return Ok((DctFile::App(app), None));
             }
         };
         let what = path.map_or("the factory image".to_string(), |p| p.display().to_string());
-        let file = DctFile::detect(self.platform, &bytes).with_context(|| what.clone())?;
+        let file = DctFile::detect_as(self.platform, &bytes, self.firmware).with_context(|| what.clone())?;
         Ok((file, path))
     }
 }
@@ -168,6 +184,12 @@ pub fn render(r: &DctReport) -> String {
         "application DCT (alt 1)"
     };
     let _ = writeln!(s, "file:                {kind}, {} bytes", r.size);
+    let _ = writeln!(
+        s,
+        "layout:              firmware {} (from {})",
+        r.layout,
+        r.layout_source.describe()
+    );
     if let Some(p) = r.current_partition {
         let _ = writeln!(s, "current partition:   {p}");
     }

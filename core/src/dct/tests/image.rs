@@ -42,7 +42,8 @@ fn dct_set_on_an_image_writes_the_standby_partition_and_makes_it_current() {
 
 #[test]
 fn two_writes_in_a_row_flip_back_to_partition_0() {
-    let mut image = factory_image();
+    // `device_id` (3618) exists from firmware 0.3.0 on.
+    let mut image = factory_image().with_layout(Some(crate::platform::DctLayout::V0_3_0));
     image.set("claimed", "true").unwrap();
     let after_first = image.partition(1).unwrap().to_vec();
     image.set("device_id", "2fff27fffc473530fff23637").unwrap();

@@ -55,6 +55,10 @@ pub struct BootReport {
     /// (REFERENCE §5); `None` when the boot did not get that far.
     #[serde(default)]
     pub connection: Option<crate::protocol::connect::ConnectOutcome>,
+    /// Which server key the connection started from: the DCT's block, or
+    /// on 0.3.x the built-in one replacing a blank block in RAM (REFERENCE §2).
+    #[serde(default)]
+    pub server_key: Option<super::connect::ServerKeySource>,
 }
 
 /// Run the firmware's key rule against the DCT.
@@ -79,6 +83,7 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
             reset_after_key: false,
             public_key_rewritten,
             connection: None,
+            server_key: None,
         });
     }
     let key = keys::generate().map_err(SimError::Key)?;
@@ -100,6 +105,7 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
         reset_after_key: true,
         public_key_rewritten,
         connection: None,
+        server_key: None,
     })
 }
 

@@ -49,6 +49,7 @@ use crate::time::Clock;
 
 pub use crate::protocol::connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use boot::BootReport;
+pub use connect::ServerKeySource;
 pub use clock::ManualClock;
 pub use error::SimError;
 pub use faults::Fault;
@@ -547,6 +548,12 @@ impl VirtualDuo {
         if let Ok(report) = &mut result {
             let clock = self.clock.clone();
             let platform = self.platform();
+            let builtin = self.board.firmware.is_some_and(|f| f.builtin_server_key);
+            let block = platform::known_field("server_public_key");
+            report.server_key = Some(connect::server_key_source(
+                &self.mem.app_dct_read(block.offset, block.size),
+                builtin,
+            ));
             report.connection = Some(connect::connect(
                 &self.mem,
                 connect::ConnectContext {
@@ -555,6 +562,7 @@ impl VirtualDuo {
                     stay: options.stay,
                     time_factor: self.state.time_factor,
                     sleep: &|d| clock.sleep(d),
+                    builtin_server_key: builtin,
                 },
             ));
         }

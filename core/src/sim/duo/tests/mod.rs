@@ -5,6 +5,7 @@ mod boot;
 mod dct;
 mod descriptors;
 mod faults;
+mod firmware_rules;
 mod media;
 mod state_machine;
 mod store;
