@@ -28,9 +28,9 @@
 //!   changes nothing (ST's `USBD_CtlError`).
 //! - Leave: the zero-length DNLOAD goes to dfuMANIFEST_SYNC; the next
 //!   GETSTATUS reports dfuDNLOAD_IDLE, the state becomes
-//!   dfuMANIFEST_WAIT_RESET, and r3–r5 save their system flags (a DCT
-//!   write) before the reset. (The real board resets about 500 ms later;
-//!   the virtual one resets as the reply goes out.)
+//!   dfuMANIFEST_WAIT_RESET (GETSTATUS now says so), and
+//!   [`LEAVE_RESET_DELAY`] later (scaled) r3–r5 save their system flags (a
+//!   DCT write) and the board resets ([`super::VirtualDuo`] runs that).
 //! - CLRSTATUS outside dfuERROR puts the device in dfuERROR with
 //!   errUNKNOWN, as ST's code does; nothing else enters dfuERROR.
 
@@ -46,6 +46,10 @@ use crate::platform::Board;
 use super::faults::{BlockFate, FaultPlan};
 use super::memory::{Failure, Memory};
 use super::{SimError, Stats};
+
+/// From the leave GETSTATUS to the reset (REFERENCE §1: "about 500 ms
+/// later the bootloader saves its system flags … and resets").
+pub(crate) const LEAVE_RESET_DELAY: Duration = Duration::from_millis(500);
 
 /// Where the address pointer starts when the bootloader starts (REFERENCE §1).
 pub(crate) const DEFAULT_POINTER: u32 = 0x0802_0000;
@@ -303,24 +307,13 @@ impl Dfu<'_> {
                 }
             },
             DfuState::DfuManifestSync => {
-                // Particle: report dfuDNLOAD_IDLE, then reset (REFERENCE §1 quirk).
+                // Particle: report dfuDNLOAD_IDLE; the state is now
+                // dfuMANIFEST_WAIT_RESET, and the reset comes about 500 ms
+                // later (REFERENCE §1 quirk; `VirtualDuo` times it).
                 self.regs.state = DfuState::DfuManifestWaitReset;
-                if self.board.bootloader.saves_system_flags_on_leave {
-                    self.save_system_flags()?;
-                }
                 Ok(Outcome::Leave(self.status_reply(DfuState::DfuDnloadIdle)))
             }
             state => Ok(Outcome::Data(self.status_reply(state))),
-        }
-    }
-
-    /// r3–r5 write their system flags back to the DCT as they leave DFU
-    /// (REFERENCE §1); the DCT layer skips identical data.
-    fn save_system_flags(&mut self) -> Result<(), SimError> {
-        let flags = self.mem.app_dct_read(0, 32);
-        match self.mem.app_dct_write(0, &flags) {
-            Ok(_) | Err(SimError::Dct(_)) => Ok(()),
-            Err(e) => Err(e),
         }
     }
 

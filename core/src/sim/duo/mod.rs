@@ -183,6 +183,11 @@ struct DeviceState {
     /// off the bus until then (re-enumerating), in calendar time.
     #[serde(default)]
     reappear_at: Option<std::time::SystemTime>,
+    /// After the leave GETSTATUS: when the bootloader saves its system
+    /// flags and resets into firmware (REFERENCE §1, ~500 ms), in calendar
+    /// time. Until then the board stays in dfuMANIFEST_WAIT_RESET.
+    #[serde(default)]
+    reset_at: Option<std::time::SystemTime>,
 }
 
 impl DeviceState {
@@ -301,6 +306,7 @@ impl VirtualDuo {
             service: Default::default(),
             listening: false,
             reappear_at: None,
+            reset_at: None,
         };
         let mut duo = VirtualDuo {
             dir: dir.to_path_buf(),
@@ -345,7 +351,7 @@ impl VirtualDuo {
         let board = state.board(dir)?;
         let mem = Memory::open(dir, board)?;
         let written = serde_json::to_string_pretty(&state).unwrap_or_default();
-        Ok(VirtualDuo {
+        let mut duo = VirtualDuo {
             dir: dir.to_path_buf(),
             _lock: lock,
             clock: DeviceClock::new(clock),
@@ -355,7 +361,40 @@ impl VirtualDuo {
             written,
             mem,
             timeout: None,
-        })
+        };
+        // A reset that came due while nobody held the board has happened;
+        // whoever opens it finds the board as the reset left it.
+        if duo.settle()? {
+            duo.enumerated_as = duo.state.mode;
+        }
+        Ok(duo)
+    }
+
+    /// Run the reset that follows a leave once its time has come: r3–r5
+    /// save their system flags (a DCT write, REFERENCE §1), then the board
+    /// boots its firmware (a failed boot is kept in the state). Returns
+    /// whether it happened.
+    fn settle(&mut self) -> Result<bool, SimError> {
+        let Some(at) = self.state.reset_at else {
+            return Ok(false);
+        };
+        if self.clock.now() < at {
+            return Ok(false);
+        }
+        self.state.reset_at = None;
+        if self.board.bootloader.saves_system_flags_on_leave {
+            let flags = self.mem.app_dct_read(0, 32);
+            match self.mem.app_dct_write(0, &flags) {
+                Ok(_) | Err(SimError::Dct(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // A failed key rule or a board without firmware is kept in the
+        // state by `boot`; only the state directory failing is an error.
+        match self.boot() {
+            Err(e @ SimError::Io { .. }) => Err(e),
+            _ => Ok(true),
+        }
     }
 
     /// Read what the device is without taking it (for listing devices while
@@ -527,6 +566,7 @@ impl VirtualDuo {
         self.state.service = Default::default();
         self.state.listening = false;
         self.state.reappear_at = None;
+        self.state.reset_at = None;
         if self.board.firmware.is_none() {
             // No system firmware: the bootloader stays in DFU mode.
             self.state.mode = Mode::Dfu;
@@ -604,6 +644,7 @@ impl VirtualDuo {
 
     fn enter_dfu_state(&mut self) {
         self.state.mode = Mode::Dfu;
+        self.state.reset_at = None;
         self.state.service = Default::default();
         self.state.listening = false;
         self.state.reappear_at = None;
@@ -739,6 +780,7 @@ impl VirtualDuo {
     /// class restarts in dfuIDLE (the address pointer is kept, as ST's
     /// static `Pointer` is) and a device stuck in dfuDNBUSY is freed.
     pub fn usb_reset(&mut self) -> Result<(), TransportError> {
+        self.settle().map_err(storage_failed)?;
         self.present()?;
         if self.state.mode != Mode::Dfu {
             return Err(TransportError::NoDevice);
@@ -752,6 +794,7 @@ impl VirtualDuo {
     }
 
     fn transfer(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.settle().map_err(storage_failed)?;
         self.present()?;
         self.wait_until_free()?;
         self.state.stats.control_transfers += 1;
@@ -856,9 +899,10 @@ impl VirtualDuo {
                         return Err(TransportError::NoDevice);
                     }
                     Outcome::Leave(reply) => {
-                        // The reply goes out, then the board resets into
-                        // firmware; a failed key rule is kept in the state.
-                        let _ = self.boot();
+                        // The reply goes out; the board resets into
+                        // firmware about 500 ms later (`settle`).
+                        let delay = dfu::scale(dfu::LEAVE_RESET_DELAY, self.state.time_factor);
+                        self.state.reset_at = Some(self.clock.now() + delay);
                         reply
                     }
                 };
@@ -886,6 +930,21 @@ impl VirtualDuo {
             alt: self.state.usb.alt,
             time_factor: self.state.time_factor,
         }
+    }
+}
+
+impl Drop for VirtualDuo {
+    /// A board left to reset (the host closed it after leaving DFU) does
+    /// so: the rest of its ~500 ms passes on the device's clock, then the
+    /// reset runs, so whoever opens the board next finds it in firmware.
+    fn drop(&mut self) {
+        let Some(at) = self.state.reset_at else {
+            return;
+        };
+        if let Ok(left) = at.duration_since(self.clock.now()) {
+            self.clock.sleep(left);
+        }
+        let _ = self.settle();
     }
 }
 
