@@ -36,7 +36,10 @@ fn factory_dct_shows_partition_0_current_default_server_and_erased_key() {
         .map(|f| f["name"].as_str().unwrap())
         .collect();
     // Bootloader 3 in the system flags: the 0.2.x layout (REFERENCE §2).
-    assert_eq!((r["layout"].as_str(), r["layout_source"].as_str()), (Some("0.2.x"), Some("system-flags")));
+    assert_eq!(
+        (r["layout"].as_str(), r["layout_source"].as_str()),
+        (Some("0.2.x"), Some("system-flags"))
+    );
     assert_eq!(names.len(), 25, "every field of the 0.2.x layout is shown");
     assert!(names.contains(&"claim_code") && names.contains(&"extra_system_flags"));
 }
@@ -55,7 +58,15 @@ fn firmware_option_picks_the_layout_of_a_file() {
     ] {
         let out = duoprov(
             dir.path(),
-            &["dct", "show", "--file", path, "--firmware", version, "--json"],
+            &[
+                "dct",
+                "show",
+                "--file",
+                path,
+                "--firmware",
+                version,
+                "--json",
+            ],
         );
         assert_ok(&out, "dct show --firmware");
         let r = stdout_json(&out);
@@ -63,12 +74,29 @@ fn firmware_option_picks_the_layout_of_a_file() {
         assert_eq!(r["layout_source"], "given");
         let fields = r["fields"].as_array().unwrap();
         assert_eq!(fields.len(), count, "{version}");
-        let extra = fields.iter().find(|f| f["name"] == "extra_system_flags").unwrap();
+        let extra = fields
+            .iter()
+            .find(|f| f["name"] == "extra_system_flags")
+            .unwrap();
         assert_eq!(extra["offset"], flags_at, "{version}");
     }
-    let out = duoprov(dir.path(), &["dct", "get", "device_id", "--file", path, "--firmware", "0.3.1"]);
+    let out = duoprov(
+        dir.path(),
+        &[
+            "dct",
+            "get",
+            "device_id",
+            "--file",
+            path,
+            "--firmware",
+            "0.3.1",
+        ],
+    );
     assert_ok(&out, "dct get --firmware 0.3.1");
-    let out = duoprov(dir.path(), &["dct", "show", "--file", path, "--firmware", "2.0"]);
+    let out = duoprov(
+        dir.path(),
+        &["dct", "show", "--file", path, "--firmware", "2.0"],
+    );
     assert!(!out.status.success());
     assert!(stderr(&out).contains("0.3.2+"), "{}", stderr(&out));
 }

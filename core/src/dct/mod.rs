@@ -22,7 +22,9 @@ mod tests;
 pub use crate::platform::Field;
 pub use app::{AppDct, ALT1_DUMP_MAX, SYSTEM_FLAGS_HEADER};
 pub use choice::{choose_layout, layout_for_firmware, LayoutSource};
-pub use image::{DctImage, WicedHeader, WriteStep, WICED_HEADER_LEN, WICED_MAGIC};
+pub use image::{
+    DctImage, DctTrailer, WicedHeader, WriteStep, DCT_TRAILER_LEN, WICED_HEADER_LEN, WICED_MAGIC,
+};
 pub use value::{FieldValue, FlashModule, IpConfig, SystemFlags, SYSTEM_FLAG_FIELDS};
 
 use crate::platform::{DctLayout, Platform, APP_DCT_FIELDS, APP_DCT_SIZE};

@@ -90,7 +90,8 @@ impl Source {
             }
         };
         let what = path.map_or("the factory image".to_string(), |p| p.display().to_string());
-        let file = DctFile::detect_as(self.platform, &bytes, self.firmware).with_context(|| what.clone())?;
+        let file = DctFile::detect_as(self.platform, &bytes, self.firmware)
+            .with_context(|| what.clone())?;
         Ok((file, path))
     }
 }

@@ -238,7 +238,11 @@ fn the_layout_of_a_file_comes_from_the_caller_else_its_system_flags_else_the_def
             bytes[..4].copy_from_slice(&[0xc0, 0xac, 0xde, 0x1a]);
             bytes[4..6].copy_from_slice(&v.to_le_bytes());
         }
-        assert_eq!(choose_layout(&bytes, given), (layout, source), "{version:?} {given:?}");
+        assert_eq!(
+            choose_layout(&bytes, given),
+            (layout, source),
+            "{version:?} {given:?}"
+        );
         let DctFile::App(app) = DctFile::detect_as(&DUO, &bytes, given).unwrap() else {
             panic!("an alt-1 dump");
         };

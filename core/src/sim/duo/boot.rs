@@ -59,6 +59,28 @@ pub struct BootReport {
     /// on 0.3.x the built-in one replacing a blank block in RAM (REFERENCE §2).
     #[serde(default)]
     pub server_key: Option<super::connect::ServerKeySource>,
+    /// The bootloader booted a WICED application (`wiced_application` =
+    /// 0x5AA5, REFERENCE §1): the system firmware, its key rule and its
+    /// cloud connection did not run.
+    #[serde(default)]
+    pub wiced_application: bool,
+}
+
+impl BootReport {
+    /// A boot into a WICED application: the key slot is left as it is.
+    pub(crate) fn wiced_application(mem: &Memory) -> BootReport {
+        let private = known_field("device_private_key");
+        BootReport {
+            slot_first_byte: mem.app_dct_read(private.offset, 1)[0],
+            generated_key: false,
+            fingerprint: None,
+            reset_after_key: false,
+            public_key_rewritten: false,
+            connection: None,
+            server_key: None,
+            wiced_application: true,
+        }
+    }
 }
 
 /// Run the firmware's key rule against the DCT.
@@ -84,6 +106,7 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
             public_key_rewritten,
             connection: None,
             server_key: None,
+            wiced_application: false,
         });
     }
     let key = keys::generate().map_err(SimError::Key)?;
@@ -106,6 +129,7 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
         public_key_rewritten,
         connection: None,
         server_key: None,
+        wiced_application: false,
     })
 }
 

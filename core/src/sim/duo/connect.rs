@@ -66,40 +66,37 @@ pub(crate) fn connect(mem: &Memory, cx: ConnectContext<'_>) -> ConnectOutcome {
         port: server_key::DEFAULT_PORT,
         reason,
     };
-    let block = match server_key_source(&raw, cx.builtin_server_key) {
-        ServerKeySource::Dct => match server_key::parse_server_key(&raw) {
-            Ok(b) => b,
-            Err(e) => return not_tried(e.to_string()),
-        },
-        // REFERENCE §2: 0.3.x replaces a blank block in RAM by its built-in
-        // key for the public cloud; the virtual Duo never connects there.
-        ServerKeySource::BuiltIn => {
-            return not_tried(
+    let block =
+        match server_key_source(&raw, cx.builtin_server_key) {
+            ServerKeySource::Dct => match server_key::parse_server_key(&raw) {
+                Ok(b) => b,
+                Err(e) => return not_tried(e.to_string()),
+            },
+            // REFERENCE §2: 0.3.x replaces a blank block in RAM by its built-in
+            // key for the public cloud; the virtual Duo never connects there.
+            ServerKeySource::BuiltIn => return not_tried(
                 "the server key block at DCT 2082 is blank (all 0xFF), so the firmware uses its \
                  built-in key for the public cloud (in RAM; the DCT stays blank); the virtual \
                  Duo connects only to loopback addresses"
                     .into(),
-            )
-        }
-        ServerKeySource::Missing => {
-            return not_tried(
+            ),
+            ServerKeySource::Missing => return not_tried(
                 "the server key block at DCT 2082 is blank (all 0xFF) and firmware 0.2.x has no \
                  built-in key: the handshake cannot start until a server key is written at 2082"
                     .into(),
-            )
-        }
-        // Any other unusable block leaves the firmware on its fallback
-        // address: device.spark.io, never a loopback server.
-        ServerKeySource::Unusable => {
-            let e = server_key::parse_server_key(&raw)
-                .err()
-                .map_or_else(String::new, |e| e.to_string());
-            return not_tried(format!(
-                "the server key block at DCT 2082 is not usable ({e}), so the firmware falls \
+            ),
+            // Any other unusable block leaves the firmware on its fallback
+            // address: device.spark.io, never a loopback server.
+            ServerKeySource::Unusable => {
+                let e = server_key::parse_server_key(&raw)
+                    .err()
+                    .map_or_else(String::new, |e| e.to_string());
+                return not_tried(format!(
+                    "the server key block at DCT 2082 is not usable ({e}), so the firmware falls \
                  back to the public cloud; the virtual Duo connects only to loopback addresses"
-            ));
-        }
-    };
+                ));
+            }
+        };
     if let Some(not_tried) = connect::not_loopback(&block) {
         return not_tried;
     }

@@ -95,6 +95,11 @@ pub(crate) struct DfuRegs {
     /// what an UPLOAD from a bad address returns on r3–r5.
     #[serde(with = "hex_bytes", default)]
     pub buffer: Vec<u8>,
+    /// The `wiced_application` trigger is armed: the host read the
+    /// configuration descriptor (as every host does when the board
+    /// enumerates) and no data block has been written since (REFERENCE §1).
+    #[serde(default)]
+    pub wiced_trigger: bool,
 }
 
 impl Default for DfuRegs {
@@ -108,17 +113,21 @@ impl Default for DfuRegs {
             poll_ms: 0,
             stuck: false,
             buffer: Vec::new(),
+            wiced_trigger: true,
         }
     }
 }
 
 impl DfuRegs {
     /// After a USB reset or (re)configuration: the class restarts in
-    /// dfuIDLE; the pointer and the buffer are static variables and stay.
+    /// dfuIDLE; the pointer, the buffer and the trigger are static
+    /// variables and stay (a USB reset re-enumerates, and the host's read
+    /// of the configuration descriptor arms the trigger again).
     pub fn restarted(&self) -> DfuRegs {
         DfuRegs {
             pointer: self.pointer,
             buffer: self.buffer.clone(),
+            wiced_trigger: self.wiced_trigger,
             ..DfuRegs::default()
         }
     }
@@ -338,7 +347,10 @@ impl Dfu<'_> {
                 0 => self.command(&pending.data),
                 1 => Ok(Duration::ZERO),
                 block => match self.block_address(block) {
-                    Some(addr) => self.mem.write(self.alt, addr, &pending.data),
+                    Some(addr) => match self.wiced_trigger(addr, &pending.data) {
+                        Ok(()) => self.mem.write(self.alt, addr, &pending.data),
+                        Err(e) => Err(e),
+                    },
                     None => Err(Failure::Refused),
                 },
             },
@@ -359,6 +371,35 @@ impl Dfu<'_> {
             hold,
             failed,
         })
+    }
+
+    /// The Duo's `wiced_application` trigger (REFERENCE §1): the first data
+    /// block after the configuration descriptor was read clears it, and
+    /// sets the DCT flag if it is written at a trigger address and opens
+    /// with an initial stack pointer. The flag goes to the DCT the way the
+    /// bootloader reaches it (not at all on an r6 without system firmware).
+    fn wiced_trigger(&mut self, addr: u32, data: &[u8]) -> Result<(), Failure> {
+        if !std::mem::take(&mut self.regs.wiced_trigger) {
+            return Ok(());
+        }
+        let (Some(trigger), Some(word)) = (self.board.bootloader.wiced_trigger, data.get(..4))
+        else {
+            return Ok(());
+        };
+        let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        let Some(flag) = trigger.flag_for(addr, word) else {
+            return Ok(());
+        };
+        if !self.board.dct_alt_works() {
+            return Ok(());
+        }
+        match self
+            .mem
+            .app_dct_write(trigger.flag_offset, &flag.to_le_bytes())
+        {
+            Ok(_) | Err(SimError::Dct(_)) => Ok(()),
+            Err(e) => Err(Failure::Io(e)),
+        }
     }
 
     /// The bwPollTimeout the medium declares, inverted (REFERENCE §1): an

@@ -49,8 +49,8 @@ use crate::time::Clock;
 
 pub use crate::protocol::connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use boot::BootReport;
-pub use connect::ServerKeySource;
 pub use clock::ManualClock;
+pub use connect::ServerKeySource;
 pub use error::SimError;
 pub use faults::Fault;
 pub use status::DuoStatus;
@@ -188,6 +188,11 @@ struct DeviceState {
     /// time. Until then the board stays in dfuMANIFEST_WAIT_RESET.
     #[serde(default)]
     reset_at: Option<std::time::SystemTime>,
+    /// The bootloader booted a WICED application (`wiced_application` =
+    /// 0x5AA5, REFERENCE §1) instead of the system firmware: no Particle
+    /// USB face, no key rule, no cloud.
+    #[serde(default)]
+    wiced_app_running: bool,
 }
 
 impl DeviceState {
@@ -307,6 +312,7 @@ impl VirtualDuo {
             listening: false,
             reappear_at: None,
             reset_at: None,
+            wiced_app_running: false,
         };
         let mut duo = VirtualDuo {
             dir: dir.to_path_buf(),
@@ -567,6 +573,7 @@ impl VirtualDuo {
         self.state.listening = false;
         self.state.reappear_at = None;
         self.state.reset_at = None;
+        self.state.wiced_app_running = false;
         if self.board.firmware.is_none() {
             // No system firmware: the bootloader stays in DFU mode.
             self.state.mode = Mode::Dfu;
@@ -579,6 +586,9 @@ impl VirtualDuo {
             return Err(e);
         }
         self.state.mode = Mode::Firmware;
+        if let Some(report) = self.wiced_application()? {
+            return Ok(report);
+        }
         self.install_newer_bootloader()?;
         let mut result = boot::apply_key_rule(&mut self.mem);
         if matches!(&result, Ok(report) if report.reset_after_key) {
@@ -620,6 +630,25 @@ impl VirtualDuo {
         result
     }
 
+    /// REFERENCE §1: the bootloader boots a WICED application instead of the
+    /// system firmware when the extra system flag `wiced_application` is
+    /// 0x5AA5 (set by the trigger when one was written at 0x08010000).
+    fn wiced_application(&mut self) -> Result<Option<BootReport>, SimError> {
+        let Some(trigger) = self.board.bootloader.wiced_trigger else {
+            return Ok(None);
+        };
+        let flag = self.mem.app_dct_read(trigger.flag_offset, 2);
+        if u16::from_le_bytes([flag[0], flag[1]]) != platform::board::WICED_APP_FLAG {
+            return Ok(None);
+        }
+        let report = BootReport::wiced_application(&self.mem);
+        self.state.wiced_app_running = true;
+        self.state.last_boot = Some(report.clone());
+        self.state.last_boot_error = None;
+        self.persist()?;
+        Ok(Some(report))
+    }
+
     /// The system firmware replaces an older bootloader with its own at
     /// boot (0.3.x over r3/r4, REFERENCE §1), moving the flash map to the
     /// 32 KiB generation.
@@ -645,6 +674,7 @@ impl VirtualDuo {
     fn enter_dfu_state(&mut self) {
         self.state.mode = Mode::Dfu;
         self.state.reset_at = None;
+        self.state.wiced_app_running = false;
         self.state.service = Default::default();
         self.state.listening = false;
         self.state.reappear_at = None;
@@ -697,6 +727,7 @@ impl VirtualDuo {
         }
         match self.state.mode {
             Mode::Dfu => Ok(()),
+            Mode::Firmware if self.state.wiced_app_running => Err(TransportError::NoDevice),
             Mode::Firmware if self.board.firmware.is_some() => Ok(()),
             Mode::Firmware => Err(TransportError::NoDevice),
         }
@@ -877,6 +908,14 @@ impl VirtualDuo {
                 if setup.request == usb::REQ_SET_CONFIGURATION && setup.request_type & 0x1F == 0 {
                     // ST: (re)configuring initialises the DFU class.
                     self.state.dfu = self.state.dfu.restarted();
+                }
+                if setup.request == crate::dfu::descriptor::GET_DESCRIPTOR
+                    && setup.request_type == 0x80
+                    && setup.value >> 8 == 2
+                {
+                    // Reading the configuration descriptor arms the
+                    // `wiced_application` trigger (REFERENCE §1).
+                    self.state.dfu.wiced_trigger = true;
                 }
                 Ok((reply, None))
             }

@@ -111,7 +111,11 @@ fn a_board_closed_after_leaving_resets_500_ms_later_on_the_device_clock() {
     let before = b.clock.elapsed();
     let Bench { dir, t, clock } = b;
     drop(t);
-    assert_eq!(clock.elapsed() - before, Duration::from_millis(5), "the reset waited");
+    assert_eq!(
+        clock.elapsed() - before,
+        Duration::from_millis(5),
+        "the reset waited"
+    );
     let duo = crate::sim::duo::VirtualDuo::open_with_clock(&dir.path().join("vd"), clock).unwrap();
     assert_eq!(duo.mode(), Mode::Firmware);
     assert!(duo.last_boot().0.unwrap().generated_key);
