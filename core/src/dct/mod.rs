@@ -13,6 +13,7 @@
 mod app;
 pub mod choice;
 mod encode;
+pub mod file;
 pub mod image;
 mod value;
 

@@ -188,7 +188,11 @@ fn alt1_reads_of_an_image_follow_flash() {
 #[test]
 fn sequenced_writes_carry_a_trailer_whose_sequence_and_crc_pick_the_current_partition() {
     let mut image = factory_image();
-    assert_eq!(image.header(0).unwrap().trailer, None, "the factory image has none");
+    assert_eq!(
+        image.header(0).unwrap().trailer,
+        None,
+        "the factory image has none"
+    );
     image.write_app_data_sequenced(1762, b"first").unwrap();
     let h1 = image.header(1).unwrap();
     assert_eq!(image.current_partition().unwrap(), 1);
@@ -201,7 +205,10 @@ fn sequenced_writes_carry_a_trailer_whose_sequence_and_crc_pick_the_current_part
     // The trailer is not part of the body copied: only its own partition's.
     let part = DUO.dct_partition_size;
     let bytes = image.as_bytes().to_vec();
-    assert_eq!(&bytes[part - DCT_TRAILER_LEN..part][..4], &2u32.to_le_bytes());
+    assert_eq!(
+        &bytes[part - DCT_TRAILER_LEN..part][..4],
+        &2u32.to_le_bytes()
+    );
 
     // Both partitions usable (a write cut short before the old one was
     // retired): the higher sequence wins, whichever partition holds it.

@@ -149,7 +149,10 @@ fn a_dct_write_on_0_3_3_ends_the_new_partition_with_the_next_sequence_and_its_cr
         let trailer = image.header(current).unwrap().trailer.expect("a trailer");
         assert_eq!((trailer.sequence, trailer.crc_ok), (n, true), "write {n}");
         let old = image.header(1 - current).unwrap();
-        assert!(old.has_magic && old.is_current_dct == 0, "the old one is kept, retired");
+        assert!(
+            old.has_magic && old.is_current_dct == 0,
+            "the old one is kept, retired"
+        );
         assert_eq!(b.read(34, 612), vec![byte; 612]);
     }
 }
