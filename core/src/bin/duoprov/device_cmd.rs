@@ -117,9 +117,9 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let devices = device::list_devices(selector.as_ref(), duo_provisioning::time::system())?;
     if devices.is_empty() {
         ctx.info(format!(
-            "no device in DFU mode found{}: hold SETUP, tap RESET, release SETUP when the LED \
-             blinks yellow",
-            device::no_device_detail(selector.as_ref())
+            "no device in DFU mode found{}: {}",
+            device::no_device_detail(selector.as_ref()),
+            duo_provisioning::platform::DUO.enter_dfu_hint()
         ));
     }
     ctx.emit(&devices, || {
