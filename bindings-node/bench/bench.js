@@ -75,10 +75,16 @@ async function main() {
       `d.provision(${JSON.stringify(ids[0])}, undefined, {})` +
       '.then(() => console.error(`maxrss_kib=${process.resourceUsage().maxRSS} require_ms=${loaded} provision_ms=${ms() - loaded}`))';
     const bareOne = 'console.error(`maxrss_kib=${process.resourceUsage().maxRSS}`)';
-    const runs = 5;
-    const a = Array.from({ length: runs }, () => fresh(['-e', oursOne], env));
-    const b = Array.from({ length: runs }, () => fresh([path.join(__dirname, 'original-main.js'), ids[1]], env));
-    const bare = Array.from({ length: runs }, () => fresh(['-e', bareOne], env));
+    // Interleaved, so a load change on the machine hits all three alike.
+    const runs = 9;
+    const a = [];
+    const b = [];
+    const bare = [];
+    for (let i = 0; i < runs; i++) {
+      a.push(fresh(['-e', oursOne], env));
+      b.push(fresh([path.join(__dirname, 'original-main.js'), ids[1]], env));
+      bare.push(fresh(['-e', bareOne], env));
+    }
     const am = median(a.map((r) => r.ms));
     const bm = median(b.map((r) => r.ms));
     const ar = median(a.map((r) => r.rssMiB));
