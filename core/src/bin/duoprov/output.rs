@@ -14,6 +14,8 @@ pub struct Ctx {
     pub device_from_env: bool,
     /// Put a board in normal mode into DFU mode before device work.
     pub enter_dfu: bool,
+    /// The serial port of a board in normal mode, where sysfs cannot tell.
+    pub port: Option<String>,
 }
 
 /// A command's negative result that has already been reported to the user
