@@ -5,15 +5,38 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use duo_provisioning::device::{list_devices as core_list, Device as CoreDevice, KeyToLoad};
 use duo_provisioning::dfu::DeviceSelector;
+use duo_provisioning::keys;
 use duo_provisioning::report::DctReport;
 use duo_provisioning::time;
 
 use crate::convert::{report, reports};
 use crate::error::{Core, Error};
+
+/// What `write_private_key` accepts: key bytes, a `PrivateKey` (its
+/// `der`), or a file path.
+fn key_to_load(key: &Bound<'_, PyAny>) -> PyResult<KeyToLoad> {
+    if let Ok(bytes) = key.cast::<PyBytes>() {
+        return KeyToLoad::from_bytes(bytes.as_bytes(), BYTES_KEY_NAME).py();
+    }
+    if let Ok(der) = key.getattr("der") {
+        if let Ok(bytes) = der.cast::<PyBytes>() {
+            return KeyToLoad::from_bytes(bytes.as_bytes(), BYTES_KEY_NAME).py();
+        }
+    }
+    let path: PathBuf = key.extract().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(
+            "key must be bytes (DER or PEM), a PrivateKey or a key file path",
+        )
+    })?;
+    KeyToLoad::from_file(&path).py()
+}
+
+/// The name a key given in memory goes by (its backup: `backup_rsa_key.der`).
+const BYTES_KEY_NAME: &str = "key";
 
 fn selector(text: Option<&str>) -> PyResult<Option<DeviceSelector>> {
     text.map(str::parse::<DeviceSelector>).transpose().py()
@@ -99,15 +122,47 @@ impl Device {
         report(py, "SaveReport", &saved)
     }
 
-    /// Write the private key in `key_file` (DER or PEM) into the slot. The
-    /// previous slot is first saved as a verified backup
-    /// (`backup_rsa_NAME.der` beside the key file); the write is read back;
-    /// on failure the previous slot is restored. Returns a `LoadReport`.
-    fn write_private_key(&self, py: Python<'_>, key_file: PathBuf) -> PyResult<Py<PyAny>> {
-        let loaded = self.with(py, |d| {
-            let key = KeyToLoad::from_file(&key_file)?;
-            Ok(d.load_key(&key)?)
+    /// The device key, in memory: a `PrivateKey` with `der` (PKCS#1 DER
+    /// bytes, what `generate_key` returns), `pem`, `fingerprint`, `bits` and
+    /// `report` (the `KeyReport`). Raises `DuoError` (code `SLOT_EMPTY` or
+    /// `SLOT_CORRUPT`) when the slot holds no valid key.
+    fn read_private_key(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let (der, pem, inspected, bits, fingerprint) = self.with(py, |d| {
+            let key = d.read_key()?;
+            let der = keys::private_key_to_der(&key)?;
+            let pem = keys::private_key_to_pem(&key)?;
+            let inspected = keys::inspect_key(&der);
+            let fingerprint = keys::fingerprint(&key.to_public_key());
+            Ok((der, pem, inspected, keys::key_bits(&key), fingerprint))
         })?;
+        let data = PyDict::new(py);
+        data.set_item("der", PyBytes::new(py, &der))?;
+        data.set_item("pem", pem)?;
+        data.set_item("fingerprint", fingerprint)?;
+        data.set_item("bits", bits)?;
+        data.set_item("report", pythonize::pythonize(py, &inspected)?)?;
+        let cls = py
+            .import("duo_provisioning._reports")?
+            .getattr("PrivateKey")?;
+        Ok(cls.call1((data,))?.unbind())
+    }
+
+    /// Write a private key into the slot. `key`: bytes (DER or PEM, PKCS#1
+    /// or PKCS#8 — what `generate_key` returns), a `PrivateKey` (from
+    /// `read_private_key`), or a key file path (`str` / `os.PathLike`). The
+    /// previous slot is first saved as a verified backup in `backup_dir`
+    /// (`backup_rsa_NAME.der`, NAME the file's name or `key`); the write is
+    /// read back; on failure the previous slot is restored. Returns a
+    /// `LoadReport`.
+    #[pyo3(signature = (key, *, backup_dir))]
+    fn write_private_key(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        backup_dir: PathBuf,
+    ) -> PyResult<Py<PyAny>> {
+        let key = key_to_load(key)?;
+        let loaded = self.with(py, |d| Ok(d.load_key_into(&key, &backup_dir)?))?;
         report(py, "LoadReport", &loaded)
     }
 

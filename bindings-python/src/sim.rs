@@ -118,9 +118,12 @@ impl VirtualDuo {
         self.with(py, |duo| Ok(duo.device_id_hex()))
     }
 
-    /// Run the firmware: leave DFU mode and apply the boot rule for the key
-    /// slot (an erased slot or the reset request makes it generate a key).
-    /// Returns a `BootReport` (generated_key, fingerprint, slot_first_byte).
+    /// Run the firmware: leave DFU mode, apply the boot rule for the key slot
+    /// (an erased slot or the reset request makes it generate a key), then
+    /// connect to the cloud its DCT's server block names (REFERENCE §5).
+    /// Returns a `BootReport` (generated_key, fingerprint, slot_first_byte,
+    /// and `connection`: a `ConnectOutcome` whose `outcome` is `connected`,
+    /// `rejected` (with `step` and `reason`) or `not_tried`).
     fn boot(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let booted = self.with(py, |duo| duo.boot())?;
         report(py, "BootReport", &booted)
@@ -265,6 +268,21 @@ impl LocalCloud {
     #[getter]
     fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// `127.0.0.1:PORT`: where the device endpoint (REFERENCE §5, TCP)
+    /// listens, the address a virtual Duo's server key block must name.
+    #[getter]
+    fn device_addr(&self) -> PyResult<String> {
+        self.with(|cloud| Ok(cloud.device_addr().to_string()))
+    }
+
+    /// The server key block for DCT offset 2082 (REFERENCE §3) that points a
+    /// device at this cloud: its server public key, the device endpoint's
+    /// address and port. Write it with `Device.write_server_key`.
+    fn server_key_block(&self, py: Python<'_>) -> PyResult<Py<PyBytes>> {
+        let block = self.with(|cloud| py.detach(|| cloud.server_key_block()).py())?;
+        Ok(PyBytes::new(py, &block).unbind())
     }
 
     /// Accept another access token.

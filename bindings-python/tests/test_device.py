@@ -63,7 +63,7 @@ def test_save_write_and_reset_the_key(virtual_duo: duo.VirtualDuo, tmp_path: Pat
         assert (tmp_path / "mine.der").stat().st_mode & 0o777 == 0o600
         with pytest.raises(duo.DuoError):
             dev.save_private_key(tmp_path / "mine")
-        loaded = dev.write_private_key(other)
+        loaded = dev.write_private_key(other, backup_dir=tmp_path)
         assert isinstance(loaded, duo.LoadReport)
         assert loaded.verified and loaded.fingerprint == duo.inspect_key(other.read_bytes()).fingerprint
         backup = Path(loaded.backup)
@@ -82,7 +82,7 @@ def test_a_failed_write_restores_the_old_key(virtual_duo: duo.VirtualDuo, tmp_pa
     virtual_duo.arm_fault("write-error:1")
     with duo.open_device(virtual_duo.selector) as dev:
         with pytest.raises(duo.DuoError) as caught:
-            dev.write_private_key(key)
+            dev.write_private_key(key, backup_dir=tmp_path)
         assert "backup" in caught.value.message or "previous" in caught.value.message
         assert duo.inspect_key(dev.read_key_slot()).fingerprint == first
 
@@ -100,4 +100,69 @@ def test_bad_key_file_raises_key_format_error(virtual_duo: duo.VirtualDuo, tmp_p
     bad.write_bytes(b"not a key")
     with duo.open_device(virtual_duo.selector) as dev:
         with pytest.raises(duo.KeyFormatError):
-            dev.write_private_key(bad)
+            dev.write_private_key(bad, backup_dir=tmp_path)
+
+
+def test_read_private_key_in_memory(virtual_duo: duo.VirtualDuo) -> None:
+    fingerprint = booted(virtual_duo)
+    with duo.open_device(virtual_duo.selector) as dev:
+        key = dev.read_private_key()
+    assert isinstance(key, duo.PrivateKey)
+    assert key.fingerprint == fingerprint and key.bits == 1024
+    assert isinstance(key.report, duo.KeyReport) and key.report.state == "valid"
+    assert bytes(key) == key.der
+    assert duo.inspect_key(key.der).fingerprint == fingerprint
+    assert duo.inspect_key(key.pem.encode()).fingerprint == fingerprint
+    # Its repr never shows key material.
+    assert key.pem not in repr(key) and key.der.hex() not in repr(key)
+
+
+def test_read_private_key_of_an_erased_slot_raises(virtual_duo: duo.VirtualDuo) -> None:
+    with duo.open_device(virtual_duo.selector) as dev:
+        with pytest.raises(duo.DuoError) as caught:
+            dev.read_private_key()
+    assert caught.value.code == "SLOT_EMPTY"
+
+
+def key_in_form(form: str, der: bytes, tmp_path: Path) -> object:
+    """`der` as write_private_key may be given it."""
+    if form == "der":
+        return der
+    if form == "pem":
+        # PEM text of the same key, through a board that holds it.
+        with duo.VirtualDuo.create(tmp_path / "pem-source", time_factor=0.001) as src:
+            with duo.open_device(src.selector) as dev:
+                dev.write_private_key(der, backup_dir=tmp_path)
+                return dev.read_private_key().pem.encode()
+    if form == "private_key":
+        with duo.VirtualDuo.create(tmp_path / "source", time_factor=0.001) as src:
+            with duo.open_device(src.selector) as dev:
+                dev.write_private_key(der, backup_dir=tmp_path)
+                return dev.read_private_key()
+    path = tmp_path / "new.der"
+    path.write_bytes(der)
+    return path
+
+
+@pytest.mark.parametrize("form", ["der", "pem", "private_key", "path"])
+def test_write_private_key_takes_bytes_a_private_key_or_a_path(
+    virtual_duo: duo.VirtualDuo, tmp_path: Path, form: str
+) -> None:
+    first = booted(virtual_duo)
+    der = duo.generate_key()
+    want = duo.inspect_key(der).fingerprint
+    key = key_in_form(form, der, tmp_path)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    with duo.open_device(virtual_duo.selector) as dev:
+        loaded = dev.write_private_key(key, backup_dir=backups)  # type: ignore[arg-type]
+        assert loaded.verified and loaded.fingerprint == want
+        assert Path(loaded.backup).parent == backups
+        assert duo.inspect_key(Path(loaded.backup).read_bytes()).fingerprint == first
+        assert dev.read_private_key().der == der
+
+
+def test_write_private_key_refuses_other_types(virtual_duo: duo.VirtualDuo, tmp_path: Path) -> None:
+    with duo.open_device(virtual_duo.selector) as dev:
+        with pytest.raises(TypeError, match="bytes"):
+            dev.write_private_key(42, backup_dir=tmp_path)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import duo_provisioning as duo
+from duo_provisioning.pytest_plugin import DuoRig
 
 DEVICE_ID = "2fff27fffc473530fff23637"
 
@@ -98,3 +99,35 @@ def test_local_cloud_refuses_bad_arguments() -> None:
         duo.LocalCloud(devices=["nope"])
     with pytest.raises(ValueError, match="address"):
         duo.LocalCloud(addr="not-an-address")
+
+
+def test_boot_reports_the_connection_the_rig_points_at_the_cloud(
+    duo_rig: DuoRig, tmp_path: Path
+) -> None:
+    """REFERENCE §3, §5: the rig's Duo names the local cloud's device
+    endpoint; its handshake is refused until the cloud holds its key."""
+    vd, cloud = duo_rig.duo, duo_rig.cloud
+    with duo.open_device(vd.selector) as dev:
+        block = dev.read_server_key()
+    host, port = cloud.device_addr.rsplit(":", 1)
+    assert block.address == {"type": "ipv4", "value": host} and block.port == int(port)
+    assert block == duo.parse_server_key(cloud.server_key_block())
+    before = vd.boot()
+    assert isinstance(before.connection, duo.ConnectOutcome)
+    assert before.connection.outcome == "rejected"
+    assert (before.connection.host, before.connection.port) == (host, int(port))
+    assert before.connection.step is not None and before.connection.reason
+    vd.enter_dfu()
+    with duo.open_device(vd.selector) as dev:
+        key = dev.read_private_key()
+    duo.provision(vd.device_id, public_key=key.der)
+    after = vd.boot()
+    assert after.connection is not None and after.connection.outcome == "connected"
+    assert vd.status().last_boot == after
+
+
+def test_a_factory_duo_does_not_try_the_particle_cloud(virtual_duo: duo.VirtualDuo) -> None:
+    """Without the rig, the server block names the real cloud (not loopback)."""
+    outcome = virtual_duo.boot().connection
+    assert outcome is not None and outcome.outcome == "not_tried"
+    assert outcome.reason

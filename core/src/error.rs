@@ -588,13 +588,19 @@ fn as_info<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Error
         crate::dfu::TransportError,
         crate::keys::KeyError,
         crate::dct::DctError,
+        crate::dct::file::DctFileError,
         crate::server_key::ServerKeyError,
         crate::types::InvalidDeviceId,
         crate::platform::board::BoardError,
         crate::normal::NormalError,
     );
     #[cfg(feature = "cloud")]
-    try_types!(crate::cloud::CloudError, crate::cloud::batch::BatchError);
+    try_types!(
+        crate::cloud::CloudError,
+        crate::cloud::batch::BatchError,
+        crate::cloud::report::ReportFileError,
+        crate::cloud::report::LoadBatchError
+    );
     #[cfg(feature = "sim")]
     try_types!(
         crate::sim::duo::SimError,

@@ -15,9 +15,11 @@ __all__ = [
     "KeyReport",
     "ServerKey",
     "DctReport",
+    "ConnectOutcome",
     "BootReport",
     "DuoStatus",
     "ListedDevice",
+    "PrivateKey",
     "SaveReport",
     "LoadReport",
     "ResetReport",
@@ -111,12 +113,33 @@ class DctReport(Report):
     warnings: List[str]
 
 
+class ConnectOutcome(Report):
+    """How a virtual Duo's cloud connection at boot ended (REFERENCE §5).
+    ``outcome``: ``connected`` (handshake and Hello done; ``pings``
+    keep-alives answered), ``rejected`` (refused or failed at ``step``, see
+    ``reason``) or ``not_tried`` (a server that is not on loopback)."""
+
+    outcome: str
+    host: str
+    port: int
+    pings: Optional[int]
+    step: Optional[str]
+    reason: Optional[str]
+
+
 class BootReport(Report):
-    """What the firmware did with the key slot at boot."""
+    """What the firmware did at boot: the key slot rule (``generated_key``,
+    ``fingerprint`` of the key it then holds) and the cloud ``connection``
+    it tried (``None`` when the boot did not get that far)."""
+
+    _nested = {"connection": ConnectOutcome}
 
     slot_first_byte: int
     generated_key: bool
     fingerprint: Optional[str]
+    reset_after_key: bool
+    public_key_rewritten: bool
+    connection: Optional[ConnectOutcome]
 
 
 class DuoStatus(Report):
@@ -154,6 +177,29 @@ class ListedDevice(Report):
     serial: Optional[str]
     alt_settings: List[Dict[str, Any]]
     virtual: bool
+
+
+class PrivateKey(Report):
+    """A device key read into memory (``Device.read_private_key``): ``der``
+    (PKCS#1 DER bytes, the form ``generate_key`` returns and
+    ``Device.write_private_key`` takes), ``pem``, ``bits``, ``fingerprint``
+    (SHA-256 of the public key) and ``report`` (its ``KeyReport``).
+    ``bytes(key)`` is ``key.der``."""
+
+    _nested = {"report": KeyReport}
+
+    der: bytes
+    pem: str
+    bits: int
+    fingerprint: str
+    report: KeyReport
+
+    def __bytes__(self) -> bytes:
+        return self.der
+
+    def __repr__(self) -> str:
+        # Never print key material.
+        return f"PrivateKey(bits={self.bits}, fingerprint={self.fingerprint!r})"
 
 
 class SaveReport(Report):

@@ -11,7 +11,10 @@
   whose token is ``cloud_token``) that owns the virtual Duo; while the test runs,
   ``PARTICLE_ACCESS_TOKEN`` and ``PARTICLE_API_URL`` point at it, so
   ``provision()`` needs no token or URL;
-- ``duo_rig``: both, as a :class:`DuoRig`;
+- ``duo_rig``: both, as a :class:`DuoRig`, with the Duo's server key block
+  (DCT offset 2082) pointing at the local cloud's device endpoint, so
+  ``duo_rig.duo.boot().connection`` is ``rejected`` before the Duo's key is
+  provisioned and ``connected`` after;
 - ``cloud_token``: the access token the local cloud accepts.
 """
 
@@ -23,7 +26,7 @@ from typing import Iterator
 
 import pytest
 
-from ._native import LocalCloud, VirtualDuo
+from ._native import LocalCloud, VirtualDuo, open_device
 
 #: Busy times of the virtual Duo are scaled by this (1.0 = real timing).
 TIME_FACTOR = 0.001
@@ -35,7 +38,8 @@ TOKEN = "duo-rig-test-token-0123456789abcdef"
 
 @dataclass(frozen=True)
 class DuoRig:
-    """A virtual Duo and a local cloud that knows it."""
+    """A virtual Duo and a local cloud that knows it; the Duo's server key
+    block names the cloud, so its boots connect there."""
 
     duo: VirtualDuo
     cloud: LocalCloud
@@ -70,5 +74,8 @@ def local_cloud(
 
 @pytest.fixture
 def duo_rig(virtual_duo: VirtualDuo, local_cloud: LocalCloud, cloud_token: str) -> DuoRig:
-    """``virtual_duo`` and ``local_cloud`` together."""
+    """``virtual_duo`` and ``local_cloud`` together, the Duo's server key
+    block (REFERENCE §3) pointing at the cloud's device endpoint."""
+    with open_device(virtual_duo.selector) as device:
+        device.write_server_key(local_cloud.server_key_block())
     return DuoRig(duo=virtual_duo, cloud=local_cloud, token=cloud_token)

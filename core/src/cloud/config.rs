@@ -70,6 +70,10 @@ pub struct Sources {
 pub struct ArgNames {
     pub token: &'static str,
     pub api_url: &'static str,
+    /// The request timeout in seconds ([`super::settings::ClientOptions::timeout_secs`]).
+    pub timeout: &'static str,
+    /// A trusted CA certificate file ([`super::settings::ClientOptions::ca_certs`]).
+    pub ca_cert: &'static str,
 }
 
 impl Default for ArgNames {
@@ -77,6 +81,8 @@ impl Default for ArgNames {
         ArgNames {
             token: "the token argument",
             api_url: "the API URL argument",
+            timeout: "the timeout argument",
+            ca_cert: "the CA certificate argument",
         }
     }
 }

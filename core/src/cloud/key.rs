@@ -110,4 +110,22 @@ impl ProvisionKey {
     pub fn fingerprint_prefix(&self) -> &str {
         &self.fingerprint[..self.fingerprint.len().min(16)]
     }
+
+    /// Which key a run sends, in one line: "using generic public key",
+    /// "using the public key of FILE (fingerprint …)", "using the public
+    /// key given as PEM text (fingerprint …)".
+    pub fn describe_use(&self) -> String {
+        match &self.source {
+            KeySource::Generic => "using generic public key".to_string(),
+            KeySource::File { path } => format!(
+                "using the public key of {} (fingerprint {})",
+                path.display(),
+                self.fingerprint_prefix()
+            ),
+            KeySource::PemText => format!(
+                "using the public key given as PEM text (fingerprint {})",
+                self.fingerprint_prefix()
+            ),
+        }
+    }
 }

@@ -21,7 +21,9 @@ mod client;
 pub(crate) mod clock;
 pub mod config;
 mod key;
+pub mod report;
 mod retry;
+pub mod settings;
 mod types;
 
 #[cfg(all(test, feature = "sim"))]
@@ -190,6 +192,26 @@ pub enum CloudError {
     /// The HTTP client could not be set up.
     #[error("cannot set up the HTTP client: {detail}")]
     Client { detail: String },
+
+    /// A request timeout that is not a usable number of seconds; `name` is
+    /// what the front end calls the setting ([`config::ArgNames`]).
+    #[error("{name} {value} is not a number of seconds from 0.001 to about 10^19")]
+    InvalidTimeout { name: String, value: f64 },
+
+    /// A CA certificate file that cannot be read.
+    #[error("{name} {}: cannot read it: {reason}", .path.display())]
+    CaCertUnreadable {
+        name: String,
+        path: std::path::PathBuf,
+        reason: String,
+    },
+
+    /// A CA certificate file that is not PEM.
+    #[error("{name} {}: not a PEM certificate (-----BEGIN CERTIFICATE-----)", .path.display())]
+    CaCertNotPem {
+        name: String,
+        path: std::path::PathBuf,
+    },
 }
 
 fn retry_after_text(retry_after: Option<Duration>) -> String {
@@ -229,7 +251,10 @@ impl ErrorInfo for CloudError {
             CloudError::NoToken { .. } => ErrorCode::NoToken,
             CloudError::ConfigUnreadable { .. } => ErrorCode::Io,
             CloudError::Client { .. } => ErrorCode::Internal,
-            CloudError::TooManyInFlight { .. } => ErrorCode::InvalidArgument,
+            CloudError::TooManyInFlight { .. }
+            | CloudError::InvalidTimeout { .. }
+            | CloudError::CaCertNotPem { .. } => ErrorCode::InvalidArgument,
+            CloudError::CaCertUnreadable { .. } => ErrorCode::Io,
         }
     }
 
@@ -260,6 +285,9 @@ impl ErrorInfo for CloudError {
                 facts.http_status = Some(*status)
             }
             CloudError::ConfigUnreadable { path, .. } => facts.path = Some(path.into()),
+            CloudError::CaCertUnreadable { path, .. } | CloudError::CaCertNotPem { path, .. } => {
+                facts.path = Some(path.clone())
+            }
             _ => {}
         }
         facts
@@ -319,6 +347,9 @@ impl CloudError {
             CloudError::MalformedToken { .. } => "malformed_token",
             CloudError::ConfigUnreadable { .. } => "config_unreadable",
             CloudError::Client { .. } => "client",
+            CloudError::InvalidTimeout { .. } => "invalid_timeout",
+            CloudError::CaCertUnreadable { .. } => "ca_cert_unreadable",
+            CloudError::CaCertNotPem { .. } => "ca_cert_not_pem",
         }
     }
 }

@@ -12,6 +12,7 @@
 
 mod app;
 mod encode;
+pub mod file;
 pub mod image;
 mod value;
 

@@ -14,8 +14,8 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Serialize;
 
 use super::{
-    parse_private_key, parse_public_key, private_key_to_der, private_key_to_pem, public_key_to_pem,
-    KeyError,
+    fingerprint, generate, inspect_key, key_bits, parse_private_key, parse_public_key,
+    private_key_to_der, private_key_to_pem, public_key_to_pem, KeyError,
 };
 
 /// Largest file accepted as a key or slot dump. Keys are a few KiB at most; a
@@ -28,6 +28,49 @@ pub struct KeyFiles {
     pub der: PathBuf,
     pub pem: PathBuf,
     pub public_pem: PathBuf,
+}
+
+/// What a new key's files are: `keys new`'s report (and the shape of
+/// `keys save`'s).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewKeyReport {
+    pub files: KeyFiles,
+    pub bits: usize,
+    /// SHA-256 of the public key's SPKI DER, lower-case hex.
+    pub fingerprint: String,
+}
+
+/// Make a new device key ([`generate`]: RSA-1024, e = 65537) and write it
+/// as particle-cli files named after `name` ([`key_base`]: `device.der`
+/// means `device`), refusing existing files unless `overwrite`.
+pub fn new_key_files(name: &Path, overwrite: bool) -> Result<NewKeyReport, KeyError> {
+    let base = key_base(name);
+    check_key_base(&base)?;
+    let key = generate()?;
+    let files = write_key_files(&base, &key, overwrite)?;
+    Ok(NewKeyReport {
+        files,
+        bits: key_bits(&key),
+        fingerprint: fingerprint(&key.to_public_key()),
+    })
+}
+
+/// What a key file or a raw slot dump holds: `keys inspect`'s report.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyFileReport {
+    pub file: PathBuf,
+    #[serde(flatten)]
+    pub report: super::KeyReport,
+}
+
+/// Read `file` ([`read_key_file`]: at most [`MAX_KEY_FILE_SIZE`]) and
+/// inspect it ([`inspect_key`]).
+pub fn inspect_key_file(file: &Path) -> Result<KeyFileReport, KeyError> {
+    let bytes = read_key_file(file)?;
+    Ok(KeyFileReport {
+        file: file.to_path_buf(),
+        report: inspect_key(&bytes),
+    })
 }
 
 /// `dir/NAME.der` → `NAME` (also `.pem`, `.pub.pem`): the particle-cli base

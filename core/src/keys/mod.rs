@@ -45,8 +45,9 @@ pub use rsa::{RsaPrivateKey, RsaPublicKey};
 use sha2::{Digest, Sha256};
 
 pub use files::{
-    check_key_base, check_target, key_base, load_private_key_file, load_public_key_file,
-    read_key_file, write_atomic, write_key_files, KeyFiles, MAX_KEY_FILE_SIZE,
+    check_key_base, check_target, inspect_key_file, key_base, load_private_key_file,
+    load_public_key_file, new_key_files, read_key_file, write_atomic, write_key_files,
+    KeyFileReport, KeyFiles, NewKeyReport, MAX_KEY_FILE_SIZE,
 };
 pub use generate::{generate, RANDOM_BASE_ROUNDS};
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};
@@ -272,6 +273,25 @@ pub enum SlotState {
 impl SlotState {
     pub fn is_valid(&self) -> bool {
         matches!(self, SlotState::Valid { .. })
+    }
+}
+
+/// One line saying what the slot holds and what the firmware does with it
+/// at boot (REFERENCE §2: first byte 0xFF → a new key is generated).
+impl std::fmt::Display for SlotState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SlotState::Valid { bits } => write!(f, "valid RSA-{bits} private key"),
+            SlotState::Erased => f.write_str(
+                "erased key slot (all 0xFF): no key. A factory device; the firmware generates a \
+                 key at boot",
+            ),
+            SlotState::ResetRequest => f.write_str(
+                "key slot reset request (FF FF FF FF then zeros): no key. The firmware generates \
+                 a new key at boot",
+            ),
+            SlotState::Corrupt { reason } => write!(f, "corrupt: {reason}"),
+        }
     }
 }
 

@@ -481,3 +481,42 @@ proptest! {
         let _ = inspect_key(text.as_bytes());
     }
 }
+
+#[test]
+fn keys_new_writes_three_files_and_reports_bits_and_fingerprint() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = new_key_files(&dir.path().join("device.der"), false).unwrap();
+    assert_eq!(report.files.der, dir.path().join("device.der"));
+    assert_eq!(report.bits, 1024);
+    let key = load_private_key_file(&report.files.der).unwrap();
+    assert_eq!(report.fingerprint, fingerprint(&key.to_public_key()));
+    let inspected = inspect_key_file(&report.files.public_pem).unwrap();
+    assert_eq!(
+        inspected.report.fingerprint.as_deref(),
+        Some(&*report.fingerprint)
+    );
+    // A second run without overwrite leaves the first key in place.
+    let again = new_key_files(&dir.path().join("device"), false).unwrap_err();
+    assert!(matches!(again, KeyError::Exists { .. }), "{again}");
+    let still = load_private_key_file(&report.files.der).unwrap();
+    assert_eq!(fingerprint(&still.to_public_key()), report.fingerprint);
+    assert!(new_key_files(&dir.path().join("."), true).is_err());
+}
+
+#[test]
+fn a_slot_description_says_what_the_firmware_does_at_boot() {
+    assert_eq!(
+        SlotState::Valid { bits: 1024 }.to_string(),
+        "valid RSA-1024 private key"
+    );
+    assert!(SlotState::Erased
+        .to_string()
+        .contains("generates a key at boot"));
+    assert!(SlotState::ResetRequest
+        .to_string()
+        .contains("generates a new key at boot"));
+    assert_eq!(
+        classify_slot(&[0xFFu8; 612]).to_string(),
+        SlotState::Erased.to_string()
+    );
+}

@@ -1,28 +1,24 @@
 //! `duoprov provision …` and `duoprov cloud serve`: thin renderings of
 //! `duo_provisioning::cloud` (client, batches) and `sim::cloud` (local cloud).
 
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use duo_provisioning::cloud::batch::{
-    prepare_jobs, read_batch_file, BatchOptions, BatchSummary, DeviceResult,
-};
+use duo_provisioning::cloud::batch::{BatchOptions, BatchSummary, DeviceResult};
 use duo_provisioning::cloud::blocking::BlockingClient;
-use duo_provisioning::cloud::config::{resolve, ArgNames, Sources};
-use duo_provisioning::cloud::{
-    AccessToken, CloudConfig, DeviceId, KeySource, ProvisionKey, RetryNotice, RetryPolicy,
-};
+use duo_provisioning::cloud::config::ArgNames;
+use duo_provisioning::cloud::report::{load_batch, tagged, BatchReportWriter, ProvisionReport};
+use duo_provisioning::cloud::settings::{ClientOptions, ClientSettings};
+use duo_provisioning::cloud::{AccessToken, DeviceId, ProvisionKey, RetryNotice};
 use duo_provisioning::sim::cloud::{
     read_devices_file, Account, LocalCloud, LocalCloudOptions, SeededDevice,
 };
 use duo_provisioning::ErrorInfo;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::output::{out, Ctx, Reported};
@@ -184,114 +180,67 @@ pub fn run_provision(args: ProvisionArgs, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-/// Resolve token and URL, say where they came from, and build the client.
-/// A CA certificate file for `--ca-cert`.
-pub fn read_ca_cert(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("--ca-cert {}: cannot read it", path.display()))?;
-    anyhow::ensure!(
-        String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----"),
-        "--ca-cert {}: not a PEM certificate (-----BEGIN CERTIFICATE-----)",
-        path.display()
-    );
-    Ok(bytes)
-}
+/// The front end's names for the client options, in messages and origins.
+pub const ARG_NAMES: ArgNames = ArgNames {
+    token: "--token",
+    api_url: "--api-url",
+    timeout: "--timeout",
+    ca_cert: "--ca-cert",
+};
 
-fn client(ctx: &Ctx, args: &ProvisionArgs) -> anyhow::Result<BlockingClient> {
-    let mut sources = Sources::from_env(args.token.clone(), args.api_url.clone());
-    sources.names = ArgNames {
-        token: "--token",
-        api_url: "--api-url",
-    };
-    let resolved = resolve(&sources, args.insecure_http)?;
+/// Resolve the client configuration (one library call), say where token and
+/// URL came from, and build the client; with `announce_retries`, each
+/// retry and its wait is said on stderr.
+pub fn client(
+    ctx: &Ctx,
+    options: &ClientOptions,
+    announce_retries: bool,
+) -> anyhow::Result<BlockingClient> {
+    let ClientSettings { mut config, report } = options.resolve()?;
     ctx.info(format!(
         "using the access token from {}; API {} (from {})",
-        resolved.token_origin,
-        resolved.api_url_shown(),
-        resolved.api_url_origin
+        report.token_origin, report.api_url, report.api_url_origin
     ));
-    // try_from: `Duration::from_secs_f64` panics on values too large for a
-    // Duration (e.g. 1e300); a value under 1 ms would time out every request.
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|t| *t >= Duration::from_millis(1))
-        .with_context(|| {
-            format!(
-                "--timeout {} is not a number of seconds from 0.001 to about 10^19",
-                args.timeout
-            )
-        })?;
-    let mut config = CloudConfig::new(resolved.api_url, resolved.token);
-    config.timeout = timeout;
-    config.connect_timeout = timeout.min(Duration::from_secs(10));
-    config.retry = RetryPolicy::with_retries(args.retries);
-    config.insecure_http = args.insecure_http;
-    if let Some(path) = &args.ca_cert {
-        config.ca_certs.push(read_ca_cert(path)?);
+    if announce_retries {
+        config.on_retry = Some(Arc::new(|n: &RetryNotice| {
+            eprintln!(
+                "retrying {} in {:.1} s (attempt {} of {} failed: {})",
+                n.device_id,
+                n.wait.as_secs_f64(),
+                n.attempt,
+                n.max_attempts,
+                n.reason
+            );
+        }));
     }
-    // Retries are never silent: each one and its wait, on stderr.
-    config.on_retry = Some(Arc::new(|n: &RetryNotice| {
-        eprintln!(
-            "retrying {} in {:.1} s (attempt {} of {} failed: {})",
-            n.device_id,
-            n.wait.as_secs_f64(),
-            n.attempt,
-            n.max_attempts,
-            n.reason
-        );
-    }));
     Ok(BlockingClient::new(config)?)
 }
 
-fn describe_key(key: &ProvisionKey) -> String {
-    match &key.source {
-        KeySource::Generic => "using generic public key".to_string(),
-        KeySource::File { path } => format!(
-            "using the public key of {} (fingerprint {})",
-            path.display(),
-            key.fingerprint_prefix()
-        ),
-        KeySource::PemText => format!(
-            "using the public key given as PEM text (fingerprint {})",
-            key.fingerprint_prefix()
-        ),
+fn client_options(args: &ProvisionArgs) -> ClientOptions {
+    ClientOptions {
+        token: args.token.clone(),
+        api_url: args.api_url.clone(),
+        insecure_http: args.insecure_http,
+        ca_certs: args.ca_cert.iter().cloned().collect(),
+        timeout_secs: Some(args.timeout),
+        retries: Some(args.retries),
+        names: ARG_NAMES,
     }
-}
-
-#[derive(Serialize)]
-struct ProvisionReport<'a> {
-    ok: bool,
-    device_id: &'a DeviceId,
-    attempts: u32,
-    fingerprint: &'a str,
-    product_id: u16,
-    order: &'a str,
-    key_source: &'a KeySource,
-    response: &'a Value,
 }
 
 fn provision_one(ctx: &Ctx, args: &ProvisionArgs, id: &str) -> anyhow::Result<()> {
     // A malformed id is refused before anything else, so no request is made.
     let device_id = DeviceId::parse(id)?;
     let key = ProvisionKey::from_arg(args.keyfile.as_deref())?;
-    ctx.info(describe_key(&key));
-    let client = client(ctx, args)?;
+    ctx.info(key.describe_use());
+    let client = client(ctx, &client_options(args), true)?;
     ctx.info(format!(
         "attempting to add a new public key for device {device_id}"
     ));
     let attempted = client.provision_counted(&device_id, &key, args.product_id);
     match attempted.result {
         Ok(done) => {
-            let report = ProvisionReport {
-                ok: true,
-                device_id: &done.device_id,
-                attempts: done.attempts,
-                fingerprint: &done.fingerprint,
-                product_id: done.product_id,
-                order: &done.order,
-                key_source: &key.source,
-                response: &done.response,
-            };
+            let report = ProvisionReport::new(&done, &key);
             ctx.emit(&report, || {
                 format!(
                     "Success - device {} provisioned ({} attempt{}, key {})",
@@ -333,21 +282,10 @@ fn provision_one(ctx: &Ctx, args: &ProvisionArgs, id: &str) -> anyhow::Result<()
 }
 
 fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Result<()> {
-    let entries = read_batch_file(batch)?;
-    let generic = Arc::new(ProvisionKey::generic()?);
-    let jobs = prepare_jobs(entries, generic, &batch.display().to_string())?;
-    let client = client(ctx, args)?;
+    let jobs = load_batch(batch)?;
+    let client = client(ctx, &client_options(args), true)?;
     let mut report = match &args.report {
-        Some(path) => {
-            duo_provisioning::keys::check_target(path, args.force)?;
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(path)
-                .with_context(|| format!("cannot create the report file {}", path.display()))?;
-            Some(BufWriter::new(file))
-        }
+        Some(path) => Some(BatchReportWriter::create(path, args.force)?),
         None => None,
     };
     ctx.info(format!(
@@ -357,7 +295,6 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     ));
 
     let bar = progress_bar(ctx, jobs.len() as u64);
-    let mut report_error: Option<std::io::Error> = None;
     let options = BatchOptions {
         concurrency: args.concurrency as usize,
         product_id: args.product_id,
@@ -366,9 +303,7 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     let (_, summary) = client.run_batch(jobs, &options, |result| {
         let result = &cli_worded(result);
         if let Some(w) = report.as_mut() {
-            if let Err(e) = writeln!(w, "{}", tagged("device", result)) {
-                report_error.get_or_insert(e);
-            }
+            w.device(result);
         }
         let line = if ctx.json {
             tagged("device", result).to_string()
@@ -380,15 +315,10 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     });
     bar.finish_and_clear();
 
-    if let Some(mut w) = report.take() {
-        let written = writeln!(w, "{}", tagged("summary", &summary)).and_then(|()| w.flush());
-        if let Err(e) = written {
-            report_error.get_or_insert(e);
-        }
-    }
+    let written = report.map(|w| w.finish(&summary));
     print_summary(ctx, &summary);
-    if let (Some(e), Some(path)) = (report_error, &args.report) {
-        anyhow::bail!("cannot write the report file {}: {e}", path.display());
+    if let Some(Err(e)) = written {
+        return Err(e.into());
     }
     if summary.all_ok() {
         Ok(())
@@ -410,15 +340,6 @@ fn progress_bar(ctx: &Ctx, len: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
-}
-
-/// A serialisable value as a JSON object with `"type": kind` added.
-fn tagged(kind: &str, value: &impl Serialize) -> Value {
-    let mut v = serde_json::to_value(value).expect("result serialises");
-    if let Value::Object(map) = &mut v {
-        map.insert("type".into(), Value::String(kind.into()));
-    }
-    v
 }
 
 /// A device's result with its error worded as this CLI's commands and flags.

@@ -2,10 +2,10 @@
 //! or (with neither `--file` nor `--factory`) the application DCT of the
 //! board in DFU mode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
+use duo_provisioning::dct::file::{edit_dct_file, DctSource};
 use duo_provisioning::dct::DctFile;
 use duo_provisioning::platform::Platform;
 use duo_provisioning::report::{DctReport, PublicKeySlot, ServerReport};
@@ -56,38 +56,32 @@ pub struct Source {
 }
 
 impl Source {
-    fn is_device(&self) -> bool {
-        self.file.is_none() && !self.factory
+    /// The file or the factory image; `None` for the device.
+    fn file_source(&self) -> Option<DctSource> {
+        match (&self.file, self.factory) {
+            (Some(path), _) => Some(DctSource::File(path.clone())),
+            (None, true) => Some(DctSource::Factory),
+            (None, false) => None,
+        }
     }
 
-    fn load(&self, ctx: &Ctx) -> anyhow::Result<(DctFile, Option<&Path>)> {
-        let (bytes, path) = match (&self.file, self.factory) {
-            (Some(path), _) => (
-                std::fs::read(path)
-                    .with_context(|| format!("cannot read DCT file {}", path.display()))?,
-                Some(path.as_path()),
-            ),
-            (None, true) => (duo_provisioning::FACTORY_DCT_IMAGE.to_vec(), None),
-            (None, false) => {
-                let app = crate::device_cmd::open(ctx)?.read_app_dct()?;
-                return Ok((DctFile::App(app), None));
-            }
-        };
-        let what = path.map_or("the factory image".to_string(), |p| p.display().to_string());
-        let file = DctFile::detect(self.platform, &bytes).with_context(|| what.clone())?;
-        Ok((file, path))
+    fn load(&self, ctx: &Ctx) -> anyhow::Result<DctFile> {
+        Ok(match self.file_source() {
+            Some(source) => source.load(self.platform)?,
+            None => DctFile::App(crate::device_cmd::open(ctx)?.read_app_dct()?),
+        })
     }
 }
 
 pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
     match cmd {
         DctCommand::Show { source } => {
-            let (file, _) = source.load(ctx)?;
+            let file = source.load(ctx)?;
             let report = DctReport::from_file(&file)?;
             ctx.emit(&report, || render(&report));
         }
         DctCommand::Get { field, source } => {
-            let (file, _) = source.load(ctx)?;
+            let file = source.load(ctx)?;
             let value = file.get(&field)?;
             ctx.emit(
                 &serde_json::json!({ "field": field, "value": value }),
@@ -98,8 +92,8 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
             field,
             value,
             source,
-        } => {
-            if source.is_device() {
+        } => match source.file_source() {
+            None => {
                 let change = crate::device_cmd::open(ctx)?.set_dct_field(&field, &value)?;
                 ctx.emit(&change, || {
                     format!(
@@ -108,52 +102,26 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
                         change.field, change.new, change.old, change.size, change.offset
                     )
                 });
-                return Ok(());
             }
-            let (mut file, path) = source.load(ctx)?;
-            let path = path.context(
-                "`dct set` edits a file or the device: pass --file PATH, or drop --factory",
-            )?;
-            file.set(&field, &value)?;
-            // Edit a regular file in place, never through (or over) a link.
-            duo_provisioning::keys::check_target(path, true)?;
-            let backup = backup_path(path);
-            let previous = std::fs::read(path)
-                .with_context(|| format!("cannot read {} again", path.display()))?;
-            write_atomically(&backup, &previous)
-                .with_context(|| format!("cannot keep a backup at {}", backup.display()))?;
-            write_atomically(path, file.as_bytes())?;
-            let new_value = file.get(&field)?;
-            ctx.emit(
-                &serde_json::json!({
-                    "ok": true, "field": field, "value": new_value,
-                    "file": path, "backup": backup,
-                }),
-                || {
+            Some(DctSource::Factory) => {
+                DctSource::Factory.load(source.platform)?;
+                anyhow::bail!(
+                    "`dct set` edits a file or the device: pass --file PATH, or drop --factory"
+                );
+            }
+            Some(DctSource::File(path)) => {
+                let edit = edit_dct_file(source.platform, &path, &field, &value)?;
+                ctx.emit(&edit, || {
                     format!(
-                        "{field} = {new_value}\nwrote {} (previous content in {})",
-                        path.display(),
-                        backup.display()
+                        "{field} = {}\nwrote {} (previous content in {})",
+                        edit.value,
+                        edit.file.display(),
+                        edit.backup.display()
                     )
-                },
-            );
-        }
+                });
+            }
+        },
     }
-    Ok(())
-}
-
-fn backup_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".bak");
-    PathBuf::from(name)
-}
-
-/// Write through a fresh temporary file and rename, so a failure never
-/// leaves a half-written DCT file. The file holds the device private key
-/// (offset 34), so it is written 0600 like a key file; the temporary name is
-/// unique and created new, never followed through an existing link.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    duo_provisioning::keys::write_atomic(path, bytes, true, true)?;
     Ok(())
 }
 
@@ -177,11 +145,7 @@ pub fn render(r: &DctReport) -> String {
         "device id:           {}",
         r.device_id.as_deref().unwrap_or("(not stored)")
     );
-    let _ = writeln!(
-        s,
-        "device private key:  {}",
-        crate::keys_cmd::describe_slot(&r.device_private_key)
-    );
+    let _ = writeln!(s, "device private key:  {}", r.device_private_key);
     let public = match &r.device_public_key {
         PublicKeySlot::Erased => "erased".to_string(),
         PublicKeySlot::Valid {

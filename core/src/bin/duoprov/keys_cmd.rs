@@ -6,8 +6,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::device::KeyToLoad;
 use duo_provisioning::keys::{self, KeyFiles, KeyReport, SlotState};
-use duo_provisioning::server_key::{self, ServerKeySummary, DEFAULT_HOST};
-use serde::Serialize;
+use duo_provisioning::server_key;
 
 use crate::device_cmd;
 use crate::output::{Ctx, Reported};
@@ -131,22 +130,8 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-#[derive(Serialize)]
-struct NewKeyResult {
-    files: KeyFiles,
-    bits: usize,
-    fingerprint: String,
-}
-
 fn new_key(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
-    let base = keys::key_base(name);
-    let key = keys::generate()?;
-    let files = keys::write_key_files(&base, &key, force)?;
-    let result = NewKeyResult {
-        files,
-        bits: keys::key_bits(&key),
-        fingerprint: keys::fingerprint(&key.to_public_key()),
-    };
+    let result = keys::new_key_files(name, force)?;
     ctx.emit(&result, || {
         describe_key_files(&result.files, result.bits, &result.fingerprint)
     });
@@ -166,25 +151,10 @@ fn describe_key_files(files: &KeyFiles, bits: usize, fingerprint: &str) -> Strin
     )
 }
 
-/// `keys new device.der` means base `device`, as particle-cli users expect.
-#[derive(Serialize)]
-struct InspectResult<'a> {
-    file: &'a Path,
-    #[serde(flatten)]
-    report: &'a KeyReport,
-}
-
 fn inspect(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
-    let bytes = keys::read_key_file(file)?;
-    let report = keys::inspect_key(&bytes);
-    ctx.emit(
-        &InspectResult {
-            file,
-            report: &report,
-        },
-        || describe(file, &report),
-    );
-    if report.state.is_valid() {
+    let result = keys::inspect_key_file(file)?;
+    ctx.emit(&result, || describe(file, &result.report));
+    if result.report.state.is_valid() {
         Ok(())
     } else {
         Err(Reported.into())
@@ -207,19 +177,12 @@ fn describe(file: &Path, report: &KeyReport) -> String {
                 text += &format!("\nsha256 fingerprint {fp}");
             }
         }
-        state => text += &describe_slot(state),
+        state => text += &state.to_string(),
     }
     for note in &report.notes {
         text += &format!("\nnote: {note}");
     }
     text
-}
-
-#[derive(Serialize)]
-struct ServerResult<'a> {
-    output: &'a Path,
-    bytes: usize,
-    server_key: ServerKeySummary,
 }
 
 fn server(
@@ -229,24 +192,11 @@ fn server(
     host: Option<&str>,
     port: Option<u16>,
 ) -> anyhow::Result<()> {
-    let key = match keyfile {
-        Some(path) => keys::load_server_key_file(path)?,
-        None => server_key::default_server_key(),
-    };
-    let address = server_key::parse_address(host.unwrap_or(DEFAULT_HOST))?;
-    let block = server_key::format_server_key(&key, Some(&address), port)?;
-    let summary = server_key::parse_server_key(&block)
-        .context("the block just built does not parse back (a bug; please report it)")?
-        .summary();
+    let block = server_key::build_server_block(keyfile, host, port)?;
     let Some(output) = output else {
-        return write_server_key(ctx, &block);
+        return write_server_key(ctx, &block.bytes);
     };
-    keys::write_atomic(output, &block, false, true)?;
-    let result = ServerResult {
-        output,
-        bytes: block.len(),
-        server_key: summary,
-    };
+    let result = block.write_to(output)?;
     ctx.emit(&result, || {
         format!(
             "wrote {} ({} bytes)\n{}",
@@ -256,20 +206,6 @@ fn server(
         )
     });
     Ok(())
-}
-
-/// One line saying what a key slot holds and what the firmware will do with it.
-pub fn describe_slot(state: &SlotState) -> String {
-    match state {
-        SlotState::Valid { bits } => format!("valid RSA-{bits} private key"),
-        SlotState::Erased => "erased key slot (all 0xFF): no key. A factory device; the firmware \
-                              generates a key at boot"
-            .to_string(),
-        SlotState::ResetRequest => "key slot reset request (FF FF FF FF then zeros): no key. The \
-                                    firmware generates a new key at boot"
-            .to_string(),
-        SlotState::Corrupt { reason } => format!("corrupt: {reason}"),
-    }
 }
 
 fn save(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
@@ -296,7 +232,7 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
             "previous key slot: {}; saved to {}\n\
              wrote {} into the key slot ({} bytes at DCT offset 34) and read it back: verified\n\
              RSA-{} key, sha256 fingerprint {}",
-            describe_slot(&report.previous),
+            report.previous,
             report.backup.display(),
             report.file.display(),
             report.bytes_written,
@@ -319,7 +255,7 @@ fn reset(ctx: &Ctx, leave: bool, backup_name: &Path) -> anyhow::Result<()> {
         let kept = match &report.backup {
             Some(path) => format!(
                 "previous key slot: {}; saved to {}\n",
-                describe_slot(&report.previous),
+                report.previous,
                 path.display()
             ),
             None => String::new(),

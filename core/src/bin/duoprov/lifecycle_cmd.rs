@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use duo_provisioning::cloud::blocking::BlockingClient;
-use duo_provisioning::cloud::config::{resolve, Sources};
-use duo_provisioning::cloud::{CloudConfig, DeviceId};
+use duo_provisioning::cloud::settings::ClientOptions;
+use duo_provisioning::cloud::DeviceId;
 use duo_provisioning::workflow::demo::{run_demo, DemoOptions, DemoReport, DemoStep};
 use duo_provisioning::workflow::doctor::{keys_doctor, DoctorRequest};
 use duo_provisioning::workflow::verify::{verify, VerifyRequest};
@@ -103,18 +103,19 @@ pub fn doctor(ctx: &Ctx, args: DoctorArgs) -> anyhow::Result<()> {
 }
 
 fn client(ctx: &Ctx, args: &CloudArgs) -> anyhow::Result<BlockingClient> {
-    let sources = Sources::from_env(args.token.clone(), args.api_url.clone());
-    let resolved = resolve(&sources, args.insecure_http)?;
-    ctx.info(format!(
-        "using the access token from {}; API {} (from {})",
-        resolved.token_origin, resolved.api_url, resolved.api_url_origin
-    ));
-    let mut config = CloudConfig::new(resolved.api_url, resolved.token);
-    config.insecure_http = args.insecure_http;
-    if let Some(path) = &args.ca_cert {
-        config.ca_certs.push(crate::cloud_cmd::read_ca_cert(path)?);
-    }
-    Ok(BlockingClient::new(config)?)
+    crate::cloud_cmd::client(
+        ctx,
+        &ClientOptions {
+            token: args.token.clone(),
+            api_url: args.api_url.clone(),
+            insecure_http: args.insecure_http,
+            ca_certs: args.ca_cert.iter().cloned().collect(),
+            timeout_secs: None,
+            retries: None,
+            names: crate::cloud_cmd::ARG_NAMES,
+        },
+        false,
+    )
 }
 
 #[derive(Args, Debug)]

@@ -34,8 +34,11 @@ use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use crate::keys::der::{framing, Framing};
 use crate::keys::{self, KeyError};
 
+mod build;
+pub use build::{build_server_block, ServerBlock, ServerBlockFile};
+
 /// RedBear's block for the public Particle cloud (`server_public_key.der`).
-pub const DEFAULT_SERVER_KEY_BLOCK: &[u8] = include_bytes!("../assets/server_public_key.der");
+pub const DEFAULT_SERVER_KEY_BLOCK: &[u8] = include_bytes!("../../assets/server_public_key.der");
 /// Host the firmware falls back to when the TLV is missing or invalid.
 pub const DEFAULT_HOST: &str = "device.spark.io";
 /// Port the firmware uses when byte 450 holds 0xFFFF (TCP devices).
@@ -116,6 +119,12 @@ pub enum ServerKeyError {
     KeyBeyondBlock { der_len: usize },
     #[error("the address TLV at byte 384 needs {needed} bytes but the block ends at byte {len}")]
     TlvTruncated { needed: usize, len: usize },
+    /// A server key file that cannot be read or used (its own message).
+    #[error(transparent)]
+    KeyFile(KeyError),
+    /// A block [`build_server_block`] made does not parse back: a bug.
+    #[error("the block just built does not parse back (a bug; please report it): {0}")]
+    BuiltBlockUnparsable(Box<ServerKeyError>),
 }
 
 impl ErrorInfo for ServerKeyError {
@@ -125,21 +134,23 @@ impl ErrorInfo for ServerKeyError {
                 c @ (ErrorCode::Io | ErrorCode::AlreadyExists | ErrorCode::Internal) => c,
                 _ => ErrorCode::InvalidServerKey,
             },
+            ServerKeyError::KeyFile(e) => e.code(),
             ServerKeyError::KeyTooLarge { .. } => ErrorCode::KeyTooLarge,
+            ServerKeyError::BuiltBlockUnparsable(_) => ErrorCode::Internal,
             _ => ErrorCode::InvalidServerKey,
         }
     }
 
     fn facts(&self) -> ErrorFacts {
         match self {
-            ServerKeyError::Key(e) => e.facts(),
+            ServerKeyError::Key(e) | ServerKeyError::KeyFile(e) => e.facts(),
             _ => ErrorFacts::default(),
         }
     }
 
     fn remedies(&self) -> Vec<Remedy> {
         match self {
-            ServerKeyError::Key(e) => e.remedies(),
+            ServerKeyError::Key(e) | ServerKeyError::KeyFile(e) => e.remedies(),
             ServerKeyError::HostInvalidChar { .. } => vec![Remedy::GivePortSeparately],
             ServerKeyError::BlockTooShort { .. } => vec![Remedy::BuildServerBlock],
             _ => vec![],
@@ -555,7 +566,7 @@ mod tests {
 
     #[test]
     fn keys_other_than_rsa_2048_are_refused() {
-        let pem = include_str!("keys/testdata/rsa4096.pem");
+        let pem = include_str!("../keys/testdata/rsa4096.pem");
         let key = keys::parse_public_key(pem.as_bytes()).unwrap();
         let err = format_server_key(&key, None, None).unwrap_err().to_string();
         assert!(
