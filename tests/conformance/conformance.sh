@@ -279,7 +279,7 @@ check "r6: duoprov keys load through rusb writes the key, verified, with the pre
 # presents itself (2b04:c058, its firmware's serial string and vendor
 # requests); duoprov finds it with no sim: selector. Its serial port has no
 # /sys/class/tty entry, so the console and 14400-baud routes get the port
-# named with --port (the board directory's stable `tty` link).
+# named with --serial-port (the board directory's stable `tty` link).
 
 mkdir -p "$WORK/normal" && cd "$WORK/normal" || exit 2
 ID=2a0021000747343232363230
@@ -362,8 +362,8 @@ check "normal 0.3.3: --device id:ID --enter-dfu keys save through rusb: into DFU
 check "normal 0.3.1: sim create (r4) + sim boot" normal_board n031 r4 0.3.1
 check "normal 0.3.1: duoprov list through rusb: id from the upper-case USB serial, firmware 0.3.1 by the legacy request" \
     listed_normal n031 "$ID" 0.3.1
-check "normal 0.3.1: identify --json through rusb (--port for the modules): version by the legacy request, modules by the console" \
-    identify_as --port "$WORK/n031/tty" -- usb_serial 0.3.1 legacy_request
+check "normal 0.3.1: identify --json through rusb (--serial-port for the modules): version by the legacy request, modules by the console" \
+    identify_as --serial-port "$WORK/n031/tty" -- usb_serial 0.3.1 legacy_request
 # Firmware 0.3.x replaced the r4 bootloader at boot (r5: the id in upper case).
 check "normal 0.3.1: mode dfu through rusb by the legacy request (0x50 wIndex 50); back in DFU (r5) matched by device id" \
     back_in_dfu legacy_request device_id 2A0021000747343232363230
@@ -376,12 +376,12 @@ no_port_no_id() {
     expect_field np.json code NO_DEVICE
 }
 check "normal 0.2.4: identify without a port fails, saying no route told the id" no_port_no_id
-check "normal 0.2.4: identify --json --port TTY through rusb: everything from the console at 28800" \
-    identify_as --port "$WORK/n024/tty" -- console 0.2.4 console
-check "normal 0.2.4: mode listen / mode normal through rusb on the console (28800, x) via --port" \
-    listening --port "$WORK/n024/tty"
-check "normal 0.2.4: mode dfu through rusb by the 14400-baud trigger via --port; back in DFU matched by port" \
-    back_in_dfu baud_rate port 00000000010C --port "$WORK/n024/tty"
+check "normal 0.2.4: identify --json --serial-port TTY through rusb: everything from the console at 28800" \
+    identify_as --serial-port "$WORK/n024/tty" -- console 0.2.4 console
+check "normal 0.2.4: mode listen / mode normal through rusb on the console (28800, x) via --serial-port" \
+    listening --serial-port "$WORK/n024/tty"
+check "normal 0.2.4: mode dfu through rusb by the 14400-baud trigger via --serial-port; back in DFU matched by port" \
+    back_in_dfu baud_rate port 00000000010C --serial-port "$WORK/n024/tty"
 
 same_id_twice() {
     run sim create "$WORK/twin1" --bootloader r6 --firmware 0.3.3 --device-id "$ID" --time-factor 0.01 || return 1

@@ -45,8 +45,8 @@ struct Cli {
     /// The serial port of a board in normal mode (e.g. /dev/ttyACM0), for
     /// the console and the 14400-baud trigger when it cannot be found by
     /// its USB ids in /sys/class/tty.
-    #[arg(long, global = true, env = "DUOPROV_PORT", value_name = "PATH")]
-    port: Option<String>,
+    #[arg(long, global = true, env = "DUOPROV_SERIAL_PORT", value_name = "PATH")]
+    serial_port: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         device: cli.device,
         device_from_env,
         enter_dfu: cli.enter_dfu,
-        port: cli.port,
+        port: cli.serial_port,
     };
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),
