@@ -1,7 +1,17 @@
 //! The client without an async runtime, for the CLI and the language
-//! bindings: each [`BlockingClient`] owns a current-thread tokio runtime.
-//! Do not call these from inside another tokio runtime.
+//! bindings: each [`BlockingClient`] owns a current-thread tokio runtime
+//! and hands out nothing bound to it (no client, no handle).
+//!
+//! Safe from any thread, including one where a tokio runtime is running
+//! (a binding's event loop, a `#[tokio::main]` program), current-thread or
+//! multi-thread: there the work runs on a short-lived helper thread that
+//! drives this client's own runtime while the caller's thread waits — no
+//! "Cannot start a runtime from within a runtime" panic, and no hang,
+//! since nothing the call needs runs on the caller's runtime. Dropping a
+//! client there does not panic either (its runtime is shut down in the
+//! background).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,8 +25,35 @@ use super::{
 /// A [`CloudClient`] driven by its own runtime.
 #[derive(Debug)]
 pub struct BlockingClient {
-    runtime: tokio::runtime::Runtime,
+    runtime: OwnRuntime,
     client: CloudClient,
+}
+
+/// A runtime that may be dropped anywhere: a plain `Runtime` dropped inside
+/// another runtime's async context panics, so this one is shut down in the
+/// background (nothing of it outlives its client's calls anyway).
+#[derive(Debug)]
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl OwnRuntime {
+    fn get(&self) -> &tokio::runtime::Runtime {
+        self.0
+            .as_ref()
+            .expect("the runtime lives as long as its client")
+    }
+}
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// True when this thread is inside a tokio runtime (where `block_on` panics).
+fn in_runtime() -> bool {
+    tokio::runtime::Handle::try_current().is_ok()
 }
 
 impl BlockingClient {
@@ -35,11 +72,35 @@ impl BlockingClient {
             let _guard = runtime.enter();
             CloudClient::with_clock(config, clock)?
         };
-        Ok(BlockingClient { runtime, client })
+        Ok(BlockingClient {
+            runtime: OwnRuntime(Some(runtime)),
+            client,
+        })
     }
 
-    pub fn client(&self) -> &CloudClient {
-        &self.client
+    /// The configuration the client was made with.
+    pub fn config(&self) -> &CloudConfig {
+        self.client.config()
+    }
+
+    /// Run `future` to completion on this client's runtime: on this thread
+    /// when it is outside any runtime, else on a helper thread while this
+    /// one waits.
+    fn block_on<F>(&self, future: F) -> F::Output
+    where
+        F: Future + Send,
+        F::Output: Send,
+    {
+        let runtime = self.runtime.get();
+        if !in_runtime() {
+            return runtime.block_on(future);
+        }
+        std::thread::scope(
+            |scope| match scope.spawn(|| runtime.block_on(future)).join() {
+                Ok(output) => output,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+        )
     }
 
     /// See [`CloudClient::provision`].
@@ -49,8 +110,7 @@ impl BlockingClient {
         public_key_pem: &str,
         product_id: u16,
     ) -> Result<Provisioned, CloudError> {
-        self.runtime
-            .block_on(self.client.provision(device_id, public_key_pem, product_id))
+        self.block_on(self.client.provision(device_id, public_key_pem, product_id))
     }
 
     /// See [`CloudClient::provision_counted`].
@@ -60,24 +120,46 @@ impl BlockingClient {
         key: &ProvisionKey,
         product_id: u16,
     ) -> Attempted<Provisioned> {
-        self.runtime
-            .block_on(self.client.provision_counted(device_id, key, product_id))
+        self.block_on(self.client.provision_counted(device_id, key, product_id))
     }
 
     /// See [`CloudClient::device`].
     pub fn device(&self, device_id: &DeviceId) -> Result<Value, CloudError> {
-        self.runtime.block_on(self.client.device(device_id))
+        self.block_on(self.client.device(device_id))
     }
 
-    /// See [`run_batch`].
+    /// See [`run_batch`]. `on_result` runs on the calling thread (it need
+    /// not be `Send`), also when that thread is inside a runtime.
     pub fn run_batch(
         &self,
         jobs: Vec<BatchJob>,
         options: &BatchOptions,
-        on_result: impl FnMut(&DeviceResult),
+        mut on_result: impl FnMut(&DeviceResult),
     ) -> (Vec<DeviceResult>, BatchSummary) {
-        self.runtime
-            .block_on(run_batch(&self.client, jobs, options, on_result))
+        if !in_runtime() {
+            return self
+                .runtime
+                .get()
+                .block_on(run_batch(&self.client, jobs, options, on_result));
+        }
+        let (sender, results) = std::sync::mpsc::channel::<DeviceResult>();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                self.runtime
+                    .get()
+                    .block_on(run_batch(&self.client, jobs, options, move |r| {
+                        let _ = sender.send(r.clone());
+                    }))
+            });
+            // Ends when the batch is over and its callback (the sender) dropped.
+            for result in results {
+                on_result(&result);
+            }
+            match worker.join() {
+                Ok(output) => output,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
     }
 }
 

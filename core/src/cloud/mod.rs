@@ -27,6 +27,8 @@ pub mod settings;
 mod types;
 
 #[cfg(all(test, feature = "sim"))]
+mod blocking_tests;
+#[cfg(all(test, feature = "sim"))]
 mod local_tests;
 
 use std::time::Duration;

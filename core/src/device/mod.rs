@@ -18,6 +18,8 @@ mod keys;
 mod open;
 
 #[cfg(all(test, feature = "sim"))]
+mod share_tests;
+#[cfg(all(test, feature = "sim"))]
 mod tests;
 
 use std::path::{Path, PathBuf};

@@ -389,3 +389,17 @@ impl ControlTransport for Detached {
         Err(crate::dfu::TransportError::NoDevice)
     }
 }
+
+// A binding keeps a `Device` behind `Arc<Mutex<_>>` and runs its calls off
+// the event loop (a worker thread, the GIL released): it must be `Send`
+// (then `Mutex<Device>` is `Send + Sync`), and so must what it hands in and
+// out. Checked at compile time.
+const _: fn() = || {
+    fn send<T: Send>() {}
+    fn send_sync<T: Send + Sync>() {}
+    send::<Device>();
+    send_sync::<std::sync::Mutex<Device>>();
+    send_sync::<super::KeyToLoad>();
+    send_sync::<ListedDevice>();
+    send_sync::<super::DeviceError>();
+};

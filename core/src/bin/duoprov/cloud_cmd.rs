@@ -480,7 +480,7 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         ctx.info("no --token or --account given: every request gets 401 until a token is added via POST /admin/tokens");
     }
     wait_for_stop_signal()?;
-    running.shutdown();
+    running.stop();
     ctx.info("local cloud stopped");
     Ok(())
 }

@@ -73,8 +73,18 @@ use device_link::{Endpoint, Link, ServerKey};
 use fault::{ConnInfo, FaultListener};
 use store::Store;
 
-/// How long a shutdown waits for requests in flight.
+/// How long [`RunningCloud::stop`] waits for requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// What the server thread is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopSignal {
+    Serve,
+    /// Stop accepting; requests in flight get [`SHUTDOWN_GRACE`].
+    Graceful,
+    /// Stop now: requests in flight (a delay fault's included) are dropped.
+    Now,
+}
 
 /// The local cloud could not start or keep its state.
 #[derive(Debug, thiserror::Error)]
@@ -336,7 +346,7 @@ impl LocalCloud {
         };
         let clock = options.clock.clone();
         let accept_clock = options.clock.clone();
-        let (stop, stopped) = watch::channel(false);
+        let (stop, stopped) = watch::channel(StopSignal::Serve);
         let thread = std::thread::Builder::new()
             .name("local-cloud".into())
             .spawn(move || {
@@ -354,14 +364,17 @@ impl LocalCloud {
                         service,
                     )
                     .with_graceful_shutdown(async move {
-                        let _ = graceful.wait_for(|stop| *stop).await;
+                        let _ = graceful.wait_for(|s| *s != StopSignal::Serve).await;
                     })
                     .into_future();
                     tokio::select! {
                         _ = server => {}
                         _ = async move {
-                            let _ = grace.wait_for(|stop| *stop).await;
-                            clock.sleep(SHUTDOWN_GRACE).await;
+                            let _ = grace.wait_for(|s| *s != StopSignal::Serve).await;
+                            tokio::select! {
+                                _ = clock.sleep(SHUTDOWN_GRACE) => {}
+                                _ = grace.wait_for(|s| *s == StopSignal::Now) => {}
+                            }
                         } => {}
                     }
                 });
@@ -399,7 +412,10 @@ fn base_url(addr: SocketAddr, https: bool) -> String {
     )
 }
 
-/// A serving local cloud. Dropping it shuts it down.
+/// A serving local cloud. [`RunningCloud::stop`] stops it and lets
+/// requests in flight finish (bounded by a grace period); dropping it stops
+/// it at once, dropping requests in flight (a pending delay fault's too),
+/// so a drop never keeps its caller waiting.
 #[derive(Debug)]
 pub struct RunningCloud {
     store: Arc<Mutex<Store>>,
@@ -409,7 +425,7 @@ pub struct RunningCloud {
     addr: SocketAddr,
     base_url: String,
     ca_cert: Option<PathBuf>,
-    stop: watch::Sender<bool>,
+    stop: watch::Sender<StopSignal>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -511,15 +527,20 @@ impl RunningCloud {
         self.store().reset_counters();
     }
 
-    /// Stop accepting, let requests in flight finish (bounded), and wait
-    /// for the server thread.
-    pub fn shutdown(mut self) {
-        self.stop_and_join();
+    /// Stop accepting, let requests in flight finish (for at most 2 s on
+    /// the cloud's clock), and wait for the server thread.
+    pub fn stop(mut self) {
+        self.stop_and_join(StopSignal::Graceful);
     }
 
-    fn stop_and_join(&mut self) {
+    /// The same as [`RunningCloud::stop`].
+    pub fn shutdown(self) {
+        self.stop();
+    }
+
+    fn stop_and_join(&mut self, how: StopSignal) {
         self.endpoint.take();
-        let _ = self.stop.send(true);
+        let _ = self.stop.send(how);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -527,7 +548,9 @@ impl RunningCloud {
 }
 
 impl Drop for RunningCloud {
+    /// Stop at once: the server thread ends without waiting for requests
+    /// in flight (its runtime gives its tasks 100 ms), then is joined.
     fn drop(&mut self) {
-        self.stop_and_join();
+        self.stop_and_join(StopSignal::Now);
     }
 }
