@@ -449,7 +449,8 @@ fn a_batch_of_1000_at_concurrency_32_records_each_device_exactly_once() {
         .iter()
         .all(|l| l["type"] == "device" && l["ok"] == true));
     assert_eq!(lines[1000]["type"], "summary");
-    assert_eq!(lines[1000]["ok"], 1000);
+    assert_eq!(lines[1000]["ok"], true);
+    assert_eq!(lines[1000]["succeeded"], 1000);
     assert!(lines[1000]["rate_per_sec"].as_f64().unwrap() > 0.0);
 }
 
@@ -478,8 +479,12 @@ fn a_batch_with_one_failure_exits_non_zero_with_a_json_line_per_device() {
     assert_eq!(failed["error_kind"], "permission_denied");
     assert_eq!(lines[2]["type"], "summary");
     assert_eq!(
-        (lines[2]["ok"].clone(), lines[2]["failed"].clone()),
-        (1.into(), 1.into())
+        (
+            lines[2]["ok"].clone(),
+            lines[2]["succeeded"].clone(),
+            lines[2]["failed"].clone()
+        ),
+        (false.into(), 1.into(), 1.into())
     );
     let held = cloud.public_key(&id(SEEDED)).unwrap();
     assert_eq!(

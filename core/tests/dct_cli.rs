@@ -228,7 +228,11 @@ fn set_keeps_a_private_dct_file_private_and_ignores_a_stray_tmp_symlink() {
     assert!(meta.file_type().is_file(), "dct.bin is still a plain file");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert_eq!(std::fs::read(&victim).unwrap(), b"not a DCT");
-    let backup = dir.path().join("dct.bin.bak");
+    // The stray link at dct.bin.bak is left alone: the backup takes the
+    // next free name.
+    let link = std::fs::symlink_metadata(dir.path().join("dct.bin.bak")).unwrap();
+    assert!(link.file_type().is_symlink());
+    let backup = dir.path().join("dct.bin.1.bak");
     let meta = std::fs::symlink_metadata(&backup).unwrap();
     assert!(meta.file_type().is_file(), "the backup is a plain file");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);

@@ -19,6 +19,8 @@ mod accounts;
 mod rule01_02_outputs;
 #[path = "hardening/rule04_keys.rs"]
 mod rule04_keys;
+#[path = "hardening/rule05_11_output.rs"]
+mod rule05_11_output;
 #[path = "hardening/rule07_13_inputs.rs"]
 mod rule07_13_inputs;
 #[path = "hardening/rule08_12_messages.rs"]

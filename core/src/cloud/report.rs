@@ -3,7 +3,6 @@
 //! loaded from a file ([`load_batch`]) and its JSON-lines report file
 //! ([`BatchReportWriter`]: one line per device, then the summary).
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,30 +150,45 @@ impl ErrorInfo for ReportFileError {
     }
 }
 
+/// The last line of a batch's JSON lines (report file and `--json`): `"ok"`
+/// is the batch's verdict, a boolean as on every other line; the count of
+/// provisioned devices is `"succeeded"`.
+pub fn summary_line(summary: &BatchSummary) -> Value {
+    let mut v = tagged("summary", summary);
+    if let Value::Object(map) = &mut v {
+        if let Some(count) = map.remove("ok") {
+            map.insert("succeeded".into(), count);
+        }
+        map.insert("ok".into(), Value::Bool(summary.all_ok()));
+    }
+    v
+}
+
 /// A batch's JSON-lines report file: one [`tagged`] `"device"` line per
-/// result as it arrives, then the `"summary"` line. An existing file is
+/// result as it arrives, then the [`summary_line`]. An existing file is
 /// refused unless `overwrite`; a symbolic link always (the report is never
-/// written through a link to somewhere else). A write failure does not stop
-/// the batch: the first one is kept and returned by [`Self::finish`].
-#[derive(Debug)]
+/// written through a link to somewhere else). The lines go to a temporary
+/// file beside it ([`keys::OutputWriter`]) that takes the real name in
+/// [`Self::finish`], so a report is whole or absent. A write failure does
+/// not stop the batch: the first one is kept and returned by
+/// [`Self::finish`], and the report is not given its name.
 pub struct BatchReportWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: BufWriter<keys::OutputWriter>,
     error: Option<std::io::Error>,
+}
+
+impl std::fmt::Debug for BatchReportWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchReportWriter")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BatchReportWriter {
     pub fn create(path: &Path, overwrite: bool) -> Result<Self, ReportFileError> {
-        keys::check_target(path, overwrite)?;
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|source| ReportFileError::Create {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let file = keys::OutputWriter::create(path, false, overwrite)?;
         Ok(BatchReportWriter {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
@@ -193,20 +207,26 @@ impl BatchReportWriter {
         }
     }
 
-    /// The summary line, flushed; the first failure of any write, if one failed.
+    /// The summary line, flushed, fsynced and renamed to the report's name;
+    /// the first failure of any write, if one failed.
     pub fn finish(mut self, summary: &BatchSummary) -> Result<(), ReportFileError> {
         let written =
-            writeln!(self.out, "{}", tagged("summary", summary)).and_then(|()| self.out.flush());
+            writeln!(self.out, "{}", summary_line(summary)).and_then(|()| self.out.flush());
         if let Err(e) = written {
             self.error.get_or_insert(e);
         }
-        match self.error {
-            Some(source) => Err(ReportFileError::Write {
+        if let Some(source) = self.error {
+            return Err(ReportFileError::Write {
                 path: self.path,
                 source,
-            }),
-            None => Ok(()),
+            });
         }
+        let file = self.out.into_inner().map_err(|e| ReportFileError::Write {
+            path: self.path.clone(),
+            source: e.into_error(),
+        })?;
+        file.commit()?;
+        Ok(())
     }
 }
 

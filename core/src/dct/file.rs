@@ -56,12 +56,25 @@ pub fn load_dct_file(platform: &'static Platform, path: &Path) -> Result<DctFile
     })
 }
 
-/// Where [`edit_dct_file`] keeps the previous content: `PATH.bak`.
+/// Where [`edit_dct_file`] keeps the previous content: `PATH.bak`, the
+/// first time.
 pub fn backup_path(path: &Path) -> PathBuf {
+    numbered_backup_path(path, 0)
+}
+
+/// `PATH.bak` (n = 0), else `PATH.N.bak`: a new backup never replaces an
+/// older one.
+pub fn numbered_backup_path(path: &Path, n: u32) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
+    if n > 0 {
+        name.push(format!(".{n}"));
+    }
     name.push(".bak");
     PathBuf::from(name)
 }
+
+/// How many `PATH.N.bak` an edit tries before it gives up.
+const MAX_BACKUPS: u32 = 1000;
 
 /// What an edit of a DCT file did: `dct set --file`'s report (fields in
 /// the order the CLI has always printed them).
@@ -78,7 +91,8 @@ pub struct DctFileEdit {
 
 /// Set `field` to `value` (typed text, or `hex:…`) in the DCT file at
 /// `path`: the change is made in memory first (a refused value touches no
-/// file), then the previous content goes to [`backup_path`] and the new one
+/// file), then the previous content goes to [`backup_path`] (or the next
+/// free [`numbered_backup_path`]) and the new one
 /// replaces `path`, both atomically, 0600, never through a link.
 pub fn edit_dct_file(
     platform: &'static Platform,
@@ -90,13 +104,18 @@ pub fn edit_dct_file(
     file.set(field, value)?;
     // Edit a regular file in place, never through (or over) a link.
     keys::check_target(path, true).map_err(DctFileError::Target)?;
-    let backup = backup_path(path);
     let previous = std::fs::read(path).map_err(|source| DctFileError::Reread {
         path: path.to_path_buf(),
         source,
     })?;
-    keys::write_atomic(&backup, &previous, true, true).map_err(|source| DctFileError::Backup {
-        path: backup.clone(),
+    let backup = keys::write_new_numbered(
+        |n| numbered_backup_path(path, n),
+        &previous,
+        true,
+        MAX_BACKUPS,
+    )
+    .map_err(|source| DctFileError::Backup {
+        path: backup_path(path),
         source,
     })?;
     keys::write_atomic(path, file.as_bytes(), true, true).map_err(DctFileError::Write)?;

@@ -215,26 +215,96 @@ fn sync_all_at_once(staged: &[Staged]) -> Result<(), KeyError> {
 
 static TEMP_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// Write `bytes` to `path` through a temporary file in the same directory and
-/// a rename. `private` creates the file with mode 0600 (on Unix) before any
-/// byte is written. Without `overwrite`, an existing `path` is an error and is
-/// left untouched (the final step is a hard link, which fails if it exists).
+/// Write an output file: `bytes` to `path` through a temporary file in the
+/// same directory, flushed to disk (fsync), then given its real name. Every
+/// file the library or a front end writes goes through here (or
+/// [`write_key_files`], [`OutputWriter`]), so the rules hold for all:
+///
+/// - `private` creates the file with mode 0600 before any byte is written
+///   (anything that can hold key material: keys, slot and DCT dumps, flash
+///   images); otherwise 0644 minus the umask;
+/// - an existing `path` is refused unless `overwrite`, and then only a
+///   regular file is replaced; a symbolic link is never written through nor
+///   replaced, with or without `overwrite` ([`check_target`]);
+/// - without `overwrite`, the final step is a hard link, which fails if the
+///   name was taken meanwhile, so a racing file is never replaced either.
 pub fn write_atomic(
     path: &Path,
     bytes: &[u8],
     private: bool,
     overwrite: bool,
 ) -> Result<(), KeyError> {
-    // Without overwrite: nothing there, not even a link. With overwrite the
-    // final rename replaces whatever `path` is — a stray link included —
-    // and never writes through it; callers writing where the user pointed
-    // check [`check_target`] first.
-    if !overwrite {
-        check_target(path, false)?;
-    }
+    check_target(path, overwrite)?;
     let staged = Staged::create(path, bytes, private)?;
     staged.sync()?;
     staged.commit(overwrite)
+}
+
+/// Write `bytes` as a new file at the first free name of `path(0)`,
+/// `path(1)`, … `path(limit - 1)` (a backup never replaces an older one),
+/// with the rules of [`write_atomic`]; the name it took.
+pub fn write_new_numbered(
+    path: impl Fn(u32) -> PathBuf,
+    bytes: &[u8],
+    private: bool,
+    limit: u32,
+) -> Result<PathBuf, KeyError> {
+    let mut last = None;
+    for n in 0..limit {
+        let candidate = path(n);
+        match write_atomic(&candidate, bytes, private, false) {
+            Ok(()) => return Ok(candidate),
+            // Taken, by a file or anything else (a link is left alone).
+            Err(KeyError::Exists { path } | KeyError::NotAFile { path, .. }) => last = Some(path),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(KeyError::Exists {
+        path: last.unwrap_or_else(|| path(0)),
+    })
+}
+
+/// An output file written bit by bit (a batch report) with the rules of
+/// [`write_atomic`]: the target is checked when it is created, the lines go
+/// to a temporary file beside it, and [`OutputWriter::commit`] gives it its
+/// name. Dropped without a commit, nothing is left.
+pub struct OutputWriter {
+    staged: Staged,
+    overwrite: bool,
+}
+
+impl OutputWriter {
+    pub fn create(path: &Path, private: bool, overwrite: bool) -> Result<OutputWriter, KeyError> {
+        check_target(path, overwrite)?;
+        Ok(OutputWriter {
+            staged: Staged::create(path, &[], private)?,
+            overwrite,
+        })
+    }
+
+    /// Flush to disk and take the real name (checked again: a file that
+    /// appeared meanwhile is not replaced without `overwrite`).
+    pub fn commit(self) -> Result<(), KeyError> {
+        check_target(&self.staged.path, self.overwrite)?;
+        self.staged.sync()?;
+        self.staged.commit(self.overwrite)
+    }
+}
+
+impl Write for OutputWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.staged.file.as_mut() {
+            Some(file) => file.write(buf),
+            None => Err(std::io::Error::other("the output file is closed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.staged.file.as_mut() {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// An output path may be written: it does not exist, or (with `overwrite`)
@@ -278,14 +348,14 @@ pub fn check_target(path: &Path, overwrite: bool) -> Result<(), KeyError> {
 
 /// A file written under a temporary name next to its real one, not yet
 /// renamed; dropped uncommitted, the temporary is removed.
-struct Staged<'a> {
-    path: &'a Path,
+struct Staged {
+    path: PathBuf,
     temp: PathBuf,
     file: Option<fs::File>,
 }
 
-impl<'a> Staged<'a> {
-    fn create(path: &'a Path, bytes: &[u8], private: bool) -> Result<Staged<'a>, KeyError> {
+impl Staged {
+    fn create(path: &Path, bytes: &[u8], private: bool) -> Result<Staged, KeyError> {
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -307,7 +377,7 @@ impl<'a> Staged<'a> {
             error,
         })?;
         let mut staged = Staged {
-            path,
+            path: path.to_path_buf(),
             temp,
             file: None,
         };
@@ -334,7 +404,7 @@ impl<'a> Staged<'a> {
     /// Give the temporary file its real name.
     fn commit(mut self, overwrite: bool) -> Result<(), KeyError> {
         drop(self.file.take());
-        let (path, temp) = (self.path, &self.temp);
+        let (path, temp) = (&self.path, &self.temp);
         let result = if overwrite {
             fs::rename(temp, path)
         } else {
@@ -365,7 +435,7 @@ impl<'a> Staged<'a> {
     }
 }
 
-impl Drop for Staged<'_> {
+impl Drop for Staged {
     fn drop(&mut self) {
         drop(self.file.take());
         if !self.temp.as_os_str().is_empty() {

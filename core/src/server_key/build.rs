@@ -52,10 +52,15 @@ pub fn build_server_block(
 }
 
 impl ServerBlock {
-    /// Write the block to `path` (atomically, replacing a regular file;
-    /// the block holds only public data, so the file is not made private).
-    pub fn write_to(&self, path: &Path) -> Result<ServerBlockFile, keys::KeyError> {
-        keys::write_atomic(path, &self.bytes, false, true)?;
+    /// Write the block to `path` ([`keys::write_atomic`]: an existing file
+    /// only with `overwrite`, never a symbolic link; the block holds only
+    /// public data, so the file is not made private).
+    pub fn write_to(
+        &self,
+        path: &Path,
+        overwrite: bool,
+    ) -> Result<ServerBlockFile, keys::KeyError> {
+        keys::write_atomic(path, &self.bytes, false, overwrite)?;
         Ok(ServerBlockFile {
             output: path.to_path_buf(),
             bytes: self.bytes.len(),
@@ -92,7 +97,7 @@ mod tests {
         assert_eq!(block.summary.address.to_string(), "127.0.0.1");
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("server.der");
-        let file = block.write_to(&out).unwrap();
+        let file = block.write_to(&out, false).unwrap();
         assert_eq!(std::fs::read(&out).unwrap(), block.bytes);
         assert_eq!(file.bytes, block.bytes.len());
     }

@@ -11,7 +11,9 @@ use clap::{Args, Subcommand};
 use duo_provisioning::cloud::batch::{BatchOptions, BatchSummary, DeviceResult};
 use duo_provisioning::cloud::blocking::BlockingClient;
 use duo_provisioning::cloud::config::ArgNames;
-use duo_provisioning::cloud::report::{load_batch, tagged, BatchReportWriter, ProvisionReport};
+use duo_provisioning::cloud::report::{
+    load_batch, summary_line, tagged, BatchReportWriter, ProvisionReport,
+};
 use duo_provisioning::cloud::settings::{ClientOptions, ClientSettings};
 use duo_provisioning::cloud::{AccessToken, DeviceId, ProvisionKey, RetryNotice};
 use duo_provisioning::sim::cloud::{
@@ -152,9 +154,13 @@ pub struct ServeArgs {
     device_addr: SocketAddr,
     /// Write the server key block for DCT 2082 (this cloud's server key,
     /// its device endpoint's address and port) to FILE, for
-    /// `duoprov keys server FILE` or `dfu-util -a 1 -s 2082 -D FILE`.
+    /// `duoprov keys server FILE` or `dfu-util -a 1 -s 2082 -D FILE`. An
+    /// existing FILE is refused unless --force; a symbolic link always.
     #[arg(long, value_name = "FILE")]
     server_key_out: Option<PathBuf>,
+    /// Replace an existing --server-key-out FILE.
+    #[arg(long, requires = "server_key_out")]
+    force: bool,
     /// Serve HTTPS only, with a certificate for 127.0.0.1 / ::1 /
     /// localhost from a CA made at start; the CA certificate is written to
     /// --state DIR/ca.pem (required) and named on the third stdout line
@@ -370,7 +376,7 @@ fn device_line(r: &DeviceResult) -> String {
 
 fn print_summary(ctx: &Ctx, summary: &BatchSummary) {
     if ctx.json {
-        out(&tagged("summary", summary).to_string());
+        out(&summary_line(summary).to_string());
     } else {
         out(&format!("summary: {summary}"));
     }
@@ -415,6 +421,9 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     }
     let token_count = tokens.len() + accounts.len();
     let device_count = seeded.len();
+    if let Some(path) = &args.server_key_out {
+        duo_provisioning::keys::check_target(path, args.force)?;
+    }
     let running = LocalCloud::start(LocalCloudOptions {
         addr: args.addr,
         beyond_loopback: args.beyond_loopback,
@@ -428,7 +437,7 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
     })?;
     if let Some(path) = &args.server_key_out {
         let block = running.server_key_block()?;
-        duo_provisioning::keys::write_atomic(path, &block, false, true)?;
+        duo_provisioning::keys::write_atomic(path, &block, false, args.force)?;
     }
     // The first line of stdout is the base URL, the second the device
     // endpoint, for the processes that wait for them; with --json, stdout
@@ -445,9 +454,14 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .to_string());
     } else {
         out(running.base_url());
-        out(&running.device_addr().to_string());
+    }
+    // Whoever waits for the URL cannot have it: stop, as a failure. A
+    // reader may leave once it has the URL: the other lines are extra.
+    crate::output::stdout_ok()?;
+    if !ctx.json {
+        crate::output::out_extra(&running.device_addr().to_string());
         if let Some(ca) = running.ca_cert_path() {
-            out(&ca.display().to_string());
+            crate::output::out_extra(&ca.display().to_string());
         }
     }
     if !running.addr().ip().is_loopback() {

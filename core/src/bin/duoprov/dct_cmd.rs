@@ -26,7 +26,8 @@ pub enum DctCommand {
         #[command(flatten)]
         source: Source,
     },
-    /// Change one field in place (the old file is kept as PATH.bak). Typed text
+    /// Change one field in place (the old file is kept as PATH.bak, or
+    /// PATH.1.bak … if that exists). Typed text
     /// for typed fields, `hex:…` for any field.
     Set {
         /// The field's name, as `dct show` lists it (e.g. claim_code,

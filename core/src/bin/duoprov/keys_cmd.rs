@@ -9,7 +9,7 @@ use duo_provisioning::keys::{self, KeyFiles, KeyReport, SlotState};
 use duo_provisioning::server_key;
 
 use crate::device_cmd;
-use crate::output::{Ctx, Reported};
+use crate::output::{Ctx, Verdict};
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
@@ -48,8 +48,12 @@ pub enum KeysCommand {
         keyfile: Option<PathBuf>,
         /// Write the block to this file instead of the device's DCT (offset
         /// 2082 on alt 1).
+        /// An existing OUT is refused unless --force; a symbolic link always.
         #[arg(long, short, value_name = "OUT")]
         output: Option<PathBuf>,
+        /// Replace an existing --output file.
+        #[arg(long, requires = "output")]
+        force: bool,
         /// Server domain name (at most 64 characters) or IPv4 address.
         /// Default: device.spark.io, the public cloud and the firmware's own
         /// fallback. The address is always written, so a block never keeps
@@ -113,12 +117,13 @@ pub fn run(cmd: KeysCommand, ctx: &Ctx) -> anyhow::Result<()> {
         KeysCommand::Server {
             keyfile,
             output,
+            force,
             host,
             port,
         } => server(
             ctx,
             keyfile.as_deref(),
-            output.as_deref(),
+            output.as_deref().map(|o| (o, force)),
             host.as_deref(),
             port,
         ),
@@ -155,10 +160,17 @@ fn inspect(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     let result = keys::inspect_key_file(file)?;
     ctx.emit(&result, || describe(file, &result.report));
     if result.report.state.is_valid() {
-        Ok(())
-    } else {
-        Err(Reported.into())
+        return Ok(());
     }
+    // Not a key a device can use: the report, as a failure with a code.
+    Err(Verdict {
+        code: match result.report.state {
+            SlotState::Erased | SlotState::ResetRequest => "SLOT_EMPTY",
+            _ => "INVALID_KEY",
+        },
+        error: format!("{}: {}", file.display(), result.report.state),
+    }
+    .into())
 }
 
 fn describe(file: &Path, report: &KeyReport) -> String {
@@ -188,15 +200,19 @@ fn describe(file: &Path, report: &KeyReport) -> String {
 fn server(
     ctx: &Ctx,
     keyfile: Option<&Path>,
-    output: Option<&Path>,
+    output: Option<(&Path, bool)>,
     host: Option<&str>,
     port: Option<u16>,
 ) -> anyhow::Result<()> {
+    // Refused before any work.
+    if let Some((output, force)) = output {
+        keys::check_target(output, force)?;
+    }
     let block = server_key::build_server_block(keyfile, host, port)?;
-    let Some(output) = output else {
+    let Some((output, force)) = output else {
         return write_server_key(ctx, &block.bytes);
     };
-    let result = block.write_to(output)?;
+    let result = block.write_to(output, force)?;
     ctx.emit(&result, || {
         format!(
             "wrote {} ({} bytes)\n{}",

@@ -13,7 +13,7 @@ use duo_provisioning::workflow::doctor::{keys_doctor, DoctorRequest};
 use duo_provisioning::workflow::verify::{verify, VerifyRequest};
 use serde_json::json;
 
-use crate::output::{out, Ctx, Reported};
+use crate::output::{out, Ctx, Reported, Verdict};
 
 /// Where the cloud is (as `provision` finds it).
 #[derive(Args, Debug)]
@@ -187,7 +187,11 @@ pub fn verify_cmd(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
     if report.ok {
         Ok(())
     } else {
-        Err(Reported.into())
+        Err(Verdict {
+            code: "VERIFY_FAILED",
+            error: format!("verify failed: {}", report.problems.join("; ")),
+        }
+        .into())
     }
 }
 
@@ -240,7 +244,15 @@ pub fn demo(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<()> {
     if report.ok {
         Ok(())
     } else {
-        Err(Reported.into())
+        let failed = report.steps.iter().filter(|s| !s.ok).count();
+        Err(Verdict {
+            code: "VERIFY_FAILED",
+            error: format!(
+                "{failed} of {} demo steps did not go as expected",
+                report.steps.len()
+            ),
+        }
+        .into())
     }
 }
 

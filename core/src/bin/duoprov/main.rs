@@ -1,7 +1,8 @@
 //! `duoprov`: the command line front end. Every command renders a core result
-//! as human text or, with `--json`, as one JSON document on stdout. Errors go
-//! to stderr (and as `{"ok":false,"error":…,"code":…}` on stdout with `--json`); any
-//! failure exits non-zero.
+//! as human text or, with `--json`, as one JSON document on stdout (the
+//! contract is in `output.rs`). Errors go to stderr (and as
+//! `{"ok":false,"error":…,"code":…}` on stdout with `--json`); any failure,
+//! a failed write to stdout included, exits non-zero.
 
 mod cloud_cmd;
 mod dct_cmd;
@@ -94,16 +95,28 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
+    // `--json` anywhere before `--` asks for JSON, argument errors included.
+    let json_requested = std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json");
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return output::argument_error(e, json_requested),
+    };
     let device_from_env =
         matches.value_source("device") == Some(clap::parser::ValueSource::EnvVariable);
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return output::argument_error(e, json_requested),
+    };
     let ctx = Ctx {
         json: cli.json,
         device: cli.device,
         device_from_env,
         enter_dfu: cli.enter_dfu,
         port: cli.serial_port,
+        ..Ctx::default()
     };
     let result = match cli.command {
         Command::Dct(cmd) => dct_cmd::run(cmd, &ctx),

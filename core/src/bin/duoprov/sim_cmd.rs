@@ -13,7 +13,7 @@ use duo_provisioning::sim::duo::{
 };
 use serde::Serialize;
 
-use crate::output::{Ctx, Reported};
+use crate::output::Ctx;
 
 #[derive(Subcommand, Debug)]
 pub enum SimCommand {
@@ -285,7 +285,11 @@ fn boot(ctx: &Ctx, dir: &Path, stay: f64) -> anyhow::Result<()> {
         describe_boot(dir, result.serial_port.as_deref(), &report)
     });
     match &report.connection {
-        Some(c) if c.is_rejected() => Err(Reported.into()),
+        Some(c) if c.is_rejected() => Err(crate::output::Verdict {
+            code: "CLOUD_REJECTED",
+            error: format!("the connection to the cloud was {c}"),
+        }
+        .into()),
         _ => Ok(()),
     }
 }

@@ -278,16 +278,35 @@ impl VirtualDuo {
                 id
             }
         };
+        let new_dir = std::fs::symlink_metadata(dir).is_err();
         store::check_creatable(dir)?;
+        // The directory was absent or empty: a failure half-way (a full
+        // disk) takes back what was made, so no half board is left.
+        let made = Self::create_in(dir, board, &image, device_id, options.time_factor, clock);
+        if made.is_err() {
+            store::undo_create(dir, new_dir);
+        }
+        made
+    }
+
+    fn create_in(
+        dir: &Path,
+        board: Board,
+        image: &[u8],
+        device_id: [u8; 12],
+        time_factor: f64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, SimError> {
+        let platform = board.platform;
         let lock = store::lock(dir, clock.as_ref(), store::LOCK_PATIENCE)?;
-        let mem = Memory::create(dir, board, &image)?;
+        let mem = Memory::create(dir, board, image)?;
         let state = DeviceState {
             format: STATE_FORMAT,
             platform: platform.name.to_string(),
             bootloader: board.bootloader.name.to_string(),
             firmware: board.firmware.map(|f| f.version.to_string()),
             device_id,
-            time_factor: options.time_factor,
+            time_factor,
             mode: Mode::Dfu,
             disconnected: false,
             usb: UsbRegs::default(),

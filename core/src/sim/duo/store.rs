@@ -189,6 +189,18 @@ pub(crate) fn lock(dir: &Path, clock: &dyn Clock, patience: Duration) -> Result<
 }
 
 /// Whether `dir` can receive a new virtual device: absent or empty.
+/// Take back a creation that failed in `dir` (found empty, or made by it
+/// when `made_dir`): its files, and the directory it made.
+pub(crate) fn undo_create(dir: &Path, made_dir: bool) {
+    if made_dir {
+        let _ = fs::remove_dir_all(dir);
+    } else if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 pub(crate) fn check_creatable(dir: &Path) -> Result<(), SimError> {
     if dir.join(STATE_FILE).exists() {
         return Err(SimError::AlreadyExists {
