@@ -281,6 +281,20 @@ check "r6: duoprov keys load through rusb writes the key, verified, with the pre
 # /sys/class/tty entry, so the console and 14400-baud routes get the port
 # named with --serial-port (the board directory's stable `tty` link).
 
+# A top-level field of a JSON document, or of a list's first element
+# (whatever the key order or layout).
+top_field() {
+    python3 -c 'import json, sys
+doc = json.load(open(sys.argv[1]))
+v = (doc[0] if isinstance(doc, list) else doc).get(sys.argv[2])
+print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
+}
+expect_top() {
+    local got
+    got=$(top_field "$1" "$2")
+    [ "$got" = "$3" ] || { echo "$1: $2 is '$got', expected '$3'"; cat "$1"; return 1; }
+}
+
 mkdir -p "$WORK/normal" && cd "$WORK/normal" || exit 2
 ID=2a0021000747343232363230
 
@@ -298,7 +312,7 @@ listed_normal() {
     contains nlist.txt "usb:1-1  [2b04:c058] RedBear Duo  normal mode" || return 1
     contains nlist.txt "device id $2  firmware $3" || return 1
     run duoprov_bus --json list >nlist.json || return 1
-    expect_field nlist.json mode normal && expect_field nlist.json usb_id 2b04:c058
+    expect_top nlist.json mode normal && expect_top nlist.json usb_id 2b04:c058
 }
 
 # identify_as PORT_ARGS... -- ID_FROM VERSION VERSION_FROM
@@ -307,11 +321,11 @@ identify_as() {
     while [ "$1" != -- ]; do args+=("$1"); shift; done
     shift
     run duoprov_bus --json "${args[@]}" identify >id.json || return 1
-    expect_field id.json board usb:1-1 || return 1
-    expect_field id.json device_id "$ID" || return 1
-    expect_field id.json device_id_from "$1" || return 1
-    expect_field id.json firmware_version "$2" || return 1
-    expect_field id.json firmware_version_from "$3" || return 1
+    expect_top id.json board usb:1-1 || return 1
+    expect_top id.json device_id "$ID" || return 1
+    expect_top id.json device_id_from "$1" || return 1
+    expect_top id.json firmware_version "$2" || return 1
+    expect_top id.json firmware_version_from "$3" || return 1
     contains id.json '"platform_id": 88'
 }
 
@@ -321,9 +335,9 @@ back_in_dfu() {
     local route=$1 matched=$2 serial=$3
     shift 3
     run duoprov_bus --json "$@" mode dfu >mode.json || return 1
-    expect_field mode.json route "$route" || return 1
-    expect_field mode.json matched_by "$matched" || return 1
-    expect_field mode.json dfu_board usb:1-1 || return 1
+    expect_top mode.json route "$route" || return 1
+    expect_top mode.json matched_by "$matched" || return 1
+    expect_top mode.json dfu_board usb:1-1 || return 1
     run dfu_util -l >dl.txt || return 1
     contains dl.txt "Found DFU: [2b04:d058]" || return 1
     contains dl.txt "path=\"1-1\", alt=1, name=\"@DCT Flash   /0x00000000/01*016Kg\", serial=\"$serial\"" || return 1
@@ -335,10 +349,10 @@ back_in_dfu() {
 listening() {
     run duoprov_bus "$@" mode listen || return 1
     run sim show "$VD" --json >ls.json || return 1
-    expect_field ls.json listening true || return 1
+    expect_top ls.json listening true || return 1
     run duoprov_bus "$@" mode normal || return 1
     run sim show "$VD" --json >ls.json || return 1
-    expect_field ls.json listening false && expect_field ls.json mode firmware
+    expect_top ls.json listening false && expect_top ls.json mode firmware
 }
 
 check "normal 0.3.3: sim create (r6) + sim boot" normal_board n033 r6 0.3.3
@@ -354,7 +368,7 @@ enter_dfu_keys_save() {
     run sim boot "$VD" || return 1
     run duoprov_bus --device "id:$ID" --enter-dfu keys save saved_n || return 1
     run sim show "$VD" --json >es.json || return 1
-    expect_field es.json mode dfu || return 1
+    expect_top es.json mode dfu || return 1
     [ "$(head -c 2 saved_n.der | od -An -tx1 | tr -d ' ')" = 3082 ] || { echo "saved_n.der is not a DER key"; return 1; }
 }
 check "normal 0.3.3: --device id:ID --enter-dfu keys save through rusb: into DFU mode, key saved" enter_dfu_keys_save
@@ -373,7 +387,7 @@ check "normal 0.2.4: duoprov list through rusb: device id unknown (constant seri
     listed_normal n024 unknown unknown
 no_port_no_id() {
     if run duoprov_bus --json identify >np.json; then echo "identified without a port"; return 1; fi
-    expect_field np.json code NO_DEVICE
+    expect_top np.json code NO_DEVICE
 }
 check "normal 0.2.4: identify without a port fails, saying no route told the id" no_port_no_id
 check "normal 0.2.4: identify --json --serial-port TTY through rusb: everything from the console at 28800" \
@@ -391,7 +405,7 @@ same_id_twice() {
         "$DUOPROV" --json --device "id:$ID" identify >twin.json; then
         echo "picked one of two boards with the same id"; return 1
     fi
-    expect_field twin.json code MULTIPLE_DEVICES || return 1
+    expect_top twin.json code MULTIPLE_DEVICES || return 1
     contains twin.json "usb:1-1" && contains twin.json "usb:1-2"
 }
 check "two boards in normal mode telling the same device id: MULTIPLE_DEVICES naming both ports" same_id_twice
