@@ -47,11 +47,27 @@ export interface DctReport {
   warnings: string[]
 }
 
+/** How the virtual Duo's cloud connection after boot ended (REFERENCE §5). */
+export type ConnectOutcome =
+  | { outcome: 'connected'; host: string; port: number; pings: number }
+  | {
+      outcome: 'rejected'
+      host: string
+      port: number
+      step: 'connect' | 'nonce' | 'identity' | 'session-key' | 'signature' | 'hello' | 'keep-alive'
+      reason: string
+    }
+  | { outcome: 'not_tried'; host: string; port: number; reason: string }
+
 /** What the virtual Duo's firmware did at boot. */
 export interface BootReport {
   slotFirstByte: number
   generatedKey: boolean
   fingerprint: string | null
+  resetAfterKey: boolean
+  publicKeyRewritten: boolean
+  /** The cloud connection tried after the key rule; null when the boot did not get that far. */
+  connection: ConnectOutcome | null
 }
 
 export interface VirtualDuoStatus {
@@ -163,15 +179,19 @@ export interface ResetReport {
 export declare class Device {
   /** How the board is reached, e.g. `RedBear Duo (virtual, sim:/tmp/d)`. */
   get description(): string
-  /** Read the device key slot. */
+  /**
+   * Read the device key slot into memory (no file is written): the
+   * slot's state, the key as PKCS#1 DER when it holds one, and the raw slot.
+   */
   readPrivateKey(): Promise<PrivateKeyRead>
   /**
-   * Write a private key file into the slot: validated first, the current
-   * slot kept as a verified backup next to the file
-   * (`backup_rsa_NAME.der`), read back and compared; on any failure the
+   * Write a private key into the slot: a Buffer (DER or PEM, PKCS#1 or
+   * PKCS#8) or a key file path. The key is checked first, the current slot
+   * kept as a verified backup (`backup_rsa_NAME.der`, see `backupDir`),
+   * the new one read back and compared; on any failure or abort the
    * previous slot is put back. Resolves with the core's `LoadReport`.
    */
-  writePrivateKey(keyFile: string): Promise<LoadReport>
+  writePrivateKey(key: Buffer | string, options?: WriteKeyOptions | undefined | null): Promise<LoadReport>
   /**
    * Have the firmware make a new key: the reset request is written over
    * the slot (the replaced key kept as a verified backup first) and, unless
@@ -185,7 +205,11 @@ export declare class Device {
   writeServerKey(block: Buffer): Promise<ServerKeySummary>
   /** Read and decode the DCT (the core's `DctReport`). */
   readDct(): Promise<DctReport>
-  /** Let the board go (a virtual Duo can then boot). Closing twice is harmless. */
+  /**
+   * Let the board go (a virtual Duo can then boot). Closing twice is
+   * harmless; closing during a call (e.g. from `onProgress`) lets the
+   * board go when that call ends, without blocking the JS thread.
+   */
   close(): void
 }
 
@@ -195,6 +219,18 @@ export declare class LocalCloud {
   static start(options?: LocalCloudStartOptions | undefined | null): LocalCloud
   /** `http://127.0.0.1:PORT`: the `apiUrl` to provision against. */
   get url(): string
+  /**
+   * `127.0.0.1:PORT`: where the device endpoint (REFERENCE §5, TCP)
+   * listens, the address a virtual Duo connects to after `boot()`.
+   */
+  get deviceAddr(): string
+  /**
+   * The server key block for DCT offset 2082 that points a device at
+   * this cloud (its RSA-2048 public key, `deviceAddr`'s IPv4 address and
+   * port): `(await openDevice(duo.selector)).writeServerKey(block)`. The
+   * server key is made on first use.
+   */
+  serverKeyBlock(): Buffer
   /**
    * Set the fault mode, e.g. `{ kind: 'status', status: 503 }`,
    * `{ kind: 'delay', ms: 100 }`, `{ kind: 'drop' }`; `{ kind: 'none' }` clears.
@@ -233,9 +269,12 @@ export declare class VirtualDuo {
   get deviceId(): string
   /**
    * Leave DFU mode and run the firmware's key rule (a factory device
-   * generates its key). Resolves with the boot report
-   * `{ slotFirstByte, generatedKey, fingerprint }`. Close any device
-   * opened on it first.
+   * generates its key), then its cloud connection to the server its DCT
+   * names (REFERENCE §5). Resolves with the boot report
+   * `{ slotFirstByte, generatedKey, fingerprint, connection }`, where
+   * `connection.outcome` is `connected`, `rejected` (with the `step`) or
+   * `not_tried` (a server that is not loopback, e.g. the factory
+   * `device.spark.io`). Close any device opened on it first.
    */
   boot(): Promise<BootReport>
   /** Enter DFU mode (the buttons dance), reconnecting a vanished device. */
@@ -395,6 +434,16 @@ export interface PrivateKeyRead {
   slot: Buffer
 }
 
+/** A progress event as JS sees it (the core's `ProgressEvent`). */
+export interface Progress {
+  /** `read`, `backup`, `erase`, `write`, `verify`, `restore`, `reset`, `provision`. */
+  phase: string
+  done: number
+  total: number
+  /** `bytes` or `devices`. */
+  unit: string
+}
+
 /**
  * Send a device's public key to the cloud. Resolves with the confirmed
  * provisioning; rejects with an `Error` whose `code` is e.g.
@@ -418,7 +467,12 @@ export interface ProvisionManyOptions {
   retries?: number
   /** Called with each device's result as it arrives. */
   onResult?: ((arg: BatchDeviceResult) => void)
-  /** Aborts the call: it rejects with code `CANCELLED`. */
+  /** Called as devices finish: `{ phase: 'provision', done, total, unit: 'devices' }`. */
+  onProgress?: (progress: Progress) => void
+  /**
+   * Stops the batch: no new request is sent, and the call resolves with
+   * the summary so far (`cancelled` counts the devices not done).
+   */
   signal?: AbortSignal
 }
 
@@ -467,6 +521,7 @@ export interface ProvisionResult {
   response: any
 }
 
+/** How `resetPrivateKey` works. */
 export interface ResetOptions {
   /**
    * Where to keep the replaced key (`backup_rsa_reset.der`); default the
@@ -475,6 +530,8 @@ export interface ResetOptions {
   backupDir?: string
   /** Leave DFU mode so the firmware makes a new key (default true). */
   leave?: boolean
+  onProgress?: (progress: Progress) => void
+  signal?: AbortSignal
 }
 
 export interface ServerKeyOptions {
@@ -492,4 +549,23 @@ export interface VirtualDuoOptions {
   timeFactor?: number
   /** `duo` (default), `photon` or `p1`. */
   platform?: string
+}
+
+/** How `writePrivateKey` works: where the backup goes, progress, abort. */
+export interface WriteKeyOptions {
+  /**
+   * Where to keep the replaced key (`backup_rsa_NAME.der`). Default:
+   * beside the key file for a path, the working directory for a Buffer.
+   */
+  backupDir?: string
+  /**
+   * Called with each `{ phase, done, total, unit }` of the work
+   * (`backup`, `write`, `verify`, `restore`); the work waits for it.
+   */
+  onProgress?: (progress: Progress) => void
+  /**
+   * Aborts the write where the slot holds one whole key: the call rejects
+   * with code `CANCELLED`, `backupPath` and which key the slot holds.
+   */
+  signal?: AbortSignal
 }

@@ -10,6 +10,8 @@ export const {
   parseServerKey,
   parseDct,
   factoryDct,
+  listDevices,
+  openDevice,
   provision,
   provisionMany,
   VirtualDuo,

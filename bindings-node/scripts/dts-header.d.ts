@@ -47,11 +47,27 @@ export interface DctReport {
   warnings: string[]
 }
 
+/** How the virtual Duo's cloud connection after boot ended (REFERENCE §5). */
+export type ConnectOutcome =
+  | { outcome: 'connected'; host: string; port: number; pings: number }
+  | {
+      outcome: 'rejected'
+      host: string
+      port: number
+      step: 'connect' | 'nonce' | 'identity' | 'session-key' | 'signature' | 'hello' | 'keep-alive'
+      reason: string
+    }
+  | { outcome: 'not_tried'; host: string; port: number; reason: string }
+
 /** What the virtual Duo's firmware did at boot. */
 export interface BootReport {
   slotFirstByte: number
   generatedKey: boolean
   fingerprint: string | null
+  resetAfterKey: boolean
+  publicKeyRewritten: boolean
+  /** The cloud connection tried after the key rule; null when the boot did not get that far. */
+  connection: ConnectOutcome | null
 }
 
 export interface VirtualDuoStatus {

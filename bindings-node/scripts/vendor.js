@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 // `npm pack` support: a tarball cannot reach ../core, so prepack copies the
-// core crate into vendor/core and points this package's Cargo.toml at it as
-// a stand-alone workspace (no `*.workspace = true` inheritance, an empty
+// core crate into ./core and points this package's Cargo.toml at it as a
+// stand-alone workspace (no `*.workspace = true` inheritance, an empty
 // `[workspace]`) with the repository's Cargo.lock; postpack puts the
-// repository layout back.
+// repository layout back. The copy sits at `core` relative to the
+// stand-alone workspace root, as the core sits relative to the repository's:
+// cargo names a path crate's build by that relative path, so a tarball
+// install with CARGO_TARGET_DIR pointing at the repository's target/ reuses
+// the core already built there instead of compiling it again.
 //
 //   node scripts/vendor.js pack | unpack
 'use strict';
@@ -13,7 +17,7 @@ const path = require('node:path');
 
 const pkg = path.resolve(__dirname, '..');
 const repo = path.resolve(pkg, '..');
-const vendor = path.join(pkg, 'vendor');
+const vendor = path.join(pkg, 'core');
 const manifest = path.join(pkg, 'Cargo.toml');
 const saved = path.join(pkg, 'Cargo.toml.repo');
 const lock = path.join(pkg, 'Cargo.lock');
@@ -53,7 +57,7 @@ function pack() {
   if (fs.existsSync(saved)) throw new Error(`${saved} exists: run \`node scripts/vendor.js unpack\` first`);
   const values = workspacePackage();
   fs.rmSync(vendor, { recursive: true, force: true });
-  const core = path.join(vendor, 'core');
+  const core = vendor;
   fs.mkdirSync(core, { recursive: true });
   for (const dir of ['src', 'assets']) {
     fs.cpSync(path.join(repo, 'core', dir), path.join(core, dir), { recursive: true });
@@ -64,7 +68,7 @@ function pack() {
   const original = fs.readFileSync(manifest, 'utf8');
   fs.writeFileSync(saved, original);
   const vendored = standalone(original, values)
-    .replace('path = "../core"', 'path = "vendor/core"');
+    .replace('path = "../core"', 'path = "core"');
   fs.writeFileSync(manifest,
     `${vendored}\n# Built on its own from the npm tarball.\n[workspace]\n\n${profiles()}`);
   fs.copyFileSync(path.join(repo, 'Cargo.lock'), lock);

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::convert::json;
 use crate::error::CoreError;
-use crate::task::{self, Abort, Work};
+use crate::task::{self, ProgressFn, Watch, Work};
 
 /// Product id of the RedBear Duo (REFERENCE §4).
 const DUO_PRODUCT_ID: u16 = 88;
@@ -143,11 +143,11 @@ pub fn provision(
         retries,
         signal,
     } = options.unwrap_or_default();
-    let abort = Abort::new(&env, signal)?;
-    let flag = abort.flag.clone();
+    let watch = Watch::new(&env, signal, None)?;
     let work = task::with(
         move || {
-            Abort::check(&flag)?;
+            let monitor = watch.monitor;
+            Watch::check(&monitor)?;
             let device_id = DeviceId::parse(&device_id)?;
             let key = provision_key(public_key)?;
             let c = client(token, api_url, timeout_ms, retries, product_id)?;
@@ -159,7 +159,7 @@ pub fn provision(
         },
         task::native,
     );
-    Ok(task::spawn(work, abort.signal))
+    Ok(task::spawn(work))
 }
 
 /// One device of a batch: its id, and optionally the key file to send.
@@ -229,7 +229,11 @@ pub struct ProvisionManyOptions<'a> {
     /// Called with each device's result as it arrives.
     pub on_result:
         Option<ThreadsafeFunction<BatchDeviceResult, (), BatchDeviceResult, napi::Status, false>>,
-    /// Aborts the call: it rejects with code `CANCELLED`.
+    /// Called as devices finish: `{ phase: 'provision', done, total, unit: 'devices' }`.
+    #[napi(ts_type = "(progress: Progress) => void")]
+    pub on_progress: Option<ProgressFn>,
+    /// Stops the batch: no new request is sent, and the call resolves with
+    /// the summary so far (`cancelled` counts the devices not done).
     #[napi(ts_type = "AbortSignal")]
     pub signal: Option<Object<'a>>,
 }
@@ -245,8 +249,7 @@ pub fn provision_many(
     options: Option<ProvisionManyOptions<'_>>,
 ) -> napi::Result<AsyncTask<Work<BatchSummary>>> {
     let o = options.unwrap_or_default();
-    let abort = Abort::new(&env, o.signal)?;
-    let flag = abort.flag.clone();
+    let watch = Watch::new(&env, o.signal, o.on_progress)?;
     let on_result = o.on_result;
     let (concurrency, product_id, api_url, timeout_ms, retries) = (
         o.concurrency,
@@ -257,7 +260,8 @@ pub fn provision_many(
     );
     let work = task::with(
         move || {
-            Abort::check(&flag)?;
+            let monitor = watch.monitor;
+            Watch::check(&monitor)?;
             let entries = items
                 .into_iter()
                 .enumerate()
@@ -299,5 +303,5 @@ pub fn provision_many(
         },
         task::native,
     );
-    Ok(task::spawn(work, abort.signal))
+    Ok(task::spawn(work))
 }

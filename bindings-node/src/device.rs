@@ -3,19 +3,21 @@
 //! the JS thread; the open device sits behind a mutex, one call at a time.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
 
 use duo_provisioning::device::{list_devices as core_list, Device as CoreDevice, KeyToLoad};
 use duo_provisioning::dfu::DeviceSelector;
 use duo_provisioning::keys;
 use duo_provisioning::report::DctReport;
 use duo_provisioning::time;
-use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Either, Object};
+use napi::Env;
 use napi_derive::napi;
 
 use crate::convert::json;
 use crate::error::CoreError;
-use crate::task::{self, Work};
+use crate::task::{self, ProgressFn, Watch, Work};
 
 fn parse_selector(text: Option<&str>) -> Result<Option<DeviceSelector>, CoreError> {
     Ok(text
@@ -31,33 +33,30 @@ fn parse_selector(text: Option<&str>) -> Result<Option<DeviceSelector>, CoreErro
 pub fn list_devices(
     selector: Option<String>,
 ) -> AsyncTask<Work<Vec<duo_provisioning::device::ListedDevice>>> {
-    task::spawn(
-        task::report(move || {
-            let sel = parse_selector(selector.as_deref())?;
-            Ok(core_list(sel.as_ref(), time::system())?)
-        }),
-        None,
-    )
+    task::spawn(task::report(move || {
+        let sel = parse_selector(selector.as_deref())?;
+        Ok(core_list(sel.as_ref(), time::system())?)
+    }))
 }
 
 /// Open a board in DFU mode: `usb:BUS-PORT`, `usb:VID:PID`, `serial:STRING`,
 /// `sim:DIR` (a virtual Duo), or none for the one board on USB.
 #[napi(ts_return_type = "Promise<Device>")]
 pub fn open_device(selector: Option<String>) -> AsyncTask<Work<Device>> {
-    task::spawn(
-        task::with(
-            move || {
-                let sel = parse_selector(selector.as_deref())?;
-                let device = CoreDevice::open(sel.as_ref(), time::system())?;
-                Ok(Device {
-                    description: device.description().to_string(),
-                    inner: Arc::new(Mutex::new(Some(device))),
-                })
-            },
-            task::native,
-        ),
-        None,
-    )
+    task::spawn(task::with(
+        move || {
+            let sel = parse_selector(selector.as_deref())?;
+            let device = CoreDevice::open(sel.as_ref(), time::system())?;
+            Ok(Device {
+                description: device.description().to_string(),
+                inner: Shared {
+                    device: Arc::new(Mutex::new(Some(device))),
+                    closing: Arc::new(AtomicBool::new(false)),
+                },
+            })
+        },
+        task::native,
+    ))
 }
 
 #[napi(object)]
@@ -71,35 +70,77 @@ pub struct PrivateKeyRead {
     pub slot: Buffer,
 }
 
-#[napi(object)]
-pub struct ResetOptions {
+/// How `writePrivateKey` works: where the backup goes, progress, abort.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct WriteKeyOptions<'a> {
+    /// Where to keep the replaced key (`backup_rsa_NAME.der`). Default:
+    /// beside the key file for a path, the working directory for a Buffer.
+    pub backup_dir: Option<String>,
+    /// Called with each `{ phase, done, total, unit }` of the work
+    /// (`backup`, `write`, `verify`, `restore`); the work waits for it.
+    #[napi(ts_type = "(progress: Progress) => void")]
+    pub on_progress: Option<ProgressFn>,
+    /// Aborts the write where the slot holds one whole key: the call rejects
+    /// with code `CANCELLED`, `backupPath` and which key the slot holds.
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<Object<'a>>,
+}
+
+/// How `resetPrivateKey` works.
+#[napi(object, object_to_js = false)]
+#[derive(Default)]
+pub struct ResetOptions<'a> {
     /// Where to keep the replaced key (`backup_rsa_reset.der`); default the
     /// working directory.
     pub backup_dir: Option<String>,
     /// Leave DFU mode so the firmware makes a new key (default true).
     pub leave: Option<bool>,
+    #[napi(ts_type = "(progress: Progress) => void")]
+    pub on_progress: Option<ProgressFn>,
+    #[napi(ts_type = "AbortSignal")]
+    pub signal: Option<Object<'a>>,
 }
+
+/// The name a key given as bytes has in reports and its backup's name
+/// (`backup_rsa_key.der`).
+const BYTES_KEY_NAME: &str = "key";
 
 /// An open board in DFU mode.
 #[napi]
 pub struct Device {
-    inner: Arc<Mutex<Option<CoreDevice>>>,
+    inner: Shared,
     description: String,
 }
 
-type Shared = Arc<Mutex<Option<CoreDevice>>>;
+/// The open device, one call at a time, and whether `close()` was asked
+/// for while a call held it (then the call lets it go when it ends).
+#[derive(Clone)]
+struct Shared {
+    device: Arc<Mutex<Option<CoreDevice>>>,
+    closing: Arc<AtomicBool>,
+}
+
+fn closed() -> CoreError {
+    CoreError::Argument("the device was closed; open it again with openDevice()".into())
+}
 
 fn on_device<T>(
     inner: &Shared,
     f: impl FnOnce(&mut CoreDevice) -> Result<T, CoreError>,
 ) -> Result<T, CoreError> {
-    let mut guard = inner.lock().unwrap_or_else(|p| p.into_inner());
-    match guard.as_mut() {
-        Some(device) => f(device),
-        None => Err(CoreError::Argument(
-            "the device was closed; open it again with openDevice()".into(),
-        )),
+    if inner.closing.load(Ordering::SeqCst) {
+        return Err(closed());
     }
+    let mut guard = inner.device.lock().unwrap_or_else(|p| p.into_inner());
+    let result = match guard.as_mut() {
+        Some(device) => f(device),
+        None => Err(closed()),
+    };
+    if inner.closing.load(Ordering::SeqCst) {
+        guard.take();
+    }
+    result
 }
 
 #[napi]
@@ -110,46 +151,63 @@ impl Device {
         self.description.clone()
     }
 
-    /// Read the device key slot.
+    /// Read the device key slot into memory (no file is written): the
+    /// slot's state, the key as PKCS#1 DER when it holds one, and the raw slot.
     #[napi(ts_return_type = "Promise<PrivateKeyRead>")]
     pub fn read_private_key(&self) -> AsyncTask<Work<PrivateKeyRead>> {
         let inner = self.inner.clone();
-        task::spawn(
-            task::with(
-                move || {
-                    let slot = on_device(&inner, |d| Ok(d.read_full_key_slot()?))?;
-                    let der = keys::parse_private_key(&slot)
-                        .ok()
-                        .and_then(|k| keys::private_key_to_der(&k).ok());
-                    Ok(PrivateKeyRead {
-                        report: json(&keys::inspect_key(&slot)),
-                        der: der.map(Buffer::from),
-                        slot: slot.into(),
-                    })
-                },
-                task::native,
-            ),
-            None,
-        )
+        task::spawn(task::with(
+            move || {
+                let slot = on_device(&inner, |d| Ok(d.read_full_key_slot()?))?;
+                let der = keys::parse_private_key(&slot)
+                    .ok()
+                    .and_then(|k| keys::private_key_to_der(&k).ok());
+                Ok(PrivateKeyRead {
+                    report: json(&keys::inspect_key(&slot)),
+                    der: der.map(Buffer::from),
+                    slot: slot.into(),
+                })
+            },
+            task::native,
+        ))
     }
 
-    /// Write a private key file into the slot: validated first, the current
-    /// slot kept as a verified backup next to the file
-    /// (`backup_rsa_NAME.der`), read back and compared; on any failure the
+    /// Write a private key into the slot: a Buffer (DER or PEM, PKCS#1 or
+    /// PKCS#8) or a key file path. The key is checked first, the current slot
+    /// kept as a verified backup (`backup_rsa_NAME.der`, see `backupDir`),
+    /// the new one read back and compared; on any failure or abort the
     /// previous slot is put back. Resolves with the core's `LoadReport`.
     #[napi(ts_return_type = "Promise<LoadReport>")]
     pub fn write_private_key(
         &self,
-        key_file: String,
-    ) -> AsyncTask<Work<duo_provisioning::device::LoadReport>> {
+        env: Env,
+        key: Either<Buffer, String>,
+        options: Option<WriteKeyOptions<'_>>,
+    ) -> napi::Result<AsyncTask<Work<duo_provisioning::device::LoadReport>>> {
+        let WriteKeyOptions {
+            backup_dir,
+            on_progress,
+            signal,
+        } = options.unwrap_or_default();
+        let watch = Watch::new(&env, signal, on_progress)?;
         let inner = self.inner.clone();
-        task::spawn(
-            task::report(move || {
-                let key = KeyToLoad::from_file(Path::new(&key_file))?;
-                on_device(&inner, |d| Ok(d.load_key(&key)?))
-            }),
-            None,
-        )
+        let key = match key {
+            Either::A(bytes) => Either::A(bytes.to_vec()),
+            Either::B(path) => Either::B(path),
+        };
+        Ok(task::spawn(task::report(move || {
+            let monitor = watch.monitor;
+            let key = match key {
+                Either::A(bytes) => KeyToLoad::from_bytes(&bytes, BYTES_KEY_NAME)?,
+                Either::B(path) => KeyToLoad::from_file(Path::new(&path))?,
+            };
+            let dir = match backup_dir {
+                Some(dir) => PathBuf::from(dir),
+                None => key.path.parent().unwrap_or(Path::new("")).to_path_buf(),
+            };
+            Watch::check(&monitor)?;
+            on_device(&inner, |d| Ok(d.load_key_into(&key, &dir)?))
+        })))
     }
 
     /// Have the firmware make a new key: the reset request is written over
@@ -158,17 +216,25 @@ impl Device {
     #[napi(ts_return_type = "Promise<ResetReport>")]
     pub fn reset_private_key(
         &self,
-        options: Option<ResetOptions>,
-    ) -> AsyncTask<Work<duo_provisioning::device::ResetReport>> {
+        env: Env,
+        options: Option<ResetOptions<'_>>,
+    ) -> napi::Result<AsyncTask<Work<duo_provisioning::device::ResetReport>>> {
+        let ResetOptions {
+            backup_dir,
+            leave,
+            on_progress,
+            signal,
+        } = options.unwrap_or_default();
+        let watch = Watch::new(&env, signal, on_progress)?;
         let inner = self.inner.clone();
-        let (dir, leave) = options.map_or((None, None), |o| (o.backup_dir, o.leave));
-        task::spawn(
-            task::report(move || {
-                let base = dir.map_or_else(PathBuf::new, PathBuf::from).join("reset");
-                on_device(&inner, |d| Ok(d.reset_key(leave.unwrap_or(true), &base)?))
-            }),
-            None,
-        )
+        Ok(task::spawn(task::report(move || {
+            let monitor = watch.monitor;
+            let base = backup_dir
+                .map_or_else(PathBuf::new, PathBuf::from)
+                .join("reset");
+            Watch::check(&monitor)?;
+            on_device(&inner, |d| Ok(d.reset_key(leave.unwrap_or(true), &base)?))
+        })))
     }
 
     /// Write a server key block (see `formatServerKey`) at DCT offset 2082
@@ -180,27 +246,30 @@ impl Device {
     ) -> AsyncTask<Work<duo_provisioning::server_key::ServerKeySummary>> {
         let inner = self.inner.clone();
         let block = block.to_vec();
-        task::spawn(
-            task::report(move || on_device(&inner, |d| Ok(d.write_server_key(&block)?))),
-            None,
-        )
+        task::spawn(task::report(move || {
+            on_device(&inner, |d| Ok(d.write_server_key(&block)?))
+        }))
     }
 
     /// Read and decode the DCT (the core's `DctReport`).
     #[napi(ts_return_type = "Promise<DctReport>")]
     pub fn read_dct(&self) -> AsyncTask<Work<DctReport>> {
         let inner = self.inner.clone();
-        task::spawn(
-            task::report(move || {
-                on_device(&inner, |d| Ok(DctReport::from_app(&d.read_app_dct()?)))
-            }),
-            None,
-        )
+        task::spawn(task::report(move || {
+            on_device(&inner, |d| Ok(DctReport::from_app(&d.read_app_dct()?)))
+        }))
     }
 
-    /// Let the board go (a virtual Duo can then boot). Closing twice is harmless.
+    /// Let the board go (a virtual Duo can then boot). Closing twice is
+    /// harmless; closing during a call (e.g. from `onProgress`) lets the
+    /// board go when that call ends, without blocking the JS thread.
     #[napi]
     pub fn close(&self) {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.inner.closing.store(true, Ordering::SeqCst);
+        match self.inner.device.try_lock() {
+            Ok(mut device) => drop(device.take()),
+            Err(TryLockError::Poisoned(p)) => drop(p.into_inner().take()),
+            Err(TryLockError::WouldBlock) => {}
+        }
     }
 }

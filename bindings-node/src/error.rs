@@ -17,9 +17,6 @@ pub enum CoreError {
     /// An error of the core, with its code, facts and remedy.
     #[error("{0}")]
     Core(Box<dyn ErrorInfo>),
-    /// The caller's `AbortSignal` fired first.
-    #[error("the operation was aborted before it started; nothing was done")]
-    Cancelled,
     /// An argument the JS caller passed that the core's types refuse.
     #[error("{0}")]
     Argument(String),
@@ -36,7 +33,6 @@ impl CoreError {
     pub fn code(&self) -> &'static str {
         match self {
             CoreError::Core(e) => e.code().as_str(),
-            CoreError::Cancelled => "CANCELLED",
             CoreError::Argument(_) => "INVALID_ARGUMENT",
         }
     }

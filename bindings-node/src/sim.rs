@@ -111,13 +111,16 @@ impl VirtualDuo {
     }
 
     /// Leave DFU mode and run the firmware's key rule (a factory device
-    /// generates its key). Resolves with the boot report
-    /// `{ slotFirstByte, generatedKey, fingerprint }`. Close any device
-    /// opened on it first.
+    /// generates its key), then its cloud connection to the server its DCT
+    /// names (REFERENCE §5). Resolves with the boot report
+    /// `{ slotFirstByte, generatedKey, fingerprint, connection }`, where
+    /// `connection.outcome` is `connected`, `rejected` (with the `step`) or
+    /// `not_tried` (a server that is not loopback, e.g. the factory
+    /// `device.spark.io`). Close any device opened on it first.
     #[napi(ts_return_type = "Promise<BootReport>")]
     pub fn boot(&self) -> AsyncTask<Work<duo_provisioning::sim::duo::BootReport>> {
         let dir = self.dir.clone();
-        task::spawn(task::report(move || Ok(CoreDuo::open(&dir)?.boot()?)), None)
+        task::spawn(task::report(move || Ok(CoreDuo::open(&dir)?.boot()?)))
     }
 
     /// Enter DFU mode (the buttons dance), reconnecting a vanished device.
@@ -208,6 +211,7 @@ pub struct LocalCloudStartOptions {
 pub struct LocalCloud {
     running: Mutex<Option<RunningCloud>>,
     url: String,
+    device_addr: String,
 }
 
 fn cloud_fault(value: Value) -> Result<CloudFault, CoreError> {
@@ -280,6 +284,7 @@ impl LocalCloud {
             let running = CoreCloud::start(core)?;
             Ok(LocalCloud {
                 url: running.base_url().to_string(),
+                device_addr: running.device_addr().to_string(),
                 running: Mutex::new(Some(running)),
             })
         })();
@@ -290,6 +295,22 @@ impl LocalCloud {
     #[napi(getter)]
     pub fn url(&self) -> String {
         self.url.clone()
+    }
+
+    /// `127.0.0.1:PORT`: where the device endpoint (REFERENCE §5, TCP)
+    /// listens, the address a virtual Duo connects to after `boot()`.
+    #[napi(getter)]
+    pub fn device_addr(&self) -> String {
+        self.device_addr.clone()
+    }
+
+    /// The server key block for DCT offset 2082 that points a device at
+    /// this cloud (its RSA-2048 public key, `deviceAddr`'s IPv4 address and
+    /// port): `(await openDevice(duo.selector)).writeServerKey(block)`. The
+    /// server key is made on first use.
+    #[napi]
+    pub fn server_key_block(&self, env: Env) -> napi::Result<Buffer> {
+        self.with(&env, |c| Ok(c.server_key_block()?.into()))
     }
 
     fn with<T>(
@@ -373,17 +394,14 @@ impl LocalCloud {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        task::spawn(
-            task::with(
-                move || {
-                    if let Some(running) = running {
-                        running.shutdown();
-                    }
-                    Ok(())
-                },
-                task::native,
-            ),
-            None,
-        )
+        task::spawn(task::with(
+            move || {
+                if let Some(running) = running {
+                    running.shutdown();
+                }
+                Ok(())
+            },
+            task::native,
+        ))
     }
 }

@@ -3,15 +3,18 @@
 //! the converted report, or rejected with the core error as a JS `Error`
 //! ([`crate::error`]), which `#[napi] async fn` cannot do.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
+
+use duo_provisioning::progress::{CancelToken, Monitor, ProgressEvent, Unit};
 
 use napi::bindgen_prelude::{
     AbortSignal, AsyncTask, FromNapiValue, JsObjectValue, Object, ToNapiValue,
 };
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::JsValue;
 use napi::ScopedTask;
 use napi::{Env, Unknown};
+use napi_derive::napi;
 use serde::Serialize;
 
 use crate::convert::to_js;
@@ -70,44 +73,94 @@ impl<'task, T: Send + 'static> ScopedTask<'task> for Work<T> {
     }
 }
 
-/// The task, cancelled by napi if `signal` fires before it starts.
-pub fn spawn<T: Send + 'static>(work: Work<T>, signal: Option<AbortSignal>) -> AsyncTask<Work<T>> {
-    AsyncTask::with_optional_signal(work, signal)
+/// The task on the libuv pool. An `AbortSignal` is never handed to napi
+/// (which would reject a task it cancels without the `CANCELLED` code): it
+/// reaches the work through [`Watch`].
+pub fn spawn<T: Send + 'static>(work: Work<T>) -> AsyncTask<Work<T>> {
+    AsyncTask::new(work)
 }
 
-/// The caller's `AbortSignal` as the binding uses it: napi cancels the
-/// task if it fires before the task starts, and `flag` is set once it has
-/// fired (also before the call), for the work to check.
-pub struct Abort {
-    pub signal: Option<AbortSignal>,
-    pub flag: Arc<AtomicBool>,
+/// A progress event as JS sees it (the core's `ProgressEvent`).
+#[napi(object)]
+pub struct Progress {
+    /// `read`, `backup`, `erase`, `write`, `verify`, `restore`, `reset`, `provision`.
+    pub phase: String,
+    pub done: f64,
+    pub total: f64,
+    /// `bytes` or `devices`.
+    pub unit: String,
 }
 
-impl Abort {
-    pub fn new(env: &Env, signal: Option<Object<'_>>) -> napi::Result<Abort> {
-        let flag = Arc::new(AtomicBool::new(false));
-        let Some(object) = signal else {
-            return Ok(Abort { signal: None, flag });
-        };
-        let aborted: Option<bool> = object.get_named_property("aborted")?;
-        flag.store(aborted.unwrap_or(false), Ordering::SeqCst);
-        // SAFETY: `object` is a live value of this env, converted on its thread.
-        let signal = unsafe { AbortSignal::from_napi_value(env.raw(), object.raw())? };
-        let set = flag.clone();
-        signal.on_abort(move || set.store(true, Ordering::SeqCst));
-        Ok(Abort {
-            signal: Some(signal),
-            flag,
-        })
+/// The caller's `onProgress` callback.
+pub type ProgressFn = ThreadsafeFunction<Progress, (), Progress, napi::Status, false>;
+
+/// The caller's `AbortSignal` and `onProgress` as a core [`Monitor`]: the
+/// signal cancels the monitor's [`CancelToken`] (also when it fired before
+/// the call), and each [`ProgressEvent`] is handed to `onProgress` on the JS
+/// thread. The work waits until the callback has returned, so an `abort()`
+/// made inside the callback is seen before the next block is transferred.
+/// The core decides where cancellation stops; the binding only translates.
+pub struct Watch {
+    pub monitor: Monitor,
+}
+
+impl Watch {
+    pub fn new(
+        env: &Env,
+        signal: Option<Object<'_>>,
+        on_progress: Option<ProgressFn>,
+    ) -> napi::Result<Watch> {
+        let cancel = CancelToken::new();
+        if let Some(object) = signal {
+            let aborted: Option<bool> = object.get_named_property("aborted")?;
+            if aborted.unwrap_or(false) {
+                cancel.cancel();
+            }
+            // SAFETY: `object` is a live value of this env, converted on its thread.
+            let signal = unsafe { AbortSignal::from_napi_value(env.raw(), object.raw())? };
+            let token = cancel.clone();
+            signal.on_abort(move || token.cancel());
+        }
+        let mut monitor = Monitor::new().with_cancel(cancel);
+        if let Some(callback) = on_progress {
+            monitor = monitor.with_observer(Arc::new(move |event: &ProgressEvent| {
+                forward(&callback, event)
+            }));
+        }
+        Ok(Watch { monitor })
     }
 
     /// `Err(Cancelled)` once the signal has fired.
-    pub fn check(flag: &AtomicBool) -> Result<(), CoreError> {
-        if flag.load(Ordering::SeqCst) {
-            Err(CoreError::Cancelled)
-        } else {
-            Ok(())
+    pub fn check(monitor: &Monitor) -> Result<(), CoreError> {
+        Ok(monitor.check()?)
+    }
+}
+
+/// Call `onProgress` on the JS thread and wait until it has returned (or
+/// the callback can no longer be called: the environment is closing).
+fn forward(callback: &ProgressFn, event: &ProgressEvent) {
+    let (done, wait) = mpsc::channel::<()>();
+    let progress = Progress {
+        phase: event.phase.as_str().to_string(),
+        done: event.done as f64,
+        total: event.total as f64,
+        unit: match event.unit {
+            Unit::Bytes => "bytes",
+            Unit::Devices => "devices",
         }
+        .to_string(),
+    };
+    let status = callback.call_with_return_value(
+        progress,
+        ThreadsafeFunctionCallMode::NonBlocking,
+        move |_, _| {
+            let _ = done.send(());
+            Ok(())
+        },
+    );
+    if status == napi::Status::Ok {
+        // A callback dropped without running drops `done`: recv returns.
+        let _ = wait.recv();
     }
 }
 

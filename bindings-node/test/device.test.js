@@ -121,3 +121,55 @@ test('a board in firmware mode cannot be opened', async (t) => {
   await assert.rejects(duo.openDevice(vd.selector), (err) => err.code === 'NOT_IN_DFU_MODE');
   await assert.rejects(duo.openDevice('bogus'), (err) => err.code === 'INVALID_ARGUMENT');
 });
+
+test('writePrivateKey takes a Buffer (DER or PEM) and keeps the backup in backupDir', async (t) => {
+  const { vd, dir, boot } = await bootedDuo(t);
+  const backups = path.join(dir, 'backups');
+  fs.mkdirSync(backups);
+  const device = await duo.openDevice(vd.selector);
+  t.after(() => device.close());
+  const der = duo.generateKey();
+  const first = await device.writePrivateKey(der.der, { backupDir: backups });
+  assert.equal(first.verified, true);
+  assert.equal(first.fingerprint, der.fingerprint);
+  assert.equal(first.backup, path.join(backups, 'backup_rsa_key.der'));
+  assert.equal(duo.inspectKey(first.backup).fingerprint, boot.fingerprint);
+  const pem = duo.generateKey();
+  const second = await device.writePrivateKey(Buffer.from(pem.pem), { backupDir: backups });
+  assert.equal(second.fingerprint, pem.fingerprint);
+  // The first backup is kept; the second is numbered beside it.
+  assert.notEqual(second.backup, first.backup);
+  assert.equal(duo.inspectKey(second.backup).fingerprint, der.fingerprint);
+  assert.deepEqual((await device.readPrivateKey()).der, pem.der);
+});
+
+test('writePrivateKey from a path with backupDir writes nothing beside the key file', async (t) => {
+  const { vd, dir } = await bootedDuo(t);
+  const keyDir = path.join(dir, 'keys');
+  const backups = path.join(dir, 'backups');
+  fs.mkdirSync(keyDir);
+  fs.mkdirSync(backups);
+  const key = duo.generateKey();
+  fs.writeFileSync(path.join(keyDir, 'new.pem'), key.pem);
+  const device = await duo.openDevice(vd.selector);
+  t.after(() => device.close());
+  const report = await device.writePrivateKey(path.join(keyDir, 'new.pem'), { backupDir: backups });
+  assert.equal(report.backup, path.join(backups, 'backup_rsa_new.pem'.replace('.pem', '.der')));
+  assert.deepEqual(fs.readdirSync(keyDir), ['new.pem']);
+  await assert.rejects(device.writePrivateKey(Buffer.from('junk'), { backupDir: backups }),
+    (err) => err.code === 'INVALID_KEY');
+});
+
+test('readPrivateKey returns the key in memory and writes no file', async (t) => {
+  const { vd, dir, boot } = await bootedDuo(t);
+  const before = fs.readdirSync(dir).sort();
+  const cwd = fs.readdirSync(process.cwd()).sort();
+  const device = await duo.openDevice(vd.selector);
+  t.after(() => device.close());
+  const read = await device.readPrivateKey();
+  assert.ok(Buffer.isBuffer(read.der));
+  assert.equal(duo.inspectKey(read.der).fingerprint, boot.fingerprint);
+  assert.deepEqual(read.slot.subarray(0, read.der.length), read.der);
+  assert.deepEqual(fs.readdirSync(dir).sort(), before);
+  assert.deepEqual(fs.readdirSync(process.cwd()).sort(), cwd);
+});

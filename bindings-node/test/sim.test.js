@@ -56,3 +56,39 @@ test('VirtualDuo.open finds a device made before', async (t) => {
   assert.equal(again.deviceId, DEVICE_ID);
   assert.equal((await again.boot()).generatedKey, true);
 });
+
+test('boot reports the cloud connection: not tried for the factory server, rejected, then connected (REFERENCE §5)', async (t) => {
+  const duo = require('..');
+  const { TOKEN } = require('./helpers');
+  const dir = path.join(tempDir(t), 'duo');
+  const vd = VirtualDuo.create(dir, { deviceId: DEVICE_ID, timeFactor: 0.01 });
+  const factory = await vd.boot();
+  assert.equal(factory.connection.outcome, 'not_tried');
+  assert.equal(factory.connection.host, 'device.spark.io');
+
+  const cloud = duo.LocalCloud.start({ tokens: [TOKEN], devices: [DEVICE_ID] });
+  t.after(() => cloud.stop());
+  assert.match(cloud.deviceAddr, /^127\.0\.0\.1:\d+$/);
+  const block = cloud.serverKeyBlock();
+  const summary = duo.parseServerKey(block);
+  assert.equal(`${summary.address.value}:${summary.port}`, cloud.deviceAddr);
+
+  vd.enterDfu();
+  const device = await duo.openDevice(vd.selector);
+  await device.writeServerKey(block);
+  const { der } = await device.readPrivateKey();
+  device.close();
+
+  // Seeded but its key never sent: the cloud refuses the identity.
+  const never = await vd.boot();
+  assert.equal(never.connection.outcome, 'rejected');
+  assert.equal(never.connection.step, 'identity');
+  assert.equal(`${never.connection.host}:${never.connection.port}`, cloud.deviceAddr);
+
+  // Provisioned with the key the slot holds: the handshake completes.
+  await duo.provision(DEVICE_ID, TOKEN, { apiUrl: cloud.url, publicKey: der, retries: 0 });
+  vd.enterDfu();
+  const connected = await vd.boot();
+  assert.equal(connected.connection.outcome, 'connected');
+  assert.equal(vd.status().lastBoot.connection.outcome, 'connected');
+});

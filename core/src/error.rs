@@ -456,7 +456,7 @@ fn boot_action(virtual_device: &Option<PathBuf>) -> String {
 }
 
 /// The button sequence that enters DFU mode on a Gen 2 board.
-pub const HOLD_SETUP_TEXT: &str = "hold SETUP, tap RESET, release SETUP when the LED blinks yellow";
+pub const HOLD_SETUP_TEXT: &str = crate::platform::GEN2_DFU_BUTTONS;
 
 /// How to put a Gen 2 board into DFU mode (the yellow-blinking bootloader).
 pub const ENTER_DFU_TEXT: &str =
@@ -604,6 +604,7 @@ fn as_info<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Error
     #[cfg(feature = "sim")]
     try_types!(
         crate::sim::duo::SimError,
+        crate::sim::duo::setup::SetupError,
         crate::sim::cloud::LocalCloudError,
         crate::sim::cloud::SeedError
     );

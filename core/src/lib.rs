@@ -31,5 +31,7 @@ pub mod sim;
 #[cfg(feature = "cloud")]
 pub mod workflow;
 
-/// The factory DCT image RedBear ships (`fac-dct-r1.bin`, 32 KiB).
-pub const FACTORY_DCT_IMAGE: &[u8] = include_bytes!("../assets/fac-dct-r1.bin");
+/// The factory DCT image RedBear ships for the Duo (`fac-dct-r1.bin`, 32
+/// KiB): [`platform::DUO_FACTORY_DCT_IMAGE`]; per board,
+/// [`platform::Platform::factory_dct_image`].
+pub const FACTORY_DCT_IMAGE: &[u8] = platform::DUO_FACTORY_DCT_IMAGE;

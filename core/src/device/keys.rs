@@ -580,6 +580,8 @@ impl Device {
         leave: bool,
         backup_name: &Path,
     ) -> Result<ResetReport, DeviceError> {
+        // A name, not a directory (`/` would give `backup_rsa_.der`).
+        keys::check_key_base(backup_name)?;
         let field = known_field("device_private_key");
         let original = self.read_dct(field.offset, field.size)?;
         let previous = keys::classify_slot(&original);

@@ -53,10 +53,10 @@ pub use generate::{generate, RANDOM_BASE_ROUNDS};
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};
 pub use parse::{classify_slot, firmware_regenerates, parse_private_key, parse_public_key};
 
-/// Size of the device private key slot (DCT offset 34).
-pub const PRIVATE_KEY_SLOT_SIZE: usize = 1216;
-/// Size of the device public key slot (DCT offset 1250).
-pub const PUBLIC_KEY_SLOT_SIZE: usize = 384;
+/// Size of the device private key slot (DCT offset 34; the platform table's).
+pub const PRIVATE_KEY_SLOT_SIZE: usize = crate::platform::DEVICE_PRIVATE_KEY_SIZE;
+/// Size of the device public key slot (DCT offset 1250; the platform table's).
+pub const PUBLIC_KEY_SLOT_SIZE: usize = crate::platform::DEVICE_PUBLIC_KEY_SIZE;
 /// Device keys are RSA-1024 with e = 65537.
 pub const DEVICE_KEY_BITS: usize = 1024;
 /// The public exponent of every device key the firmware or particle-cli makes.

@@ -32,8 +32,8 @@ const fn f(name: &'static str, offset: usize, size: usize) -> Field {
 pub const APP_DCT_FIELDS: &[Field] = &[
     f("system_flags", 0, 32),
     f("version", 32, 2),
-    f("device_private_key", 34, 1216),
-    f("device_public_key", 1250, 384),
+    f("device_private_key", 34, DEVICE_PRIVATE_KEY_SIZE),
+    f("device_public_key", 1250, DEVICE_PUBLIC_KEY_SIZE),
     f("ip_config", 1634, 24),
     f("unused", 1658, 96),
     f("feature_flags", 1754, 4),
@@ -45,7 +45,7 @@ pub const APP_DCT_FIELDS: &[Field] = &[
     f("version_string", 1858, 32),
     f("dns_resolve", 1890, 128),
     f("reserved1", 2018, 64),
-    f("server_public_key", 2082, 768),
+    f("server_public_key", 2082, SERVER_PUBLIC_KEY_SIZE),
     f("padding", 2850, 2),
     f("flash_modules", 2852, 100),
     f("product_store", 2952, 24),
@@ -63,6 +63,21 @@ pub const APP_DCT_FIELDS: &[Field] = &[
     f("reserved2", 3823, 435),
     f("extra_system_flags", 4258, 32),
 ];
+
+/// The device private key slot (application-DCT offset 34, REFERENCE §2).
+pub const DEVICE_PRIVATE_KEY_SIZE: usize = 1216;
+/// The device public key slot (offset 1250).
+pub const DEVICE_PUBLIC_KEY_SIZE: usize = 384;
+/// The server public key field (offset 2082): key DER, address TLV, port.
+pub const SERVER_PUBLIC_KEY_SIZE: usize = 768;
+
+/// The factory DCT region image RedBear ships for the Duo (`fac-dct-r1.bin`,
+/// both 16 KiB partitions; key slots erased).
+pub const DUO_FACTORY_DCT_IMAGE: &[u8] = include_bytes!("../../assets/fac-dct-r1.bin");
+
+/// The button sequence that enters DFU mode on every Gen 2 board.
+pub const GEN2_DFU_BUTTONS: &str =
+    "hold SETUP, tap RESET, release SETUP when the LED blinks yellow";
 
 /// Size of the application DCT (end of `extra_system_flags`).
 pub const APP_DCT_SIZE: usize = 4290;
@@ -137,13 +152,24 @@ pub struct Platform {
     pub internal_flash_size: usize,
     /// Size of external serial flash (0 = none).
     pub serial_flash_size: usize,
+    /// The vendor's factory DCT region image, if we have one.
+    pub factory_dct: Option<&'static [u8]>,
+    /// How to put the board into DFU mode by hand (its buttons).
+    pub dfu_buttons: &'static str,
 }
 
 impl Platform {
     /// The factory DCT image the vendor ships for this board, if we have one
     /// (the Duo's `fac-dct-r1.bin`; none for the Photon and P1).
     pub fn factory_dct_image(&self) -> Option<&'static [u8]> {
-        (self.platform_id == DUO.platform_id).then_some(crate::FACTORY_DCT_IMAGE)
+        self.factory_dct
+    }
+
+    /// The DCT region a new virtual board of this platform starts from:
+    /// its factory image, or, for a board we have none for, the Duo's
+    /// (every Gen 2 board shares its partition geometry and field table).
+    pub fn initial_dct_image(&self) -> &'static [u8] {
+        self.factory_dct.unwrap_or(DUO_FACTORY_DCT_IMAGE)
     }
 
     /// The device private key slot (application-DCT offset 34, 1216 bytes:
@@ -159,7 +185,7 @@ impl Platform {
 
     /// How to put this board into DFU mode by hand (its buttons).
     pub fn enter_dfu_hint(&self) -> &'static str {
-        crate::error::HOLD_SETUP_TEXT
+        self.dfu_buttons
     }
 
     /// The factory board's alt settings (alt 0 of its flash map first).
@@ -255,6 +281,8 @@ pub const DUO: Platform = Platform {
     dct_alt: 1,
     internal_flash_size: 1024 * 1024,
     serial_flash_size: 2 * 1024 * 1024,
+    factory_dct: Some(DUO_FACTORY_DCT_IMAGE),
+    dfu_buttons: GEN2_DFU_BUTTONS,
 };
 
 // Photon and P1: alt settings from Particle's Device OS v0.6.2 sources
@@ -285,6 +313,7 @@ pub const PHOTON: Platform = Platform {
     factory_bootloader: 0,
     factory_firmware: None,
     serial_flash_size: 0,
+    factory_dct: None,
     ..DUO
 };
 

@@ -44,7 +44,7 @@ pub const DEFAULT_HOST: &str = "device.spark.io";
 /// Port the firmware uses when byte 450 holds 0xFFFF (TCP devices).
 pub const DEFAULT_PORT: u16 = 5683;
 /// Size of the server public key field in the application DCT (offset 2082).
-pub const SERVER_KEY_FIELD_SIZE: usize = 768;
+pub const SERVER_KEY_FIELD_SIZE: usize = crate::platform::SERVER_PUBLIC_KEY_SIZE;
 /// Offset of the address TLV in the block; the key DER must end before it.
 pub const ADDRESS_OFFSET: usize = 384;
 /// Offset of the big-endian port in the block.

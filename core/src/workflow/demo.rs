@@ -198,6 +198,8 @@ pub fn run_demo(
     on_step: &mut dyn FnMut(&DemoStep),
 ) -> Result<DemoReport, DemoError> {
     let setup = |e: String| DemoError::Setup(e);
+    // Refused before anything starts: a huge factor would wait for hours.
+    crate::sim::duo::check_time_factor(options.time_factor).map_err(|e| setup(e.to_string()))?;
     let dir = options.work_dir.clone();
     let id = DeviceId::parse(DEMO_DEVICE_ID).map_err(|e| setup(e.to_string()))?;
     let mut token = [0u8; 16];

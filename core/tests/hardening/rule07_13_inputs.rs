@@ -130,3 +130,197 @@ fn rule13_list_with_no_board_is_an_empty_list() {
         serde_json::json!([])
     );
 }
+
+/// Every numeric option of every command refuses what it cannot mean, up
+/// front, with exit 1 or 2 and a message naming the value (never a run
+/// that waits for hours or a file that holds nothing).
+#[test]
+fn rule7_numeric_options_are_checked_on_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    crate::common::sim_create(p, &[]);
+    std::fs::write(p.join("empty.bin"), b"").unwrap();
+    let id = "2fff27fffc473530fff23637";
+    let url = "http://127.0.0.1:9/";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["demo", "--time-factor", "1e308"], "from 0 to 1000"),
+        (vec!["demo", "--time-factor", "NaN"], "from 0 to 1000"),
+        (vec!["sim", "boot", "vd", "--stay", "1e308"], "--stay"),
+        (vec!["sim", "boot", "vd", "--stay", "NaN"], "--stay"),
+        (
+            vec![
+                "provision",
+                id,
+                "--api-url",
+                url,
+                "--token",
+                "tok",
+                "--timeout",
+                "0",
+            ],
+            "--timeout",
+        ),
+        (
+            vec![
+                "provision",
+                id,
+                "--api-url",
+                url,
+                "--token",
+                "tok",
+                "--timeout",
+                "1e308",
+            ],
+            "--timeout",
+        ),
+        (
+            vec![
+                "provision",
+                id,
+                "--api-url",
+                url,
+                "--token",
+                "tok",
+                "--retries",
+                "4000000000",
+            ],
+            "0..=20",
+        ),
+        (
+            vec!["provision", "--batch", "x", "--concurrency", "0"],
+            "1..=1024",
+        ),
+        (
+            vec!["provision", "--batch", "x", "--concurrency", "1025"],
+            "1..=1024",
+        ),
+        (vec!["mode", "dfu", "--timeout", "0"], "1..=600"),
+        (
+            vec![
+                "dfu", "read", "--alt", "1", "--addr", "34", "--len", "0", "-o", "z",
+            ],
+            "the length is 0",
+        ),
+        (
+            vec![
+                "dfu",
+                "read",
+                "--alt",
+                "1",
+                "--addr",
+                "0x100000000",
+                "--len",
+                "4",
+                "-o",
+                "z",
+            ],
+            "32-bit",
+        ),
+        (
+            vec![
+                "dfu", "read", "--alt", "1", "--addr", "16000", "--len", "4000", "-o", "z",
+            ],
+            "outside its memory map",
+        ),
+        (
+            vec![
+                "dfu",
+                "read",
+                "--alt",
+                "0",
+                "--addr",
+                "0x08000000",
+                "--len",
+                "0xffffffff",
+                "-o",
+                "z",
+            ],
+            "outside its memory map",
+        ),
+        (
+            vec![
+                "dfu", "read", "--alt", "9", "--addr", "0", "--len", "4", "-o", "z",
+            ],
+            "does not exist",
+        ),
+        (
+            vec!["dfu", "write", "--alt", "1", "--addr", "34", "empty.bin"],
+            "nothing to write",
+        ),
+        (
+            vec!["keys", "server", "--port", "0", "--output", "s"],
+            "port 0",
+        ),
+        (
+            vec!["keys", "server", "--port", "65535", "--output", "s"],
+            "port 65535",
+        ),
+        (
+            vec!["keys", "server", "--port", "65536", "--output", "s"],
+            "65536",
+        ),
+        (
+            vec![
+                "cloud",
+                "serve",
+                "--token",
+                "t",
+                "--addr",
+                "127.0.0.1:99999",
+            ],
+            "99999",
+        ),
+        (vec!["sim", "fault", "vd", "stall:0"], "1-based"),
+        (
+            vec!["sim", "create", "vd2", "--time-factor=-0.5"],
+            "from 0 to 1000",
+        ),
+    ];
+    for (args, says) in &cases {
+        let out = crate::common::duoprov_cmd(p)
+            .env("HOME", p)
+            .args(["--device", "sim:vd"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(1) | Some(2)),
+            "{args:?} was accepted: {}",
+            stdout(&out)
+        );
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+    for f in ["z", "s", "vd2"] {
+        assert!(!p.join(f).exists(), "{f} was written");
+    }
+}
+
+#[test]
+fn rule7_a_backup_name_that_names_a_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    crate::common::sim_create(p, &[]);
+    let out = duoprov(p, &["keys", "new", "k"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = crate::common::on_sim(p, &["keys", "load", "k.der"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let slot = crate::common::on_sim(p, &["keys", "address"]);
+    assert!(slot.status.success());
+    for name in ["/", ".", "sub/"] {
+        let out = crate::common::on_sim(p, &["keys", "reset", "--no-leave", "--backup", name]);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", stdout(&out));
+        assert!(
+            stderr(&out).contains("is not a key name"),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    assert!(!p.join("backup_rsa_.der").exists());
+    // The key is still in the slot: nothing was written.
+    let out = crate::common::on_sim(p, &["keys", "save", "again"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(p.join("again.der")).unwrap(),
+        std::fs::read(p.join("k.der")).unwrap()
+    );
+}

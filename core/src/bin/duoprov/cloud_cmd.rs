@@ -78,8 +78,10 @@ pub struct ProvisionArgs {
     /// Give up on a request after SECS seconds (connect, send and reply).
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     timeout: f64,
-    /// Retries after the first attempt, for 429, 502/503/504 and connection errors.
-    #[arg(long, default_value_t = 3, value_name = "N")]
+    /// Retries after the first attempt, for 429, 502/503/504 and connection
+    /// errors: 0 to 20.
+    #[arg(long, default_value_t = 3, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(0..=20))]
     retries: u32,
 }
 

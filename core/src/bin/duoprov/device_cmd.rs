@@ -29,8 +29,8 @@ pub enum DfuCommand {
         /// Start address, decimal or 0x-hex.
         #[arg(long, value_parser = parse_number)]
         addr: u32,
-        /// Number of bytes, decimal or 0x-hex.
-        #[arg(long, value_parser = parse_number)]
+        /// Number of bytes (1 or more), decimal or 0x-hex.
+        #[arg(long, value_parser = parse_length)]
         len: u32,
         /// File to write (mode 0600: every alt can hold key material). An
         /// existing file is refused unless --force; a symbolic link always.
@@ -73,6 +73,15 @@ fn parse_number(s: &str) -> Result<u32, String> {
         None => clean.parse(),
     };
     parsed.map_err(|_| format!("{s:?} is not a 32-bit number (decimal, or hex written 0x…)"))
+}
+
+/// A length: a [`parse_number`] of at least 1 (a read of nothing is a
+/// mistake, not an empty file).
+fn parse_length(s: &str) -> Result<u32, String> {
+    match parse_number(s)? {
+        0 => Err("the length is 0: give the number of bytes to read (1 or more)".into()),
+        n => Ok(n),
+    }
 }
 
 /// The `--device` / `DUOPROV_DEVICE` value, parsed.
@@ -129,9 +138,9 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let devices = device::list_devices(selector.as_ref(), duo_provisioning::time::system())?;
     if devices.is_empty() {
         ctx.info(format!(
-            "no device in DFU mode found{}: hold SETUP, tap RESET, release SETUP when the LED \
-             blinks yellow",
-            device::no_device_detail(selector.as_ref())
+            "no device in DFU mode found{}: {}",
+            device::no_device_detail(selector.as_ref()),
+            duo_provisioning::platform::DUO.enter_dfu_hint()
         ));
     }
     ctx.emit(&devices, || {
@@ -206,6 +215,9 @@ fn write(
     key_backup: bool,
 ) -> anyhow::Result<()> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    if data.is_empty() {
+        anyhow::bail!("{} is empty: there is nothing to write", file.display());
+    }
     let mut dev = open(ctx)?;
     let (bar, mut on_progress) = progress(ctx, data.len() as u64, "writing");
     let report = dev.dfu_write(

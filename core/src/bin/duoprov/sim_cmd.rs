@@ -2,15 +2,15 @@
 //! Use it with `--device sim:DIR` as if it were plugged in.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
-use duo_provisioning::platform::{Board, Platform};
+use duo_provisioning::platform::Platform;
 use duo_provisioning::sim::duo::serial;
-use duo_provisioning::sim::duo::{
-    BootOptions, BootReport, CreateOptions, DuoStatus, Fault, Mode, Stats, VirtualDuo,
+use duo_provisioning::sim::duo::setup::{
+    boot_stay, boot_virtual_board, create_virtual_board, CreateRequest,
 };
+use duo_provisioning::sim::duo::{BootReport, DuoStatus, Fault, Mode, Stats, VirtualDuo};
 use serde::Serialize;
 
 use crate::output::Ctx;
@@ -61,6 +61,7 @@ pub enum SimCommand {
     /// tried; for others (the factory device.spark.io) it says where it
     /// would connect. The device then no longer answers DFU.
     Boot {
+        /// The virtual board's directory (as made by `sim create`).
         dir: PathBuf,
         /// Stay connected SECONDS (device time, scaled by the time factor),
         /// with a keep-alive ping every 15 s.
@@ -68,11 +69,17 @@ pub enum SimCommand {
         stay: f64,
     },
     /// Put the board back in DFU mode (hold SETUP, tap RESET).
-    Dfu { dir: PathBuf },
+    Dfu {
+        /// The virtual board's directory (as made by `sim create`).
+        dir: PathBuf,
+    },
     /// Serve the board's serial port until it leaves firmware mode (what
     /// `sim boot` starts in the background).
     #[command(hide = true)]
-    ServeSerial { dir: PathBuf },
+    ServeSerial {
+        /// The virtual board's directory.
+        dir: PathBuf,
+    },
     /// Arm failures for the next DFU session: stall:N (the Nth request),
     /// write-error:N / address-error:N (the Nth data block fails as on the
     /// real bootloader: the GETSTATUS that runs it stalls), vanish:BYTES
@@ -80,6 +87,7 @@ pub enum SimCommand {
     /// block never finishes), short-status:N[:LEN] (the Nth GETSTATUS reply
     /// cut to LEN bytes). Each fires once.
     Fault {
+        /// The virtual board's directory (as made by `sim create`).
         dir: PathBuf,
         /// Faults to arm, e.g. write-error:1 stall:3.
         #[arg(value_name = "SPEC", value_parser = parse_fault)]
@@ -92,10 +100,14 @@ pub enum SimCommand {
         list: bool,
     },
     /// Mode, device id, time factor, faults, last boot and counters.
-    Show { dir: PathBuf },
+    Show {
+        /// The virtual board's directory (as made by `sim create`).
+        dir: PathBuf,
+    },
     /// The device's counters (control transfers, reported poll time, time
     /// spent in operations, blocks).
     Stats {
+        /// The virtual board's directory (as made by `sim create`).
         dir: PathBuf,
         /// Zero the counters after printing them.
         #[arg(long)]
@@ -123,17 +135,18 @@ pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
             platform,
             bootloader,
             firmware,
-        } => {
-            let factory = Board::factory(platform);
-            let board = Board::by_names(
+        } => create(
+            ctx,
+            &dir,
+            &CreateRequest {
                 platform,
-                bootloader.as_deref().unwrap_or(factory.bootloader.name),
-                firmware
-                    .as_deref()
-                    .unwrap_or(factory.firmware.map_or("none", |f| f.version)),
-            )?;
-            create(ctx, &dir, from.as_deref(), device_id, time_factor, board)
-        }
+                bootloader,
+                firmware,
+                dct_image_file: from,
+                device_id,
+                time_factor,
+            },
+        ),
         SimCommand::Boot { dir, stay } => boot(ctx, &dir, stay),
         SimCommand::ServeSerial { dir } => {
             let stop = std::sync::atomic::AtomicBool::new(false);
@@ -186,42 +199,15 @@ pub fn run(cmd: SimCommand, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-fn create(
-    ctx: &Ctx,
-    dir: &Path,
-    from: Option<&Path>,
-    device_id: Option<[u8; 12]>,
-    time_factor: f64,
-    board: Board,
-) -> anyhow::Result<()> {
-    let platform = board.platform;
-    let dct_image = match from {
-        Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("cannot read the DCT image {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let duo = VirtualDuo::create(
-        dir,
-        CreateOptions {
-            platform,
-            board: Some(board),
-            dct_image,
-            device_id,
-            time_factor,
-        },
-    )
-    .with_context(|| match from {
-        Some(path) => format!("creating a virtual device from {}", path.display()),
-        None => "creating a virtual device".to_string(),
-    })?;
+fn create(ctx: &Ctx, dir: &Path, request: &CreateRequest) -> anyhow::Result<()> {
+    let duo = create_virtual_board(dir, request)?;
+    let board = duo.board();
     let view = View::of(&duo);
     ctx.emit(&view, || {
         format!(
             "created a virtual {} in {} ({}; DFU mode, device id {}, time factor {})\n\
              use it with --device sim:{}",
-            platform.display_name,
+            board.platform.display_name,
             dir.display(),
             board.describe(),
             view.device_id,
@@ -232,33 +218,15 @@ fn create(
     Ok(())
 }
 
-#[derive(Serialize)]
-struct BootResult<'a> {
-    dir: &'a Path,
-    mode: Mode,
-    /// The board's serial port (a pseudo-terminal), also linked as DIR/tty;
-    /// none without system firmware.
-    serial_port: Option<PathBuf>,
-    #[serde(flatten)]
-    report: &'a BootReport,
-}
-
 fn boot(ctx: &Ctx, dir: &Path, stay: f64) -> anyhow::Result<()> {
-    let stay = Duration::try_from_secs_f64(stay)
-        .map_err(|_| anyhow::anyhow!("--stay {stay}: give a number of seconds, 0 or more"))?;
-    let mut duo = VirtualDuo::open(dir)?;
-    let report = duo
-        .boot_with(BootOptions { stay })
-        .with_context(|| format!("the firmware of {} failed at boot", dir.display()))?;
-    let mode = duo.mode();
-    let has_firmware = duo.board().firmware.is_some();
-    // The serial server takes the device's lock when it acts: let it go.
-    drop(duo);
-    let serial_port = if has_firmware {
+    let stay = boot_stay(stay, "--stay")?;
+    // The board's lock is let go before the serial server starts.
+    let mut result = boot_virtual_board(dir, stay)?;
+    if result.has_firmware {
         let exe = std::env::current_exe().context("cannot find the duoprov executable")?;
         let mut command = std::process::Command::new(exe);
         command.arg("sim").arg("serve-serial").arg(dir);
-        Some(
+        result.serial_port = Some(
             serial::spawn_server(
                 command,
                 dir,
@@ -271,20 +239,12 @@ fn boot(ctx: &Ctx, dir: &Path, stay: f64) -> anyhow::Result<()> {
                     dir.display()
                 )
             })?,
-        )
-    } else {
-        None
-    };
-    let result = BootResult {
-        dir,
-        mode,
-        serial_port,
-        report: &report,
-    };
+        );
+    }
     ctx.emit(&result, || {
-        describe_boot(dir, result.serial_port.as_deref(), &report)
+        describe_boot(dir, result.serial_port.as_deref(), &result.report)
     });
-    match &report.connection {
+    match &result.report.connection {
         Some(c) if c.is_rejected() => Err(crate::output::Verdict {
             code: "CLOUD_REJECTED",
             error: format!("the connection to the cloud was {c}"),

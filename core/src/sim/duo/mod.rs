@@ -27,6 +27,7 @@ pub mod firmware;
 pub mod media;
 mod memory;
 pub mod serial;
+pub mod setup;
 mod status;
 mod store;
 mod transport;
@@ -98,7 +99,7 @@ pub struct CreateOptions {
     /// board's); default the platform's factory board (Duo: r4 + 0.2.4).
     pub board: Option<Board>,
     /// The 32 KiB DCT region (both partitions); default
-    /// [`crate::FACTORY_DCT_IMAGE`].
+    /// [`Platform::initial_dct_image`].
     pub dct_image: Option<Vec<u8>>,
     /// The MCU's 12-byte device id; default random.
     pub device_id: Option<[u8; 12]>,
@@ -260,7 +261,7 @@ impl VirtualDuo {
         check_time_factor(options.time_factor)?;
         let image = options
             .dct_image
-            .unwrap_or_else(|| crate::FACTORY_DCT_IMAGE.to_vec());
+            .unwrap_or_else(|| platform.initial_dct_image().to_vec());
         let expected = 2 * platform.dct_partition_size;
         if image.len() != expected {
             return Err(SimError::DctImageSize {
