@@ -308,6 +308,9 @@ pub enum Remedy {
     EnableFeature { feature: &'static str },
     /// Move some backups away.
     MoveBackupsAway,
+    /// A cancelled operation left the board in a whole state: run it again
+    /// to complete it.
+    RepeatOperation,
 }
 
 impl fmt::Display for Remedy {
@@ -434,6 +437,9 @@ impl fmt::Display for Remedy {
                 write!(f, "use a build with the cargo feature `{feature}`")
             }
             Remedy::MoveBackupsAway => f.write_str("move some away"),
+            Remedy::RepeatOperation => f.write_str(
+                "nothing is left half done: repeat the operation to complete it",
+            ),
         }
     }
 }
@@ -494,6 +500,11 @@ pub struct ErrorFacts {
     /// (`unchanged`, `restored`, `failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<&'static str>,
+    /// After a cancelled key load or reset: which content the key slot
+    /// holds, whole (`old`: as before; `new`: the key or reset request
+    /// being written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<&'static str>,
 }
 
 impl ErrorFacts {
@@ -511,7 +522,8 @@ impl ErrorFacts {
             retry_after,
             http_status,
             path,
-            restore
+            restore,
+            slot
         );
         self
     }

@@ -224,6 +224,16 @@ impl Monitor {
         &self.cancel
     }
 
+    /// The same observer with a token of its own that is never cancelled:
+    /// for the steps that, once begun, must run to the end (putting the
+    /// old key back after a cancellation).
+    pub fn uncancellable(&self) -> Monitor {
+        Monitor {
+            observer: self.observer.clone(),
+            cancel: CancelToken::new(),
+        }
+    }
+
     /// Tell the observer, if any.
     pub fn report(&self, phase: Phase, done: u64, total: u64, unit: Unit) {
         if let Some(observer) = &self.observer {

@@ -21,6 +21,8 @@ mod rule01_02_outputs;
 mod rule04_keys;
 #[path = "hardening/rule05_11_output.rs"]
 mod rule05_11_output;
+#[path = "hardening/rule06_interrupt.rs"]
+mod rule06_interrupt;
 #[path = "hardening/rule07_13_inputs.rs"]
 mod rule07_13_inputs;
 #[path = "hardening/rule08_12_messages.rs"]

@@ -186,6 +186,7 @@ fn all_remedies() -> Vec<Remedy> {
         Remedy::GivePrivateKey,
         Remedy::EnableFeature { feature: "usb" },
         Remedy::MoveBackupsAway,
+        Remedy::RepeatOperation,
     ]);
     all
 }

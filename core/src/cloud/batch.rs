@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::{CloudClient, DeviceId, ProvisionKey};
+use crate::error::ErrorCode;
+use crate::progress::{Monitor, Phase, Unit};
 
 /// A batch file that cannot be used. Names the file, the line and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -300,7 +302,11 @@ pub struct DeviceResult {
 pub struct BatchSummary {
     pub total: usize,
     pub ok: usize,
+    /// Devices that failed (cancelled ones not counted).
     pub failed: usize,
+    /// Devices not provisioned because the batch was cancelled: never sent,
+    /// or dropped before the cloud answered (code `CANCELLED`).
+    pub cancelled: usize,
     /// Requests made, retries included.
     pub attempts: u64,
     pub concurrency: usize,
@@ -315,11 +321,16 @@ impl fmt::Display for BatchSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} device{}: {} ok, {} failed, {} attempt{} in {:.2} s ({:.1} devices/s, concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
+            "{} device{}: {} ok, {} failed{}, {} attempt{} in {:.2} s ({:.1} devices/s, concurrency {}, latency p50 {:.1} ms, p99 {:.1} ms)",
             self.total,
             if self.total == 1 { "" } else { "s" },
             self.ok,
             self.failed,
+            if self.cancelled > 0 {
+                format!(", {} cancelled", self.cancelled)
+            } else {
+                String::new()
+            },
             self.attempts,
             if self.attempts == 1 { "" } else { "s" },
             self.elapsed_secs,
@@ -337,11 +348,16 @@ impl BatchSummary {
         let mut latencies: Vec<f64> = results.iter().map(|r| r.latency_ms).collect();
         latencies.sort_by(f64::total_cmp);
         let ok = results.iter().filter(|r| r.ok).count();
+        let cancelled = results
+            .iter()
+            .filter(|r| r.code == Some(ErrorCode::Cancelled))
+            .count();
         let secs = elapsed.as_secs_f64();
         BatchSummary {
             total: results.len(),
             ok,
-            failed: results.len() - ok,
+            failed: results.len() - ok - cancelled,
+            cancelled,
             attempts: results.iter().map(|r| u64::from(r.attempts)).sum(),
             concurrency,
             elapsed_secs: secs,
@@ -357,7 +373,7 @@ impl BatchSummary {
 
     /// True when every device succeeded.
     pub fn all_ok(&self) -> bool {
-        self.failed == 0 && self.total > 0
+        self.ok == self.total && self.total > 0
     }
 }
 
@@ -377,7 +393,48 @@ pub async fn run_batch(
     client: &CloudClient,
     jobs: Vec<BatchJob>,
     options: &BatchOptions,
+    on_result: impl FnMut(&DeviceResult),
+) -> (Vec<DeviceResult>, BatchSummary) {
+    run_batch_with(client, jobs, options, on_result, &Monitor::default()).await
+}
+
+/// The result of a device the batch did not finish because it was
+/// cancelled: `in_flight` when its request was dropped before the answer.
+fn cancelled_result(
+    line: usize,
+    device_id: DeviceId,
+    fingerprint: String,
+    in_flight: bool,
+) -> DeviceResult {
+    DeviceResult {
+        line,
+        device_id,
+        ok: false,
+        attempts: 0,
+        latency_ms: 0.0,
+        fingerprint,
+        error: Some(if in_flight {
+            "cancelled before the cloud answered: it may or may not be provisioned".into()
+        } else {
+            "cancelled before its request was sent: not provisioned".into()
+        }),
+        error_kind: Some("cancelled"),
+        code: Some(ErrorCode::Cancelled),
+        remedies: vec![crate::error::Remedy::RepeatOperation],
+    }
+}
+
+/// [`run_batch`], reporting [`Phase::Provision`] in devices to `monitor`
+/// after each device's result, and cancellable: once the token is
+/// cancelled no new job starts, requests in flight are dropped, and every
+/// device not finished is reported with code `CANCELLED` (counted in
+/// [`BatchSummary::cancelled`]), so the results still cover every job.
+pub async fn run_batch_with(
+    client: &CloudClient,
+    jobs: Vec<BatchJob>,
+    options: &BatchOptions,
     mut on_result: impl FnMut(&DeviceResult),
+    monitor: &Monitor,
 ) -> (Vec<DeviceResult>, BatchSummary) {
     let clock = client.clock().clone();
     let started = clock.now();
@@ -398,15 +455,31 @@ pub async fn run_batch(
         let tx = tx.clone();
         let client = client.clone();
         let product_id = options.product_id;
+        let cancel = monitor.cancel_token().clone();
         tasks.spawn(async move {
             loop {
+                if cancel.is_cancelled() {
+                    break;
+                }
                 let job = queue.lock().expect("batch queue").pop_front();
                 let Some((index, job)) = job else { break };
                 let clock = client.clock().clone();
                 let start = clock.now();
-                let attempted = client
-                    .provision_counted(&job.device_id, &job.key, product_id)
-                    .await;
+                let attempted = tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => None,
+                    attempted = client.provision_counted(&job.device_id, &job.key, product_id) => {
+                        Some(attempted)
+                    }
+                };
+                let Some(attempted) = attempted else {
+                    let fingerprint = job.key.fingerprint.clone();
+                    let result = cancelled_result(job.line, job.device_id, fingerprint, true);
+                    if tx.send((index, result)).is_err() {
+                        break;
+                    }
+                    continue;
+                };
                 let latency = clock.now().saturating_duration_since(start);
                 let (error, error_kind, code, remedies) = match &attempted.result {
                     Ok(_) => (None, None, None, Vec::new()),
@@ -441,10 +514,17 @@ pub async fn run_batch(
     drop(tx);
     let mut results = Vec::with_capacity(total);
     let mut answered = vec![false; total];
+    monitor.report(Phase::Provision, 0, total as u64, Unit::Devices);
     while let Some((index, result)) = rx.recv().await {
         answered[index] = true;
         on_result(&result);
         results.push(result);
+        monitor.report(
+            Phase::Provision,
+            results.len() as u64,
+            total as u64,
+            Unit::Devices,
+        );
     }
     while tasks.join_next().await.is_some() {}
     // A worker that panicked took its device with it: report that device as
@@ -454,6 +534,14 @@ pub async fn run_batch(
         .zip(answered)
         .filter(|(_, answered)| !answered)
     {
+        if monitor.cancel_token().is_cancelled() {
+            let result = cancelled_result(line, device_id, fingerprint, false);
+            on_result(&result);
+            results.push(result);
+            let done = results.len() as u64;
+            monitor.report(Phase::Provision, done, total as u64, Unit::Devices);
+            continue;
+        }
         let result = DeviceResult {
             line,
             device_id,

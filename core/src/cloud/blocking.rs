@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::batch::{run_batch, BatchJob, BatchOptions, BatchSummary, DeviceResult};
+use super::batch::{run_batch_with, BatchJob, BatchOptions, BatchSummary, DeviceResult};
 use super::{
     AsyncClock, Attempted, CloudClient, CloudConfig, CloudError, DeviceId, ProvisionKey,
     Provisioned, TokioClock,
 };
+use crate::progress::Monitor;
 
 /// A [`CloudClient`] driven by its own runtime.
 #[derive(Debug)]
@@ -113,6 +114,34 @@ impl BlockingClient {
         self.block_on(self.client.provision(device_id, public_key_pem, product_id))
     }
 
+    /// See [`CloudClient::provision_with`]: cancellable through `monitor`.
+    pub fn provision_with(
+        &self,
+        device_id: &DeviceId,
+        public_key_pem: &str,
+        product_id: u16,
+        monitor: &Monitor,
+    ) -> Result<Provisioned, CloudError> {
+        self.block_on(
+            self.client
+                .provision_with(device_id, public_key_pem, product_id, monitor),
+        )
+    }
+
+    /// See [`CloudClient::provision_key_with`].
+    pub fn provision_key_with(
+        &self,
+        device_id: &DeviceId,
+        key: &ProvisionKey,
+        product_id: u16,
+        monitor: &Monitor,
+    ) -> Result<Provisioned, CloudError> {
+        self.block_on(
+            self.client
+                .provision_key_with(device_id, key, product_id, monitor),
+        )
+    }
+
     /// See [`CloudClient::provision_counted`].
     pub fn provision_counted(
         &self,
@@ -128,28 +157,48 @@ impl BlockingClient {
         self.block_on(self.client.device(device_id))
     }
 
-    /// See [`run_batch`]. `on_result` runs on the calling thread (it need
+    /// See [`run_batch`](super::batch::run_batch). `on_result` runs on the calling thread (it need
     /// not be `Send`), also when that thread is inside a runtime.
     pub fn run_batch(
         &self,
         jobs: Vec<BatchJob>,
         options: &BatchOptions,
+        on_result: impl FnMut(&DeviceResult),
+    ) -> (Vec<DeviceResult>, BatchSummary) {
+        self.run_batch_with(jobs, options, on_result, &Monitor::default())
+    }
+
+    /// See [`run_batch_with`]: progress per device and cancellation
+    /// through `monitor`. `on_result` runs on the calling thread, as for
+    /// [`BlockingClient::run_batch`].
+    pub fn run_batch_with(
+        &self,
+        jobs: Vec<BatchJob>,
+        options: &BatchOptions,
         mut on_result: impl FnMut(&DeviceResult),
+        monitor: &Monitor,
     ) -> (Vec<DeviceResult>, BatchSummary) {
         if !in_runtime() {
-            return self
-                .runtime
-                .get()
-                .block_on(run_batch(&self.client, jobs, options, on_result));
+            return self.runtime.get().block_on(run_batch_with(
+                &self.client,
+                jobs,
+                options,
+                on_result,
+                monitor,
+            ));
         }
         let (sender, results) = std::sync::mpsc::channel::<DeviceResult>();
         std::thread::scope(|scope| {
             let worker = scope.spawn(move || {
-                self.runtime
-                    .get()
-                    .block_on(run_batch(&self.client, jobs, options, move |r| {
+                self.runtime.get().block_on(run_batch_with(
+                    &self.client,
+                    jobs,
+                    options,
+                    move |r| {
                         let _ = sender.send(r.clone());
-                    }))
+                    },
+                    monitor,
+                ))
             });
             // Ends when the batch is over and its callback (the sender) dropped.
             for result in results {

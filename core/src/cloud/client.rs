@@ -24,6 +24,7 @@ use super::config::{check_api_url, is_loopback_url, shown_url};
 use super::key::ProvisionKey;
 use super::retry::{parse_retry_after, RetryPolicy};
 use super::{sanitize, AccessToken, CloudError, DeviceId};
+use crate::progress::Monitor;
 
 /// The public Particle Cloud API.
 pub const DEFAULT_API_URL: &str = "https://api.particle.io";
@@ -233,6 +234,43 @@ impl CloudClient {
     ) -> Result<Provisioned, CloudError> {
         let key = ProvisionKey::from_pem_text(public_key_pem)?;
         self.provision_key(device_id, &key, product_id).await
+    }
+
+    /// [`provision`](Self::provision), cancellable: once `monitor`'s token
+    /// is cancelled the request (or the wait before a retry) is dropped and
+    /// the error is [`CloudError::Cancelled`] (code `CANCELLED`).
+    pub async fn provision_with(
+        &self,
+        device_id: &DeviceId,
+        public_key_pem: &str,
+        product_id: u16,
+        monitor: &Monitor,
+    ) -> Result<Provisioned, CloudError> {
+        let key = ProvisionKey::from_pem_text(public_key_pem)?;
+        self.provision_key_with(device_id, &key, product_id, monitor)
+            .await
+    }
+
+    /// [`provision_key`](Self::provision_key), cancellable as
+    /// [`provision_with`](Self::provision_with).
+    pub async fn provision_key_with(
+        &self,
+        device_id: &DeviceId,
+        key: &ProvisionKey,
+        product_id: u16,
+        monitor: &Monitor,
+    ) -> Result<Provisioned, CloudError> {
+        let cancel = monitor.cancel_token();
+        if cancel.is_cancelled() {
+            return Err(CloudError::Cancelled {
+                device_id: device_id.clone(),
+            });
+        }
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(CloudError::Cancelled { device_id: device_id.clone() }),
+            result = self.provision_key(device_id, key, product_id) => result,
+        }
     }
 
     /// [`provision`](Self::provision) with an already parsed key.

@@ -94,6 +94,13 @@ pub enum CloudError {
         limit: u64,
     },
 
+    /// The caller's cancellation token was triggered before the cloud
+    /// answered.
+    #[error(
+        "provisioning {device_id} was cancelled before the cloud answered: the device may or may not be provisioned"
+    )]
+    Cancelled { device_id: DeviceId },
+
     /// 429 after every allowed attempt.
     #[error(
         "the cloud is rate limiting requests (HTTP 429){}; {}",
@@ -253,6 +260,7 @@ impl ErrorInfo for CloudError {
             CloudError::NoToken { .. } => ErrorCode::NoToken,
             CloudError::ConfigUnreadable { .. } => ErrorCode::Io,
             CloudError::Client { .. } => ErrorCode::Internal,
+            CloudError::Cancelled { .. } => ErrorCode::Cancelled,
             CloudError::TooManyInFlight { .. }
             | CloudError::InvalidTimeout { .. }
             | CloudError::CaCertNotPem { .. } => ErrorCode::InvalidArgument,
@@ -263,6 +271,9 @@ impl ErrorInfo for CloudError {
     fn facts(&self) -> ErrorFacts {
         let mut facts = ErrorFacts::default();
         match self {
+            CloudError::Cancelled { device_id } => {
+                facts.device_id = Some(device_id.to_string());
+            }
             CloudError::PermissionDenied { device_id } => {
                 facts.device_id = Some(device_id.to_string());
                 facts.http_status = Some(403);
@@ -334,6 +345,7 @@ impl CloudError {
             CloudError::DeviceNotFound { .. } => "device_not_found",
             CloudError::EndpointNotFound { .. } => "endpoint_not_found",
             CloudError::TooManyInFlight { .. } => "too_many_in_flight",
+            CloudError::Cancelled { .. } => "cancelled",
             CloudError::RateLimited { .. } => "rate_limited",
             CloudError::Server { .. } => "server",
             CloudError::Rejected { .. } => "rejected",

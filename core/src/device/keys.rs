@@ -23,6 +23,7 @@ use crate::dfu::{DfuError, TransportError};
 use crate::error::Remedy;
 use crate::keys::{self, KeyError, KeyFiles, RsaPrivateKey, SlotState};
 use crate::platform::{known_field, PRIVATE_KEY_READ_LEN};
+use crate::progress::{Monitor, Phase};
 
 /// How many numbered backups (`backup_rsa_NAME.N.der`) are tried before
 /// giving up rather than overwriting one.
@@ -196,6 +197,54 @@ impl std::fmt::Display for RestoreOutcome {
     }
 }
 
+/// Which whole content a cancelled key load or reset left in the slot:
+/// never a mix of the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotHolds {
+    /// What it held before the operation (untouched, or written back).
+    Old,
+    /// The key (or reset request) being written, whole and read back equal.
+    New,
+}
+
+impl SlotHolds {
+    /// `old` or `new` (the `slot` fact of a `CANCELLED` error).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlotHolds::Old => "old",
+            SlotHolds::New => "new",
+        }
+    }
+}
+
+/// The message of a cancelled key load or reset.
+pub(crate) fn cancelled_text(
+    slot: SlotHolds,
+    new: &str,
+    backup: Option<&Path>,
+    restored: bool,
+) -> String {
+    let saved = |what: &str| match backup {
+        Some(path) => format!("; {what} is saved in {}", path.display()),
+        None => String::new(),
+    };
+    match (slot, restored) {
+        (SlotHolds::Old, true) => format!(
+            "cancelled: the key slot holds its previous content again (written back and verified){}",
+            saved("a backup of it")
+        ),
+        (SlotHolds::Old, false) => format!(
+            "cancelled: the key slot holds its previous content, unchanged{}",
+            saved("a backup of it")
+        ),
+        (SlotHolds::New, _) => format!(
+            "cancelled after {new} was written whole: the key slot holds {new} (read back and verified){}",
+            saved("its previous content")
+        ),
+    }
+}
+
 /// What `keys reset` did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResetReport {
@@ -329,6 +378,22 @@ fn der_sequence_len(bytes: &[u8]) -> Option<usize> {
     Some(header + len).filter(|&n| n <= bytes.len())
 }
 
+/// A cancellation noticed before anything was written.
+fn cancelled_unchanged(new: &'static str, backup: Option<PathBuf>) -> DeviceError {
+    DeviceError::Cancelled {
+        slot: SlotHolds::Old,
+        new,
+        backup,
+        restored: false,
+        remedy: Box::new(Remedy::RepeatOperation),
+    }
+}
+
+/// The failure a settled-but-unrestorable cancellation wraps.
+fn failure_cancelled() -> DeviceError {
+    DeviceError::Dfu(DfuError::Cancelled)
+}
+
 fn gone(e: &DeviceError) -> bool {
     matches!(
         e,
@@ -351,14 +416,29 @@ impl Device {
 
     /// All 1216 bytes of the key slot.
     pub fn read_full_key_slot(&mut self) -> Result<Vec<u8>, DeviceError> {
+        self.read_full_key_slot_with(&Monitor::default())
+    }
+
+    fn read_full_key_slot_with(&mut self, monitor: &Monitor) -> Result<Vec<u8>, DeviceError> {
         let field = known_field("device_private_key");
-        self.read_dct(field.offset, field.size)
+        self.read_dct_as(field.offset, field.size, Phase::Read, monitor)
     }
 
     /// Save the device's key as `BASE.der` (PKCS#1 DER, 0600), `BASE.pem`
     /// (0600) and `BASE.pub.pem`. Never overwrites without `force`; refuses a
     /// slot without a valid key, saying what it holds and what to do.
     pub fn save_key(&mut self, base: &Path, force: bool) -> Result<SaveReport, DeviceError> {
+        self.save_key_with(base, force, &Monitor::default())
+    }
+
+    /// [`Device::save_key`] with progress ([`Phase::Read`], bytes) and
+    /// cancellation of the slot read (nothing is written then).
+    pub fn save_key_with(
+        &mut self,
+        base: &Path,
+        force: bool,
+        monitor: &Monitor,
+    ) -> Result<SaveReport, DeviceError> {
         let files = KeyFiles::for_base(base);
         if !force {
             for path in [&files.der, &files.pem, &files.public_pem] {
@@ -367,7 +447,7 @@ impl Device {
                 }
             }
         }
-        let key = self.read_key()?;
+        let key = self.read_key_with(monitor)?;
         let files = keys::write_key_files(base, &key, force)?;
         Ok(SaveReport {
             files,
@@ -380,7 +460,13 @@ impl Device {
     /// PKCS#1 DER parsed. Refuses a slot with no key, or a corrupt one, as
     /// [`Device::save_key`] does.
     pub fn read_key(&mut self) -> Result<RsaPrivateKey, DeviceError> {
-        let slot = self.read_full_key_slot()?;
+        self.read_key_with(&Monitor::default())
+    }
+
+    /// [`Device::read_key`] with progress ([`Phase::Read`], bytes) and
+    /// cancellation of the slot read.
+    pub fn read_key_with(&mut self, monitor: &Monitor) -> Result<RsaPrivateKey, DeviceError> {
+        let slot = self.read_full_key_slot_with(monitor)?;
         let state = keys::classify_slot(&slot);
         if !state.is_valid() {
             return Err(self.no_key_to_save(state, keys::firmware_regenerates(&slot)));
@@ -444,8 +530,18 @@ impl Device {
     /// (see [`backup_path`]). On any failure once the write has started, the
     /// previous slot is put back and verified, and the error says so.
     pub fn load_key(&mut self, key: &KeyToLoad) -> Result<LoadReport, DeviceError> {
+        self.load_key_with(key, &Monitor::default())
+    }
+
+    /// [`Device::load_key`] with progress and cancellation, as
+    /// [`Device::load_key_into_with`].
+    pub fn load_key_with(
+        &mut self,
+        key: &KeyToLoad,
+        monitor: &Monitor,
+    ) -> Result<LoadReport, DeviceError> {
         let dir = key.path.parent().unwrap_or(Path::new("")).to_path_buf();
-        self.load_key_into(key, &dir)
+        self.load_key_into_with(key, &dir, monitor)
     }
 
     /// [`Device::load_key`], keeping the backup in `backup_dir`
@@ -456,13 +552,56 @@ impl Device {
         key: &KeyToLoad,
         backup_dir: &Path,
     ) -> Result<LoadReport, DeviceError> {
+        self.load_key_into_with(key, backup_dir, &Monitor::default())
+    }
+
+    /// [`Device::load_key_into`], reporting [`Phase::Backup`] (the slot
+    /// read), [`Phase::Write`], [`Phase::Verify`] and, after a failure or a
+    /// cancellation, [`Phase::Restore`], in bytes; and cancellable.
+    ///
+    /// A cancellation never leaves a mix (the slot is one DNLOAD block that
+    /// the bootloader applies whole): noticed during the backup, nothing is
+    /// written; noticed once the write began, the block under way is left
+    /// to finish, the slot is read back, and if it holds the new key whole
+    /// it is kept (already verified: writing the old key back would be
+    /// another DCT rewrite and another chance to fail, to undo a write that
+    /// is complete), otherwise the previous slot is written back and
+    /// verified. The restore itself is not cancellable. The error is
+    /// [`DeviceError::Cancelled`] with the slot's content and the backup.
+    pub fn load_key_into_with(
+        &mut self,
+        key: &KeyToLoad,
+        backup_dir: &Path,
+        monitor: &Monitor,
+    ) -> Result<LoadReport, DeviceError> {
+        const NEW: &str = "the new key";
         let field = known_field("device_private_key");
-        let original = self.read_dct(field.offset, field.size)?;
+        let original = match self.read_dct_as(field.offset, field.size, Phase::Backup, monitor) {
+            Err(e) if e.is_cancelled() => return Err(cancelled_unchanged(NEW, None)),
+            other => other?,
+        };
         let previous = keys::classify_slot(&original);
         let name = backup_dir.join(key.path.file_name().unwrap_or_default());
         let (backup, backup_kind) = back_up_slot(&name, &original, &previous)?;
-        if let Err(failure) = self.write_dct_verified(field.offset, &key.slot, "the new key") {
-            let restore = match self.restore_slot(field.offset, &original) {
+        if monitor.check().is_err() {
+            return Err(cancelled_unchanged(NEW, Some(backup)));
+        }
+        let written =
+            self.write_dct_verified_as(field.offset, &key.slot, NEW, Phase::Write, monitor);
+        if let Err(failure) = written {
+            if failure.is_cancelled() {
+                let settled = self.settle_cancelled(field.offset, &original, &key.slot, monitor);
+                return Err(
+                    self.cancelled(settled, NEW, backup, backup_kind, |restore| {
+                        DeviceError::LoadFailed {
+                            file: key.path.clone(),
+                            failure: Box::new(failure_cancelled()),
+                            restore,
+                        }
+                    }),
+                );
+            }
+            let restore = match self.restore_slot(field.offset, &original, monitor) {
                 Ok(false) => RestoreOutcome::Unchanged { backup },
                 Ok(true) => RestoreOutcome::Restored { backup },
                 Err(e) => RestoreOutcome::Failed {
@@ -488,6 +627,65 @@ impl Device {
             backup_kind,
             notes: key.notes.clone(),
         })
+    }
+
+    /// After a cancellation once a write over the slot began: dfuIDLE
+    /// again, then make the slot hold one whole content: `new` if it reads
+    /// back whole, else `original` (written back and verified if needed).
+    /// Not cancellable; reports as [`Phase::Verify`] / [`Phase::Restore`].
+    fn settle_cancelled(
+        &mut self,
+        offset: usize,
+        original: &[u8],
+        new: &[u8],
+        monitor: &Monitor,
+    ) -> Result<(SlotHolds, bool), DeviceError> {
+        let steady = monitor.uncancellable();
+        self.recover()?;
+        let back = self.read_dct_as(offset, original.len(), Phase::Verify, &steady)?;
+        if back == new {
+            return Ok((SlotHolds::New, false));
+        }
+        if back == original {
+            return Ok((SlotHolds::Old, false));
+        }
+        self.write_dct_verified_as(
+            offset,
+            original,
+            "the previous key",
+            Phase::Restore,
+            &steady,
+        )?;
+        Ok((SlotHolds::Old, true))
+    }
+
+    /// The error of a cancellation settled by [`Device::settle_cancelled`];
+    /// `failed` words it when putting the old content back failed.
+    fn cancelled(
+        &self,
+        settled: Result<(SlotHolds, bool), DeviceError>,
+        new: &'static str,
+        backup: PathBuf,
+        backup_kind: BackupKind,
+        failed: impl FnOnce(RestoreOutcome) -> DeviceError,
+    ) -> DeviceError {
+        match settled {
+            Ok((slot, restored)) => DeviceError::Cancelled {
+                slot,
+                new,
+                remedy: Box::new(match slot {
+                    SlotHolds::New => self.restore_hint(&backup, backup_kind),
+                    SlotHolds::Old => Remedy::RepeatOperation,
+                }),
+                backup: Some(backup),
+                restored,
+            },
+            Err(e) => failed(RestoreOutcome::Failed {
+                error: e.to_string(),
+                next_step: Box::new(self.restore_hint(&backup, backup_kind)),
+                backup,
+            }),
+        }
     }
 
     fn restore_hint(&self, backup: &Path, kind: BackupKind) -> Remedy {
@@ -538,12 +736,24 @@ impl Device {
 
     /// Bring the device back to dfuIDLE after a failure, then make the slot
     /// hold `original` again. Returns whether it had to be rewritten.
-    fn restore_slot(&mut self, offset: usize, original: &[u8]) -> Result<bool, DeviceError> {
+    fn restore_slot(
+        &mut self,
+        offset: usize,
+        original: &[u8],
+        monitor: &Monitor,
+    ) -> Result<bool, DeviceError> {
+        let steady = monitor.uncancellable();
         self.recover()?;
-        if self.read_dct(offset, original.len())? == original {
+        if self.read_dct_as(offset, original.len(), Phase::Verify, &steady)? == original {
             return Ok(false);
         }
-        self.write_dct_verified(offset, original, "the previous key")?;
+        self.write_dct_verified_as(
+            offset,
+            original,
+            "the previous key",
+            Phase::Restore,
+            &steady,
+        )?;
         Ok(true)
     }
 
@@ -580,20 +790,69 @@ impl Device {
         leave: bool,
         backup_name: &Path,
     ) -> Result<ResetReport, DeviceError> {
+        self.reset_key_with(leave, backup_name, &Monitor::default())
+    }
+
+    /// [`Device::reset_key`], reporting [`Phase::Backup`], [`Phase::Write`],
+    /// [`Phase::Verify`] (and [`Phase::Restore`] after a cancellation) in
+    /// bytes, and cancellable as [`Device::load_key_into_with`] is: the slot
+    /// ends holding its previous content or the whole reset request, never
+    /// a mix. Once the reset request is written and verified, leaving DFU
+    /// mode is not cancelled (one request).
+    pub fn reset_key_with(
+        &mut self,
+        leave: bool,
+        backup_name: &Path,
+        monitor: &Monitor,
+    ) -> Result<ResetReport, DeviceError> {
+        const NEW: &str = "the reset request";
         // A name, not a directory (`/` would give `backup_rsa_.der`).
         keys::check_key_base(backup_name)?;
         let field = known_field("device_private_key");
-        let original = self.read_dct(field.offset, field.size)?;
+        let original = match self.read_dct_as(field.offset, field.size, Phase::Backup, monitor) {
+            Err(e) if e.is_cancelled() => return Err(cancelled_unchanged(NEW, None)),
+            other => other?,
+        };
         let previous = keys::classify_slot(&original);
         let backup = match previous {
             SlotState::Erased | SlotState::ResetRequest => None,
             _ => Some(back_up_slot(backup_name, &original, &previous)?),
         };
+        if monitor.check().is_err() {
+            return Err(cancelled_unchanged(NEW, backup.map(|(p, _)| p)));
+        }
         // Every failure from here on names the backup (issue 8 item 8).
         let after =
             |e: DeviceError| after_key_replaced(e, backup.as_ref().map(|(p, _)| p.as_path()));
-        self.write_dct_verified(field.offset, keys::RESET_REQUEST, "the reset request")
-            .map_err(after)?;
+        let written = self.write_dct_verified_as(
+            field.offset,
+            keys::RESET_REQUEST,
+            NEW,
+            Phase::Write,
+            monitor,
+        );
+        match written {
+            Err(e) if e.is_cancelled() => {
+                let settled =
+                    self.settle_cancelled(field.offset, &original, keys::RESET_REQUEST, monitor);
+                return Err(match (settled, backup) {
+                    (settled, Some((path, kind))) => {
+                        self.cancelled(settled, NEW, path, kind, |restore| {
+                            after_key_replaced(failure_cancelled(), Some(restore.backup()))
+                        })
+                    }
+                    (Ok((slot, restored)), None) => DeviceError::Cancelled {
+                        slot,
+                        new: NEW,
+                        backup: None,
+                        restored,
+                        remedy: Box::new(Remedy::RepeatOperation),
+                    },
+                    (Err(e), None) => e,
+                });
+            }
+            other => other.map_err(after)?,
+        }
         if leave {
             self.leave().map_err(after)?;
         }

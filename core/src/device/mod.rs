@@ -29,17 +29,18 @@ use serde::Serialize;
 
 use crate::dct::{AppDct, DctError, FieldValue};
 use crate::dfu::{
-    ControlTransport, DeviceSelector, Dfu, DfuError, DfuStats, ErasePolicy, LeaveOutcome, Progress,
+    ControlTransport, DeviceSelector, Dfu, DfuError, DfuStats, ErasePolicy, LeaveOutcome,
 };
 use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use crate::keys::{KeyError, SlotState};
 use crate::platform::{self, DctLayout, FlashMap, Platform};
+use crate::progress::{Monitor, Phase};
 use crate::server_key::{self, ServerKeyError, ServerKeySummary};
 use crate::time::Clock;
 
 pub use keys::{
     backup_path, dct_dump_path, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome,
-    SaveReport,
+    SaveReport, SlotHolds,
 };
 pub use open::{list_devices, no_device_detail, ListedAlt, ListedDevice};
 
@@ -123,6 +124,21 @@ pub enum DeviceError {
         failure: Box<DeviceError>,
         backup: PathBuf,
     },
+    /// A key load or reset was cancelled: it stopped where the slot holds
+    /// one whole content (see [`SlotHolds`]), and says which and where the
+    /// backup is.
+    #[error("{}; {remedy}", keys::cancelled_text(*slot, new, backup.as_deref(), *restored))]
+    Cancelled {
+        slot: SlotHolds,
+        /// What was being written ("the new key", "the reset request").
+        new: &'static str,
+        /// The verified backup of the previous slot, if one was made.
+        backup: Option<PathBuf>,
+        /// The previous slot had to be written back (and was verified).
+        restored: bool,
+        /// Going back to the old key (slot `new`), or running again (`old`).
+        remedy: Box<Remedy>,
+    },
     /// A key load failed after its write started; says what the restore did.
     #[error("loading {} failed: {failure}\n{restore}", file.display())]
     LoadFailed {
@@ -130,6 +146,14 @@ pub enum DeviceError {
         failure: Box<DeviceError>,
         restore: RestoreOutcome,
     },
+}
+
+impl DeviceError {
+    /// True for a cancellation through the caller's token that stopped a
+    /// DFU transfer (before any settling of the key slot).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, DeviceError::Dfu(DfuError::Cancelled))
+    }
 }
 
 impl ErrorInfo for DeviceError {
@@ -154,6 +178,7 @@ impl ErrorInfo for DeviceError {
             DeviceError::KeySlotField { .. } => ErrorCode::InvalidArgument,
             DeviceError::AfterKeyReplaced { failure, .. }
             | DeviceError::LoadFailed { failure, .. } => failure.code(),
+            DeviceError::Cancelled { .. } => ErrorCode::Cancelled,
         }
     }
 
@@ -185,6 +210,11 @@ impl ErrorInfo for DeviceError {
                 ..ErrorFacts::default()
             }
             .or(failure.facts()),
+            DeviceError::Cancelled { slot, backup, .. } => ErrorFacts {
+                backup: backup.clone(),
+                slot: Some(slot.as_str()),
+                ..ErrorFacts::default()
+            },
             _ => ErrorFacts::default(),
         }
     }
@@ -207,6 +237,7 @@ impl ErrorInfo for DeviceError {
                 all.extend(failure.remedies());
                 all
             }
+            DeviceError::Cancelled { remedy, .. } => vec![(**remedy).clone()],
             _ => vec![],
         }
     }
@@ -378,7 +409,7 @@ impl Device {
     pub fn read_dct_region(&mut self) -> Result<Vec<u8>, DeviceError> {
         let addr = self.flash_map()?.dct_region_addr;
         let len = 2 * self.platform.dct_partition_size;
-        Ok(self.dfu.read(0, addr, len, &mut |_| {})?)
+        Ok(self.dfu.read(0, addr, len)?)
     }
 
     /// The virtual Duo's directory, for remedies that name how to boot it
@@ -391,14 +422,20 @@ impl Device {
     }
 
     /// Read `len` bytes at `addr` of `alt` (checked against the alt's memory map).
-    pub fn dfu_read(
+    pub fn dfu_read(&mut self, alt: u8, addr: u32, len: usize) -> Result<Vec<u8>, DeviceError> {
+        self.dfu_read_with(alt, addr, len, &Monitor::default())
+    }
+
+    /// [`Device::dfu_read`] with progress ([`Phase::Read`], bytes) and
+    /// cancellation between blocks and in every wait.
+    pub fn dfu_read_with(
         &mut self,
         alt: u8,
         addr: u32,
         len: usize,
-        progress: &mut dyn FnMut(Progress),
+        monitor: &Monitor,
     ) -> Result<Vec<u8>, DeviceError> {
-        Ok(self.dfu.read(alt, addr, len, progress)?)
+        Ok(self.dfu.read_with(alt, addr, len, monitor)?)
     }
 
     /// Write `data` at `addr` of `alt`, erasing the touched sectors of
@@ -414,7 +451,24 @@ impl Device {
         data: &[u8],
         leave: bool,
         key_backup_name: Option<&Path>,
-        progress: &mut dyn FnMut(Progress),
+    ) -> Result<WriteReport, DeviceError> {
+        self.dfu_write_with(alt, addr, data, leave, key_backup_name, &Monitor::default())
+    }
+
+    /// [`Device::dfu_write`] with progress ([`Phase::Backup`] while the key
+    /// is kept, then [`Phase::Erase`] and [`Phase::Write`], bytes) and
+    /// cancellation before each sector and block and in every wait. A
+    /// cancelled raw write stops where it is (a raw write has no old
+    /// content to go back to): the error names the key backup, if one was
+    /// kept, and nothing is left half-sent within a block.
+    pub fn dfu_write_with(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        data: &[u8],
+        leave: bool,
+        key_backup_name: Option<&Path>,
+        monitor: &Monitor,
     ) -> Result<WriteReport, DeviceError> {
         let hazard = self.system_part_hazard(alt, addr, data.len())?;
         let (key_backup, dct_dump) = match key_backup_name {
@@ -437,9 +491,12 @@ impl Device {
         let after = |e: DeviceError| keys::after_key_replaced(e, key_backup.as_deref());
         let summary = self
             .dfu
-            .write(alt, addr, data, ErasePolicy::TouchedSectors, progress)
+            .write_with(alt, addr, data, ErasePolicy::TouchedSectors, monitor)
             .map_err(|e| after(e.into()))?;
         if leave {
+            monitor
+                .check()
+                .map_err(|e| after(DfuError::from(e).into()))?;
             self.leave().map_err(after)?;
         }
         Ok(WriteReport {
@@ -493,8 +550,19 @@ impl Device {
     /// `len` bytes of the application DCT at `offset` (alt 1 addresses are
     /// application-DCT offsets, REFERENCE §1).
     pub(crate) fn read_dct(&mut self, offset: usize, len: usize) -> Result<Vec<u8>, DeviceError> {
+        self.read_dct_as(offset, len, Phase::Read, &Monitor::default())
+    }
+
+    /// [`Device::read_dct`], reporting as `phase` to `monitor`.
+    pub(crate) fn read_dct_as(
+        &mut self,
+        offset: usize,
+        len: usize,
+        phase: Phase,
+        monitor: &Monitor,
+    ) -> Result<Vec<u8>, DeviceError> {
         let alt = self.platform.dct_alt;
-        Ok(self.dfu.read(alt, offset as u32, len, &mut |_| {})?)
+        Ok(self.dfu.read_as(alt, offset as u32, len, phase, monitor)?)
     }
 
     /// Write `data` at application-DCT `offset`, then read it back and
@@ -506,10 +574,23 @@ impl Device {
         data: &[u8],
         what: &'static str,
     ) -> Result<(), DeviceError> {
+        self.write_dct_verified_as(offset, data, what, Phase::Write, &Monitor::default())
+    }
+
+    /// [`Device::write_dct_verified`], reporting the write as `phase` and
+    /// the read-back as [`Phase::Verify`].
+    pub(crate) fn write_dct_verified_as(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        what: &'static str,
+        phase: Phase,
+        monitor: &Monitor,
+    ) -> Result<(), DeviceError> {
         let alt = self.platform.dct_alt;
         self.dfu
-            .write(alt, offset as u32, data, ErasePolicy::Never, &mut |_| {})?;
-        let back = self.read_dct(offset, data.len())?;
+            .write_as(alt, offset as u32, data, ErasePolicy::Never, phase, monitor)?;
+        let back = self.read_dct_as(offset, data.len(), Phase::Verify, monitor)?;
         verify(what, offset, data, &back)
     }
 

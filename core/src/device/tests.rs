@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use tempfile::TempDir;
 
-use super::{BackupKind, Device, DeviceError, KeyToLoad, RestoreOutcome};
+use super::{BackupKind, Device, DeviceError, KeyToLoad, RestoreOutcome, SlotHolds};
 use crate::dct::DctImage;
 use crate::dfu::{DeviceSelector, DfuError, DfuState, Step};
 use crate::error::{ErrorCode, ErrorInfo, Remedy};
@@ -378,7 +378,7 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
         .map(|i: usize| (i.wrapping_mul(7) ^ (i >> 11)) as u8)
         .collect();
     let report = dev
-        .dfu_write(0, 0x0800_4000, &data, false, Some(&raw), &mut |_| {})
+        .dfu_write(0, 0x0800_4000, &data, false, Some(&raw))
         .unwrap();
     assert_eq!(report.erased_sectors.len(), 11);
     // The write reaches the system parts: the whole DCT was dumped first
@@ -386,9 +386,7 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
     let dump = report.dct_dump.expect("a DCT dump");
     assert_eq!(dump, b.tmp.path().join("backup_dct_raw.bin"));
     assert_eq!(std::fs::read(&dump).unwrap(), crate::FACTORY_DCT_IMAGE);
-    let back = dev
-        .dfu_read(0, 0x0800_0000, 1024 * 1024, &mut |_| {})
-        .unwrap();
+    let back = dev.dfu_read(0, 0x0800_0000, 1024 * 1024).unwrap();
     assert_eq!(&back[16 * 1024..], &data[..]);
     drop(dev);
     assert_eq!(
@@ -400,14 +398,14 @@ fn one_mib_of_internal_flash_round_trips_and_the_bootloader_sector_is_the_device
 
     // Host checks on: refused before anything is sent.
     let err = dev
-        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw), &mut |_| {})
+        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw))
         .unwrap_err();
     assert!(err.to_string().contains("read-only"), "{err}");
     assert!(matches!(err, DeviceError::Dfu(ref e) if e.nothing_sent()));
     // Checks off: the device itself refuses with errWRITE.
     dev.set_layout_checks(false);
     let err = dev
-        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw), &mut |_| {})
+        .dfu_write(0, 0x0800_0000, &[0; 16], false, Some(&raw))
         .unwrap_err();
     let DeviceError::Dfu(dfu) = &err else {
         panic!("{err:?}")
@@ -501,21 +499,17 @@ fn a_raw_write_over_the_key_slot_keeps_the_key_first() {
     let mut dev = b.open();
     // The server key block at 2082 is not the key: no backup.
     let block = dev.read_dct(2082, 768).unwrap();
-    let report = dev
-        .dfu_write(1, 2082, &block, false, Some(&name), &mut |_| {})
-        .unwrap();
+    let report = dev.dfu_write(1, 2082, &block, false, Some(&name)).unwrap();
     assert_eq!(report.key_backup, None);
     // Over offset 34 it is: the old key is kept, verified, then replaced.
     let report = dev
-        .dfu_write(1, 34, &slot_of(new), false, Some(&name), &mut |_| {})
+        .dfu_write(1, 34, &slot_of(new), false, Some(&name))
         .unwrap();
     let backup = report.key_backup.expect("the key is backed up");
     let kept = keys::load_private_key_file(&backup).unwrap();
     assert!(keys::keys_match(&kept, &old.to_public_key()));
     // Asked not to, it writes as dfu-util does: no backup.
-    let report = dev
-        .dfu_write(1, 34, &slot_of(new), false, None, &mut |_| {})
-        .unwrap();
+    let report = dev.dfu_write(1, 34, &slot_of(new), false, None).unwrap();
     assert_eq!(report.key_backup, None);
     drop(dev);
     assert_eq!(b.slot(), slot_of(new));
@@ -526,9 +520,9 @@ fn a_raw_write_over_the_key_slot_keeps_the_key_first() {
     );
     // So is a write of internal flash over the DCT region (alt 0).
     let mut dev = b.open();
-    let region = dev.dfu_read(0, 0x0800_8000, 0x8000, &mut |_| {}).unwrap();
+    let region = dev.dfu_read(0, 0x0800_8000, 0x8000).unwrap();
     let report = dev
-        .dfu_write(0, 0x0800_8000, &region, false, Some(&name), &mut |_| {})
+        .dfu_write(0, 0x0800_8000, &region, false, Some(&name))
         .unwrap();
     let backup = report.key_backup.expect("a DCT region write is backed up");
     assert!(keys::keys_match(
@@ -564,7 +558,7 @@ fn a_raw_write_that_fails_over_the_key_names_the_backup() {
     let name = b.tmp.path().join("raw");
     let err = b
         .open()
-        .dfu_write(1, 34, &slot_of(new), false, Some(&name), &mut |_| {})
+        .dfu_write(1, 34, &slot_of(new), false, Some(&name))
         .unwrap_err();
     let backup = b.tmp.path().join("backup_rsa_raw.der");
     assert!(matches!(err, DeviceError::AfterKeyReplaced { .. }), "{err}");
@@ -617,3 +611,6 @@ fn reading_the_key_of_an_erased_slot_is_slot_empty() {
     let err = b.open().read_key().unwrap_err();
     assert_eq!(err.code(), ErrorCode::SlotEmpty);
 }
+
+#[path = "cancel_tests.rs"]
+mod cancel;

@@ -15,6 +15,7 @@ use super::protocol::{
 };
 use super::transport::{ControlTransport, Setup, TransportError};
 use crate::platform::{self, Platform};
+use crate::progress::Monitor;
 use crate::time::Clock;
 
 /// Consecutive dfuDNBUSY replies tolerated in one wait. Each is preceded by
@@ -91,6 +92,9 @@ pub struct Dfu<T: ControlTransport> {
     busy_limit: u32,
     pub(crate) max_blocks_per_run: u32,
     pub(crate) layout_checks: bool,
+    /// The monitor of the operation under way (`read_with`, `write_with`):
+    /// every wait goes through it, so a cancellation ends the wait.
+    pub(crate) monitor: Monitor,
 }
 
 impl<T: ControlTransport> Dfu<T> {
@@ -150,6 +154,7 @@ impl<T: ControlTransport> Dfu<T> {
             busy_limit: DEFAULT_BUSY_LIMIT,
             max_blocks_per_run: MAX_BLOCKS_PER_RUN,
             layout_checks: true,
+            monitor: Monitor::default(),
         })
     }
 
@@ -197,6 +202,15 @@ impl<T: ControlTransport> Dfu<T> {
 
     pub fn into_transport(self) -> T {
         self.wire.inner
+    }
+
+    /// Run `op` with `monitor` as the monitor of every wait, then put the
+    /// previous one back.
+    pub(crate) fn monitored<R>(&mut self, monitor: &Monitor, op: impl FnOnce(&mut Self) -> R) -> R {
+        let previous = std::mem::replace(&mut self.monitor, monitor.clone());
+        let result = op(self);
+        self.monitor = previous;
+        result
     }
 
     /// USB port reset: frees a device stuck in dfuDNBUSY. The device comes
@@ -325,7 +339,13 @@ impl<T: ControlTransport> Dfu<T> {
             .then_some(reply.state);
         self.stats.poll_timeout_total += reply.poll_timeout;
         if reply.state.operation_pending() {
-            self.clock.sleep(reply.poll_timeout.min(MAX_POLL_SLEEP));
+            let wait = reply.poll_timeout.min(MAX_POLL_SLEEP);
+            if let Err(cancelled) = self.monitor.sleep(self.clock.as_ref(), wait) {
+                // The device finishes (or not) on its own; the next request
+                // must find out where it is.
+                self.forget();
+                return Err(cancelled.into());
+            }
         }
         Ok(reply)
     }

@@ -12,6 +12,10 @@ pub const ENTER_DFU_HINT: &str = crate::error::ENTER_DFU_TEXT;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DfuError {
+    /// The caller's [`crate::progress::CancelToken`] was triggered; the
+    /// operation stopped between blocks or in a wait.
+    #[error("the operation was cancelled")]
+    Cancelled,
     /// The wire failed during a step.
     #[error("{step}: {source}{}", transport_hint(source))]
     Transport {
@@ -208,6 +212,11 @@ impl DfuError {
                 | DfuError::NotDfuse { .. }
         )
     }
+
+    /// True for a cancellation through the caller's token.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, DfuError::Cancelled)
+    }
 }
 
 impl ErrorInfo for TransportError {
@@ -257,6 +266,7 @@ impl ErrorInfo for DfuError {
             DfuError::PermissionDenied { .. } => ErrorCode::AccessDenied,
             DfuError::Busy { .. } => ErrorCode::DeviceBusy,
             DfuError::Usb { .. } => ErrorCode::Io,
+            DfuError::Cancelled => ErrorCode::Cancelled,
         }
     }
 
@@ -291,5 +301,11 @@ impl ErrorInfo for DfuError {
             DfuError::Busy { .. } => vec![Remedy::CloseOtherProgram],
             _ => vec![],
         }
+    }
+}
+
+impl From<crate::progress::Cancelled> for DfuError {
+    fn from(_: crate::progress::Cancelled) -> Self {
+        DfuError::Cancelled
     }
 }

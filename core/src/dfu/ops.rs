@@ -7,13 +7,7 @@ use super::error::DfuError;
 use super::layout::{MemoryLayout, Segment};
 use super::protocol::{dfuse, DfuState, DfuStatus, Step};
 use super::transport::{ControlTransport, TransportError};
-
-/// Bytes done out of bytes to do, reported after every block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    pub done: u64,
-    pub total: u64,
-}
+use crate::progress::{Monitor, Phase, Unit};
 
 /// Which sectors a write erases first.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -125,14 +119,34 @@ impl<T: ControlTransport> Dfu<T> {
     /// Read `len` bytes at `addr` of `alt` (DfuSe UPLOAD, blocks of
     /// wTransferSize from wBlockNum 2, the last one short). A pointer this
     /// session already set at `addr` is used as it is ([`Dfu::pointer`]).
-    pub fn read(
+    pub fn read(&mut self, alt: u8, addr: u32, len: usize) -> Result<Vec<u8>, DfuError> {
+        self.read_with(alt, addr, len, &Monitor::default())
+    }
+
+    /// [`Dfu::read`], reporting [`Phase::Read`] in bytes after every block
+    /// and stopping with [`DfuError::Cancelled`] between blocks or in a wait
+    /// once `monitor`'s token is cancelled.
+    pub fn read_with(
         &mut self,
         alt: u8,
         addr: u32,
         len: usize,
-        progress: &mut dyn FnMut(Progress),
+        monitor: &Monitor,
     ) -> Result<Vec<u8>, DfuError> {
-        let result = self.read_range(alt, addr, len, progress);
+        self.read_as(alt, addr, len, Phase::Read, monitor)
+    }
+
+    /// [`Dfu::read_with`] reporting its events as `phase` (a key load's
+    /// backup and verify are reads).
+    pub(crate) fn read_as(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        len: usize,
+        phase: Phase,
+        monitor: &Monitor,
+    ) -> Result<Vec<u8>, DfuError> {
+        let result = self.monitored(monitor, |dfu| dfu.read_range(alt, addr, len, phase));
         self.tracked(result)
     }
 
@@ -141,11 +155,13 @@ impl<T: ControlTransport> Dfu<T> {
         alt: u8,
         addr: u32,
         len: usize,
-        progress: &mut dyn FnMut(Progress),
+        phase: Phase,
     ) -> Result<Vec<u8>, DfuError> {
         self.plan(Access::Read, alt, addr, len as u64)?;
+        let monitor = self.monitor.clone();
         let total = len as u64;
-        progress(Progress { done: 0, total });
+        monitor.check()?;
+        monitor.report(phase, 0, total, Unit::Bytes);
         self.select_alt(alt)?;
         self.get_to_idle()?;
         let xfer = self.transfer_size();
@@ -171,6 +187,7 @@ impl<T: ControlTransport> Dfu<T> {
                     at: self.location(run_addr + (i * xfer) as u32),
                 };
                 let block_num = dfuse::FIRST_DATA_BLOCK + i as u16;
+                monitor.check()?;
                 let got = self.upload(block_num, chunk, &step)?;
                 if got != chunk.len() {
                     return Err(DfuError::ShortTransfer {
@@ -180,10 +197,8 @@ impl<T: ControlTransport> Dfu<T> {
                     });
                 }
                 self.stats.bytes_up += got as u64;
-                progress(Progress {
-                    done: self.stats_done(addr, run_addr, i, got),
-                    total,
-                });
+                let done = self.stats_done(addr, run_addr, i, got);
+                monitor.report(phase, done, total, Unit::Bytes);
             }
         }
         if len > 0 {
@@ -206,9 +221,40 @@ impl<T: ControlTransport> Dfu<T> {
         addr: u32,
         data: &[u8],
         erase: ErasePolicy,
-        progress: &mut dyn FnMut(Progress),
     ) -> Result<WriteSummary, DfuError> {
-        let result = self.write_range(alt, addr, data, erase, progress);
+        self.write_with(alt, addr, data, erase, &Monitor::default())
+    }
+
+    /// [`Dfu::write`], reporting [`Phase::Erase`] (bytes of the sectors
+    /// erased) and [`Phase::Write`] (bytes sent) after every sector and
+    /// block, and stopping with [`DfuError::Cancelled`] before the next
+    /// sector or block, or in a wait, once `monitor`'s token is cancelled.
+    /// A block already sent is never cut: the device applies it whole.
+    pub fn write_with(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        data: &[u8],
+        erase: ErasePolicy,
+        monitor: &Monitor,
+    ) -> Result<WriteSummary, DfuError> {
+        self.write_as(alt, addr, data, erase, Phase::Write, monitor)
+    }
+
+    /// [`Dfu::write_with`] reporting its blocks as `phase` (a restore is a
+    /// write).
+    pub(crate) fn write_as(
+        &mut self,
+        alt: u8,
+        addr: u32,
+        data: &[u8],
+        erase: ErasePolicy,
+        phase: Phase,
+        monitor: &Monitor,
+    ) -> Result<WriteSummary, DfuError> {
+        let result = self.monitored(monitor, |dfu| {
+            dfu.write_range(alt, addr, data, erase, phase)
+        });
         self.tracked(result)
     }
 
@@ -218,11 +264,12 @@ impl<T: ControlTransport> Dfu<T> {
         addr: u32,
         data: &[u8],
         erase: ErasePolicy,
-        progress: &mut dyn FnMut(Progress),
+        phase: Phase,
     ) -> Result<WriteSummary, DfuError> {
         let (layout, _) = self.plan(Access::Write, alt, addr, data.len() as u64)?;
+        let monitor = self.monitor.clone();
         let total = data.len() as u64;
-        progress(Progress { done: 0, total });
+        monitor.check()?;
         let mut summary = WriteSummary::default();
         if data.is_empty() {
             return Ok(summary);
@@ -233,11 +280,21 @@ impl<T: ControlTransport> Dfu<T> {
             let sectors = layout
                 .sectors_in(u64::from(addr), total)
                 .unwrap_or_default();
-            for sector in sectors.iter().filter(|s| s.perms.erasable) {
+            let erasable: Vec<_> = sectors.iter().filter(|s| s.perms.erasable).collect();
+            let erase_total: u64 = erasable.iter().map(|s| u64::from(s.size)).sum();
+            let mut erased = 0;
+            if !erasable.is_empty() {
+                monitor.report(Phase::Erase, 0, erase_total, Unit::Bytes);
+            }
+            for sector in erasable {
+                monitor.check()?;
                 self.erase_sector(sector.start)?;
                 summary.erased.push(sector.start);
+                erased += u64::from(sector.size);
+                monitor.report(Phase::Erase, erased, erase_total, Unit::Bytes);
             }
         }
+        monitor.report(phase, 0, total, Unit::Bytes);
         let xfer = self.transfer_size();
         let run_bytes = xfer * self.max_blocks_per_run as usize;
         let blocks = data.len().div_ceil(xfer) as u32;
@@ -253,11 +310,10 @@ impl<T: ControlTransport> Dfu<T> {
                     blocks,
                     at: self.location(run_addr + (i * xfer) as u32),
                 };
+                monitor.check()?;
                 self.download_block(dfuse::FIRST_DATA_BLOCK + i as u16, chunk, &step)?;
-                progress(Progress {
-                    done: self.stats_done(addr, run_addr, i, chunk.len()),
-                    total,
-                });
+                let done = self.stats_done(addr, run_addr, i, chunk.len());
+                monitor.report(phase, done, total, Unit::Bytes);
             }
         }
         Ok(summary)

@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use super::protocol::request;
 use super::testkit::{open, Req, Target};
-use super::{ErasePolicy, Progress};
-
-fn no_progress() -> impl FnMut(Progress) {
-    |_| {}
-}
+use super::ErasePolicy;
 
 fn set_addresses(t: &Target) -> Vec<u32> {
     t.commands()
@@ -28,13 +24,12 @@ fn key(seed: u8) -> Vec<u8> {
 fn backup_write_and_verify_of_the_key_slot_set_the_pointer_once() {
     let (mut dfu, _) = open(Target::duo());
     dfu.reset_stats();
-    let before = dfu.read(1, 34, 1216, &mut no_progress()).unwrap();
+    let before = dfu.read(1, 34, 1216).unwrap();
     assert_eq!(before, vec![0xFF; 1216]);
     let new = key(7);
-    dfu.write(1, 34, &new, ErasePolicy::Never, &mut no_progress())
-        .unwrap();
+    dfu.write(1, 34, &new, ErasePolicy::Never).unwrap();
     // The verify read still reads the device, not a cache.
-    let back = dfu.read(1, 34, 1216, &mut no_progress()).unwrap();
+    let back = dfu.read(1, 34, 1216).unwrap();
     assert_eq!(back, new);
     assert_eq!(dfu.transport_mut().bytes(1, 34, 1216), &new[..]);
     assert_eq!(set_addresses(dfu.transport_mut()), vec![34]);
@@ -50,9 +45,9 @@ fn backup_write_and_verify_of_the_key_slot_set_the_pointer_once() {
 #[test]
 fn a_range_elsewhere_sets_the_pointer_there() {
     let (mut dfu, _) = open(Target::duo());
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
-    dfu.read(1, 1250, 384, &mut no_progress()).unwrap();
-    dfu.read(1, 1250, 384, &mut no_progress()).unwrap();
+    dfu.read(1, 34, 612).unwrap();
+    dfu.read(1, 1250, 384).unwrap();
+    dfu.read(1, 1250, 384).unwrap();
     assert_eq!(set_addresses(dfu.transport_mut()), vec![34, 1250]);
 }
 
@@ -60,16 +55,10 @@ fn a_range_elsewhere_sets_the_pointer_there() {
 fn an_erase_moves_the_pointer_so_it_is_set_again() {
     let (mut dfu, _) = open(Target::duo());
     let addr = 0x0802_0000;
-    dfu.read(0, addr, 16, &mut no_progress()).unwrap();
+    dfu.read(0, addr, 16).unwrap();
     assert_eq!(dfu.pointer(), Some(addr));
-    dfu.write(
-        0,
-        addr,
-        &[0x5A; 16],
-        ErasePolicy::TouchedSectors,
-        &mut no_progress(),
-    )
-    .unwrap();
+    dfu.write(0, addr, &[0x5A; 16], ErasePolicy::TouchedSectors)
+        .unwrap();
     assert_eq!(
         dfu.transport_mut().commands(),
         vec![(0x21, Some(addr)), (0x41, Some(addr)), (0x21, Some(addr))]
@@ -80,10 +69,10 @@ fn an_erase_moves_the_pointer_so_it_is_set_again() {
 #[test]
 fn an_alt_change_sets_the_pointer_again() {
     let (mut dfu, _) = open(Target::duo());
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
-    dfu.read(2, 34, 612, &mut no_progress()).unwrap();
+    dfu.read(1, 34, 612).unwrap();
+    dfu.read(2, 34, 612).unwrap();
     assert_eq!(dfu.pointer(), Some(34));
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
+    dfu.read(1, 34, 612).unwrap();
     assert_eq!(set_addresses(dfu.transport_mut()), vec![34, 34, 34]);
     let alts: Vec<u8> = dfu
         .transport_mut()
@@ -102,13 +91,12 @@ fn a_failed_write_forgets_the_pointer() {
     let mut t = Target::duo();
     t.fail_write_block = Some(1);
     let (mut dfu, _) = open(t);
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
-    dfu.write(1, 34, &key(3), ErasePolicy::Never, &mut no_progress())
-        .unwrap_err();
+    dfu.read(1, 34, 612).unwrap();
+    dfu.write(1, 34, &key(3), ErasePolicy::Never).unwrap_err();
     assert_eq!(dfu.pointer(), None);
     // After a failure the device state is asked again (GETSTATUS, CLRSTATUS)
     // and the pointer set again before the read.
-    let back = dfu.read(1, 34, 612, &mut no_progress()).unwrap();
+    let back = dfu.read(1, 34, 612).unwrap();
     assert_eq!(back, vec![0xFF; 612]);
     assert_eq!(set_addresses(dfu.transport_mut()), vec![34, 34]);
     let clears = dfu
@@ -123,10 +111,10 @@ fn a_failed_write_forgets_the_pointer() {
 #[test]
 fn a_usb_reset_or_leaving_forgets_the_pointer() {
     let (mut dfu, _) = open(Target::duo());
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
+    dfu.read(1, 34, 612).unwrap();
     dfu.usb_reset().unwrap();
     assert_eq!(dfu.pointer(), None);
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
+    dfu.read(1, 34, 612).unwrap();
     assert_eq!(set_addresses(dfu.transport_mut()), vec![34, 34]);
     dfu.leave(None).unwrap();
     assert_eq!(dfu.pointer(), None);
@@ -139,9 +127,8 @@ fn stale_poll_timeouts_in_idle_replies_are_not_waited_for() {
     let mut t = Target::duo();
     t.stale_poll_ms = 500;
     let (mut dfu, clock) = open(t);
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
-    dfu.write(1, 34, &key(5), ErasePolicy::Never, &mut no_progress())
-        .unwrap();
+    dfu.read(1, 34, 612).unwrap();
+    dfu.write(1, 34, &key(5), ErasePolicy::Never).unwrap();
     // Only the dfuDNBUSY replies are waited for: set-address 2 ms, the
     // DCT block 500 ms.
     assert_eq!(clock.total(), Duration::from_millis(2 + 500));

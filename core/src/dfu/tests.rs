@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use super::protocol::{request, DfuState, DfuStatus, Step};
 use super::testkit::{open, Req, Target};
-use super::{DfuError, ErasePolicy, LeaveOutcome, Progress, TransportError};
+use super::{DfuError, ErasePolicy, LeaveOutcome, TransportError};
 use crate::platform::DUO;
-
-fn no_progress() -> impl FnMut(Progress) {
-    |_| {}
-}
+use crate::progress::{CancelToken, Monitor, Phase, ProgressEvent};
+use std::sync::{Arc, Mutex};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -62,12 +60,10 @@ fn a_dfu_1_0_functional_descriptor_is_accepted_but_not_addressable() {
 fn writing_and_reading_the_key_slot_on_alt_1_round_trips() {
     let (mut dfu, _) = open(Target::duo());
     let key = pattern(1216, 7);
-    let summary = dfu
-        .write(1, 34, &key, ErasePolicy::TouchedSectors, &mut no_progress())
-        .unwrap();
+    let summary = dfu.write(1, 34, &key, ErasePolicy::TouchedSectors).unwrap();
     assert_eq!(summary.blocks, 1);
     assert_eq!(dfu.transport_mut().bytes(1, 34, 1216), &key[..]);
-    let back = dfu.read(1, 34, 612, &mut no_progress()).unwrap();
+    let back = dfu.read(1, 34, 612).unwrap();
     assert_eq!(back, &key[..612]);
     let s = dfu.stats();
     assert_eq!((s.bytes_down, s.bytes_up), (1216, 612));
@@ -77,15 +73,24 @@ fn writing_and_reading_the_key_slot_on_alt_1_round_trips() {
 fn transfers_over_4096_bytes_use_dfuse_block_numbers_from_2() {
     let (mut dfu, _) = open(Target::duo());
     let data = pattern(10_000, 3);
-    let mut seen = Vec::new();
-    dfu.write(
-        0,
-        0x0802_0000,
-        &data,
-        ErasePolicy::TouchedSectors,
-        &mut |p| seen.push(p),
-    )
-    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let monitor = Monitor::new().with_observer(Arc::new(move |e: &ProgressEvent| {
+        sink.lock().unwrap().push(*e)
+    }));
+    dfu.write_with(0, 0x0802_0000, &data, ErasePolicy::TouchedSectors, &monitor)
+        .unwrap();
+    let seen: Vec<ProgressEvent> = seen.lock().unwrap().clone();
+    let erase: Vec<u64> = seen
+        .iter()
+        .filter(|e| e.phase == Phase::Erase)
+        .map(|e| e.done)
+        .collect();
+    assert_eq!(erase, vec![0, 128 * 1024], "one 128 KiB sector");
+    let seen: Vec<ProgressEvent> = seen
+        .into_iter()
+        .filter(|e| e.phase == Phase::Write)
+        .collect();
     let t = dfu.transport_mut();
     assert_eq!(t.data_block_numbers(request::DNLOAD), vec![2, 3, 4]);
     // One pointer for the whole contiguous run, after the one erase.
@@ -98,9 +103,7 @@ fn transfers_over_4096_bytes_use_dfuse_block_numbers_from_2() {
     assert_eq!(done, vec![0, 4096, 8192, 10_000]);
     assert!(seen.iter().all(|p| p.total == 10_000));
 
-    let back = dfu
-        .read(0, 0x0802_0000, 10_000, &mut no_progress())
-        .unwrap();
+    let back = dfu.read(0, 0x0802_0000, 10_000).unwrap();
     assert_eq!(back, data);
     let t = dfu.transport_mut();
     assert_eq!(t.data_block_numbers(request::UPLOAD), vec![2, 3, 4]);
@@ -120,22 +123,14 @@ fn block_numbers_restart_with_a_new_pointer_before_they_would_wrap() {
     let (mut dfu, _) = open(Target::duo());
     dfu.max_blocks_per_run = 2;
     let data = pattern(5 * 4096, 9);
-    dfu.write(
-        0,
-        0x0802_0000,
-        &data,
-        ErasePolicy::Never,
-        &mut no_progress(),
-    )
-    .unwrap();
+    dfu.write(0, 0x0802_0000, &data, ErasePolicy::Never)
+        .unwrap();
     let t = dfu.transport_mut();
     assert_eq!(t.data_block_numbers(request::DNLOAD), vec![2, 3, 2, 3, 2]);
     let pointers: Vec<u32> = t.commands().iter().filter_map(|c| c.1).collect();
     assert_eq!(pointers, vec![0x0802_0000, 0x0802_2000, 0x0802_4000]);
     assert_eq!(t.bytes(0, 0x0802_0000, data.len()), &data[..]);
-    let back = dfu
-        .read(0, 0x0802_0000, data.len(), &mut no_progress())
-        .unwrap();
+    let back = dfu.read(0, 0x0802_0000, data.len()).unwrap();
     assert_eq!(back, data);
 }
 
@@ -147,13 +142,7 @@ fn a_write_erases_only_the_sectors_it_touches() {
     // 0x0800BFF0..0x0800C0F0 straddles the 16K sectors at 0x08008000 and 0x0800C000.
     let data = vec![0x5A; 0x100];
     let s = dfu
-        .write(
-            0,
-            0x0800_BFF0,
-            &data,
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(0, 0x0800_BFF0, &data, ErasePolicy::TouchedSectors)
         .unwrap();
     assert_eq!(s.erased, vec![0x0800_8000, 0x0800_C000]);
     let t = dfu.transport_mut();
@@ -172,13 +161,7 @@ fn a_write_erases_only_the_sectors_it_touches() {
 fn the_dct_alt_is_never_erased() {
     let (mut dfu, _) = open(Target::duo());
     let s = dfu
-        .write(
-            1,
-            2082,
-            &pattern(402, 1),
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(1, 2082, &pattern(402, 1), ErasePolicy::TouchedSectors)
         .unwrap();
     assert!(s.erased.is_empty());
     assert!(dfu.transport_mut().commands().iter().all(|c| c.0 != 0x41));
@@ -187,20 +170,13 @@ fn the_dct_alt_is_never_erased() {
 #[test]
 fn poll_timeouts_are_slept_through_the_clock_exactly_as_declared() {
     let (mut dfu, clock) = open(Target::duo());
-    dfu.write(
-        1,
-        34,
-        &pattern(1216, 2),
-        ErasePolicy::TouchedSectors,
-        &mut no_progress(),
-    )
-    .unwrap();
+    dfu.write(1, 34, &pattern(1216, 2), ErasePolicy::TouchedSectors)
+        .unwrap();
     dfu.write(
         0,
         0x0802_0000,
         &pattern(9000, 2),
         ErasePolicy::TouchedSectors,
-        &mut no_progress(),
     )
     .unwrap();
     let declared = dfu.transport_mut().declared;
@@ -217,13 +193,7 @@ fn err_write_becomes_an_error_naming_the_block_and_dct_offset() {
     t.fail_write_block = Some(2);
     let (mut dfu, _) = open(t);
     let err = dfu
-        .write(
-            1,
-            0,
-            &pattern(3 * 4096, 4),
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(1, 0, &pattern(3 * 4096, 4), ErasePolicy::TouchedSectors)
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -238,7 +208,7 @@ fn err_write_becomes_an_error_naming_the_block_and_dct_offset() {
 fn a_short_getstatus_reply_is_an_error_not_a_panic() {
     let (mut dfu, _) = open(Target::duo());
     dfu.transport_mut().short_status = Some(3);
-    let err = dfu.read(1, 34, 612, &mut no_progress()).unwrap_err();
+    let err = dfu.read(1, 34, 612).unwrap_err();
     assert!(
         matches!(
             err,
@@ -259,7 +229,7 @@ fn a_device_left_in_dfu_error_is_cleared_before_the_next_operation() {
     t.status = DfuStatus::ErrAddress;
     t.mem[1].data[34] = 0x30;
     let (mut dfu, _) = open(t);
-    let back = dfu.read(1, 34, 1, &mut no_progress()).unwrap();
+    let back = dfu.read(1, 34, 1).unwrap();
     assert_eq!(back, vec![0x30]);
     let clears = dfu
         .transport_mut()
@@ -277,13 +247,7 @@ fn a_device_stuck_busy_fails_after_the_bound_in_declared_poll_time() {
     let (mut dfu, clock) = open(t);
     dfu.set_busy_limit(10);
     let err = dfu
-        .write(
-            1,
-            34,
-            &[0x30],
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(1, 34, &[0x30], ErasePolicy::TouchedSectors)
         .unwrap_err();
     // The pointer command is the first to go busy (2 ms declared per poll).
     let DfuError::StayedBusy { polls, waited, .. } = &err else {
@@ -332,13 +296,7 @@ fn writing_the_bootloader_sector_is_refused_before_any_transfer() {
     let (mut dfu, _) = open(Target::duo());
     let before = dfu.transport_mut().log.len();
     let err = dfu
-        .write(
-            0,
-            0x0800_3FF0,
-            &[0u8; 0x20],
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(0, 0x0800_3FF0, &[0u8; 0x20], ErasePolicy::TouchedSectors)
         .unwrap_err();
     assert_eq!(dfu.transport_mut().log.len(), before);
     assert!(err.nothing_sent());
@@ -359,13 +317,7 @@ fn with_host_checks_off_the_device_itself_refuses_the_bootloader_sector() {
     let (mut dfu, _) = open(Target::duo());
     dfu.set_layout_checks(false);
     let err = dfu
-        .write(
-            0,
-            0x0800_0000,
-            &[0u8; 16],
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(0, 0x0800_0000, &[0u8; 16], ErasePolicy::TouchedSectors)
         .unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -374,9 +326,7 @@ fn with_host_checks_off_the_device_itself_refuses_the_bootloader_sector() {
     );
     // The read-only sector is not erasable, so no erase was attempted.
     assert!(dfu.transport_mut().commands().iter().all(|c| c.0 != 0x41));
-    let e = dfu
-        .read(0, 0xFFFF_FFF0, 0x20, &mut no_progress())
-        .unwrap_err();
+    let e = dfu.read(0, 0xFFFF_FFF0, 0x20).unwrap_err();
     assert!(matches!(e, DfuError::OutOfRange { .. }), "{e:?}");
 }
 
@@ -384,7 +334,7 @@ fn with_host_checks_off_the_device_itself_refuses_the_bootloader_sector() {
 fn ranges_outside_the_memory_map_are_refused_before_any_transfer() {
     let (mut dfu, _) = open(Target::duo());
     let before = dfu.transport_mut().log.len();
-    let e = dfu.read(1, 0x3FF0, 0x20, &mut no_progress()).unwrap_err();
+    let e = dfu.read(1, 0x3FF0, 0x20).unwrap_err();
     assert!(
         matches!(
             e,
@@ -397,18 +347,12 @@ fn ranges_outside_the_memory_map_are_refused_before_any_transfer() {
     );
     assert!(e.to_string().contains("0x00000000..0x00004000"), "{e}");
     let e = dfu
-        .write(
-            0,
-            0x0810_0000,
-            &[1],
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(0, 0x0810_0000, &[1], ErasePolicy::TouchedSectors)
         .unwrap_err();
     assert!(matches!(e, DfuError::OutOfRange { .. }), "{e:?}");
-    let e = dfu.read(2, 0x0020_0000, 0, &mut no_progress()).unwrap_err();
+    let e = dfu.read(2, 0x0020_0000, 0).unwrap_err();
     assert!(matches!(e, DfuError::OutOfRange { .. }), "{e:?}");
-    let e = dfu.read(3, 0, 1, &mut no_progress()).unwrap_err();
+    let e = dfu.read(3, 0, 1).unwrap_err();
     assert!(
         e.to_string().contains("alt setting 3 does not exist"),
         "{e}"
@@ -424,13 +368,7 @@ fn a_stalled_request_is_reported_with_the_devices_status() {
     // SetAlt, GETSTATUS, DNLOAD(pointer), 2 × GETSTATUS, then the data block.
     dfu.transport_mut().stall_at = Some(next + 5);
     let err = dfu
-        .write(
-            1,
-            34,
-            &[0x30; 8],
-            ErasePolicy::TouchedSectors,
-            &mut no_progress(),
-        )
+        .write(1, 34, &[0x30; 8], ErasePolicy::TouchedSectors)
         .unwrap_err();
     assert_eq!(err.status(), Some(DfuStatus::ErrStalledPkt));
     assert!(
@@ -439,14 +377,8 @@ fn a_stalled_request_is_reported_with_the_devices_status() {
     );
     assert!(err.to_string().contains("stalled the request"), "{err}");
     // The next operation recovers through CLRSTATUS.
-    dfu.write(
-        1,
-        34,
-        &[0x30; 8],
-        ErasePolicy::TouchedSectors,
-        &mut no_progress(),
-    )
-    .unwrap();
+    dfu.write(1, 34, &[0x30; 8], ErasePolicy::TouchedSectors)
+        .unwrap();
     assert_eq!(dfu.transport_mut().bytes(1, 34, 8), &[0x30; 8]);
 }
 
@@ -454,7 +386,7 @@ fn a_stalled_request_is_reported_with_the_devices_status() {
 fn every_control_transfer_is_counted() {
     let (mut dfu, _) = open(Target::duo());
     dfu.reset_stats();
-    dfu.read(1, 34, 612, &mut no_progress()).unwrap();
+    dfu.read(1, 34, 612).unwrap();
     // SetAlt, GETSTATUS, pointer DNLOAD + 2 GETSTATUS, ABORT, UPLOAD, ABORT.
     assert_eq!(dfu.stats().control_transfers, 8);
     assert_eq!(dfu.stats().bytes_up, 612);
@@ -463,12 +395,60 @@ fn every_control_transfer_is_counted() {
 #[test]
 fn a_read_longer_than_memory_itself_is_refused_not_a_panic() {
     let (mut dfu, _) = open(Target::duo());
-    let err = dfu
-        .read(1, 0x10, usize::MAX, &mut no_progress())
-        .unwrap_err();
+    let err = dfu.read(1, 0x10, usize::MAX).unwrap_err();
     assert!(
         matches!(err, DfuError::OutOfRange { first_bad, .. } if first_bad == 1 << 32),
         "{err:?}"
     );
     assert!(err.to_string().contains("0x00000000..0x00004000"), "{err}");
+}
+
+/// Issue 8 item 5: a cancellation is noticed between blocks; the block
+/// under way is sent whole and nothing after it.
+#[test]
+fn a_cancelled_write_stops_after_the_block_under_way() {
+    let (mut dfu, _) = open(Target::duo());
+    let data = pattern(10_000, 5);
+    let token = CancelToken::new();
+    let trigger = token.clone();
+    let monitor =
+        Monitor::new()
+            .with_cancel(token)
+            .with_observer(Arc::new(move |e: &ProgressEvent| {
+                if e.phase == Phase::Write && e.done >= 4096 {
+                    trigger.cancel();
+                }
+            }));
+    let err = dfu
+        .write_with(0, 0x0802_0000, &data, ErasePolicy::TouchedSectors, &monitor)
+        .unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(crate::error::ErrorInfo::code(&err).as_str(), "CANCELLED");
+    let t = dfu.transport_mut();
+    assert_eq!(t.data_block_numbers(request::DNLOAD), vec![2]);
+    assert_eq!(t.bytes(0, 0x0802_0000, 4096), &data[..4096]);
+    // The engine still works afterwards, with a fresh monitor.
+    let back = dfu.read(0, 0x0802_0000, 4096).unwrap();
+    assert_eq!(back, &data[..4096]);
+}
+
+#[test]
+fn a_cancelled_read_stops_between_blocks() {
+    let (mut dfu, _) = open(Target::duo());
+    let token = CancelToken::new();
+    let trigger = token.clone();
+    let monitor =
+        Monitor::new()
+            .with_cancel(token)
+            .with_observer(Arc::new(move |e: &ProgressEvent| {
+                if e.done > 0 {
+                    trigger.cancel();
+                }
+            }));
+    let err = dfu.read_with(0, 0x0802_0000, 10_000, &monitor).unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(
+        dfu.transport_mut().data_block_numbers(request::UPLOAD),
+        vec![2]
+    );
 }

@@ -166,21 +166,73 @@ pub fn write_key_files(
         staged.push(Staged::create(path, bytes, *private)?);
     }
     sync_all_at_once(&staged)?;
-    let mut written: Vec<&Path> = Vec::new();
-    for (file, (path, _, _)) in staged.into_iter().zip(&plan) {
-        if let Err(e) = file.commit(overwrite) {
-            // Without overwrite, every file written so far is new: take them
-            // back so a failed run leaves no partial key set.
-            if !overwrite {
-                for done in &written {
-                    let _ = fs::remove_file(done);
-                }
+    // With overwrite, the set being replaced is kept under temporary names
+    // (hard links) until the new one is whole: a failure half-way puts the
+    // old files back, so the set on disk is the old one or the new one.
+    let kept: Vec<Option<PathBuf>> = if overwrite {
+        plan.iter()
+            .map(|(path, _, _)| keep_old(path))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![None; plan.len()]
+    };
+    let mut written: Vec<(&Path, &Option<PathBuf>)> = Vec::new();
+    for ((file, (path, _, _)), old) in staged.into_iter().zip(&plan).zip(&kept) {
+        if let Err(e) = commit_checked(file, overwrite, written.len()) {
+            for (done, old) in &written {
+                let _ = match old {
+                    Some(old) => fs::rename(old, done),
+                    None => fs::remove_file(done),
+                };
+            }
+            for old in kept.iter().flatten() {
+                let _ = fs::remove_file(old);
             }
             return Err(e);
         }
-        written.push(path);
+        written.push((path, old));
+    }
+    for old in kept.iter().flatten() {
+        let _ = fs::remove_file(old);
     }
     Ok(files)
+}
+
+/// A hard link to the file at `path` under a temporary name beside it (to
+/// put back if the replacement fails); `None` when there is no file.
+fn keep_old(path: &Path) -> Result<Option<PathBuf>, KeyError> {
+    if fs::symlink_metadata(path).is_err() {
+        return Ok(None);
+    }
+    let mut name = OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(
+        ".old-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let old = path.with_file_name(name);
+    fs::hard_link(path, &old).map_err(|error| KeyError::Write {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    Ok(Some(old))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: the commit of the Nth file of a set (0-based) fails.
+    pub(crate) static FAIL_COMMIT_AT: std::cell::Cell<Option<usize>> =
+        const { std::cell::Cell::new(None) };
+}
+
+fn commit_checked(file: Staged, overwrite: bool, index: usize) -> Result<(), KeyError> {
+    #[cfg(test)]
+    if FAIL_COMMIT_AT.with(|f| f.get()) == Some(index) {
+        return Err(file.error(std::io::Error::other("injected failure")));
+    }
+    let _ = index;
+    file.commit(overwrite)
 }
 
 /// fsync every staged file, concurrently (one thread each but the last).

@@ -520,3 +520,36 @@ fn a_slot_description_says_what_the_firmware_does_at_boot() {
         SlotState::Erased.to_string()
     );
 }
+
+/// Issue 13, rule 13: `keys new NAME --force` failing half-way (the second
+/// or third file cannot take its name) leaves the old set whole, and no
+/// temporary file.
+#[test]
+fn a_forced_key_set_that_fails_half_way_leaves_the_old_set_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("k");
+    let files = write_key_files(&base, device_key(), false).unwrap();
+    let before: Vec<Vec<u8>> = [&files.der, &files.pem, &files.public_pem]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    let other = parse_private_key(RSA1024_E3_PEM.as_bytes()).unwrap();
+    for fail_at in [1, 2] {
+        files::FAIL_COMMIT_AT.with(|f| f.set(Some(fail_at)));
+        let err = write_key_files(&base, &other, true).unwrap_err();
+        files::FAIL_COMMIT_AT.with(|f| f.set(None));
+        assert!(err.to_string().contains("injected"), "{err}");
+        let after: Vec<Vec<u8>> = [&files.der, &files.pem, &files.public_pem]
+            .iter()
+            .map(|p| std::fs::read(p).unwrap())
+            .collect();
+        assert_eq!(after, before, "failing at file {fail_at}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+    }
+    // And a new set with nothing before: nothing left at all.
+    let fresh = dir.path().join("fresh");
+    files::FAIL_COMMIT_AT.with(|f| f.set(Some(2)));
+    write_key_files(&fresh, &other, true).unwrap_err();
+    files::FAIL_COMMIT_AT.with(|f| f.set(None));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
+}

@@ -201,6 +201,16 @@ pub fn run_demo(
     // Refused before anything starts: a huge factor would wait for hours.
     crate::sim::duo::check_time_factor(options.time_factor).map_err(|e| setup(e.to_string()))?;
     let dir = options.work_dir.clone();
+    // An empty directory, as documented: files already there would be
+    // mistaken for the demo's own (or make its steps fail).
+    let mut entries =
+        std::fs::read_dir(&dir).map_err(|e| setup(format!("cannot use {}: {e}", dir.display())))?;
+    if entries.next().is_some() {
+        return Err(setup(format!(
+            "{} is not empty: the demo needs an empty or new directory",
+            dir.display()
+        )));
+    }
     let id = DeviceId::parse(DEMO_DEVICE_ID).map_err(|e| setup(e.to_string()))?;
     let mut token = [0u8; 16];
     OsRng.fill_bytes(&mut token);

@@ -324,3 +324,19 @@ fn rule7_a_backup_name_that_names_a_directory_is_refused() {
         std::fs::read(p.join("k.der")).unwrap()
     );
 }
+
+#[test]
+fn rule13_demo_refuses_a_work_directory_that_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("keep");
+    std::fs::create_dir(&keep).unwrap();
+    std::fs::write(keep.join("duo-key.der"), b"mine").unwrap();
+    let out = duoprov(dir.path(), &["--json", "demo", "--keep", "keep"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false, "{doc}");
+    let names: Vec<_> = std::fs::read_dir(&keep).unwrap().collect();
+    assert_eq!(names.len(), 1, "the demo wrote into keep/");
+    assert_eq!(std::fs::read(keep.join("duo-key.der")).unwrap(), b"mine");
+}

@@ -31,7 +31,6 @@ fn main() -> Result<(), Box<dyn Error>> {
             DUO.dct_alt,
             slot.offset as u32,
             platform::PRIVATE_KEY_READ_LEN,
-            &mut |_| {},
         )?;
         std::fs::write(&file, key)?;
     } else {
@@ -41,7 +40,6 @@ fn main() -> Result<(), Box<dyn Error>> {
             slot.offset as u32,
             &key,
             ErasePolicy::TouchedSectors,
-            &mut |_| {},
         )?;
     }
     println!("{:?}", engine.stats());

@@ -1,7 +1,6 @@
 //! `duoprov provision …` and `duoprov cloud serve`: thin renderings of
 //! `duo_provisioning::cloud` (client, batches) and `sim::cloud` (local cloud).
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +19,6 @@ use duo_provisioning::sim::cloud::{
     read_devices_file, Account, LocalCloud, LocalCloudOptions, SeededDevice,
 };
 use duo_provisioning::ErrorInfo;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::output::{out, Ctx, Reported};
@@ -302,26 +300,30 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
         args.concurrency
     ));
 
-    let bar = progress_bar(ctx, jobs.len() as u64);
+    let watch = crate::progress::Watch::new(ctx);
     let options = BatchOptions {
         concurrency: args.concurrency as usize,
         product_id: args.product_id,
     };
     options.check_open_file_limit(jobs.len())?;
-    let (_, summary) = client.run_batch(jobs, &options, |result| {
-        let result = &cli_worded(result);
-        if let Some(w) = report.as_mut() {
-            w.device(result);
-        }
-        let line = if ctx.json {
-            tagged("device", result).to_string()
-        } else {
-            device_line(result)
-        };
-        bar.suspend(|| out(&line));
-        bar.inc(1);
-    });
-    bar.finish_and_clear();
+    let (_, summary) = client.run_batch_with(
+        jobs,
+        &options,
+        |result| {
+            let result = &cli_worded(result);
+            if let Some(w) = report.as_mut() {
+                w.device(result);
+            }
+            let line = if ctx.json {
+                tagged("device", result).to_string()
+            } else {
+                device_line(result)
+            };
+            watch.suspend(|| out(&line));
+        },
+        watch.monitor(),
+    );
+    drop(watch);
 
     let written = report.map(|w| w.finish(&summary));
     print_summary(ctx, &summary);
@@ -333,21 +335,6 @@ fn provision_batch(ctx: &Ctx, args: &ProvisionArgs, batch: &Path) -> anyhow::Res
     } else {
         Err(Reported.into())
     }
-}
-
-/// A bar on stderr, only for people: hidden with --json or when stderr is
-/// not a terminal.
-fn progress_bar(ctx: &Ctx, len: u64) -> ProgressBar {
-    if ctx.json || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} devices, {per_sec}, eta {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 /// A device's result with its error worded as this CLI's commands and flags.

@@ -2,19 +2,15 @@
 //! every device command shares: the `--device` selector, opening the board,
 //! progress bars.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::device::{self, Device};
-use duo_provisioning::dfu::{DeviceSelector, Progress};
-use indicatif::{ProgressBar, ProgressStyle};
+use duo_provisioning::dfu::DeviceSelector;
 
 use crate::output::Ctx;
-
-/// Transfers above this size get a progress bar (on a TTY, without --json).
-const PROGRESS_MIN_BYTES: u64 = 64 * 1024;
+use crate::progress::Watch;
 
 /// Where `duoprov udev` tells the user to put the rule.
 const UDEV_RULE_PATH: &str = "/etc/udev/rules.d/50-duoprov.rules";
@@ -114,25 +110,6 @@ pub fn open(ctx: &Ctx) -> anyhow::Result<Device> {
     Ok(device)
 }
 
-/// A progress callback: a bar on stderr for transfers over 64 KiB, when
-/// stderr is a terminal and the output is not JSON; otherwise nothing.
-pub fn progress(ctx: &Ctx, total: u64, what: &str) -> (ProgressBar, impl FnMut(Progress)) {
-    let bar = if total > PROGRESS_MIN_BYTES && !ctx.json && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template("{msg} [{bar:40}] {bytes}/{total_bytes} {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar.set_message(what.to_string());
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let handle = bar.clone();
-    (bar, move |p: Progress| handle.set_position(p.done))
-}
-
 pub fn list(ctx: &Ctx) -> anyhow::Result<()> {
     let selector = selector(ctx)?;
     let devices = device::list_devices(selector.as_ref(), duo_provisioning::time::system())?;
@@ -183,9 +160,9 @@ fn read(
     // Refuse before touching the device, then write atomically, 0600.
     duo_provisioning::keys::check_target(output, force)?;
     let mut dev = open(ctx)?;
-    let (bar, mut on_progress) = progress(ctx, len as u64, "reading");
-    let data = dev.dfu_read(alt, addr, len, &mut on_progress);
-    bar.finish_and_clear();
+    let watch = Watch::new(ctx);
+    let data = dev.dfu_read_with(alt, addr, len, watch.monitor());
+    drop(watch);
     let data = data?;
     duo_provisioning::keys::write_atomic(output, &data, true, force)?;
     ctx.emit(
@@ -219,16 +196,16 @@ fn write(
         anyhow::bail!("{} is empty: there is nothing to write", file.display());
     }
     let mut dev = open(ctx)?;
-    let (bar, mut on_progress) = progress(ctx, data.len() as u64, "writing");
-    let report = dev.dfu_write(
+    let watch = Watch::new(ctx);
+    let report = dev.dfu_write_with(
         alt,
         addr,
         &data,
         leave,
         key_backup.then_some(Path::new(KEY_BACKUP_NAME)),
-        &mut on_progress,
+        watch.monitor(),
     );
-    bar.finish_and_clear();
+    drop(watch);
     let report = report?;
     ctx.emit(&report, || {
         let mut text = String::new();

@@ -227,7 +227,7 @@ fn server(
 fn save(ctx: &Ctx, name: &Path, force: bool) -> anyhow::Result<()> {
     let base = keys::key_base(name);
     let mut dev = device_cmd::open(ctx)?;
-    let report = dev.save_key(&base, force)?;
+    let report = dev.save_key_with(&base, force, crate::progress::Watch::new(ctx).monitor())?;
     ctx.emit(&report, || {
         format!(
             "saved the key of {}:\n{}",
@@ -242,7 +242,7 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
     // The file is checked before the device is touched.
     let key = KeyToLoad::from_file(file)?;
     let mut dev = device_cmd::open(ctx)?;
-    let report = dev.load_key(&key)?;
+    let report = dev.load_key_with(&key, crate::progress::Watch::new(ctx).monitor())?;
     ctx.emit(&report, || {
         let mut text = format!(
             "previous key slot: {}; saved to {}\n\
@@ -265,7 +265,11 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
 
 fn reset(ctx: &Ctx, leave: bool, backup_name: &Path) -> anyhow::Result<()> {
     let mut dev = device_cmd::open(ctx)?;
-    let mut report = dev.reset_key(leave, backup_name)?;
+    let mut report = dev.reset_key_with(
+        leave,
+        backup_name,
+        crate::progress::Watch::new(ctx).monitor(),
+    )?;
     report.next_step = crate::remedy::cli_text(&report.remedy);
     ctx.emit(&report, || {
         let kept = match &report.backup {

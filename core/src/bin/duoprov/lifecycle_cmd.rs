@@ -201,7 +201,8 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0.01, env = "DUOPROV_DEMO_TIME_FACTOR")]
     time_factor: f64,
     /// Keep the work directory (virtual Duo, key files, backups) here
-    /// instead of a temporary one removed at the end.
+    /// instead of a temporary one removed at the end. DIR must be new or
+    /// empty.
     #[arg(long, value_name = "DIR")]
     keep: Option<PathBuf>,
 }

@@ -11,6 +11,7 @@ mod keys_cmd;
 mod lifecycle_cmd;
 mod normal_cmd;
 mod output;
+mod progress;
 mod remedy;
 mod sim_cmd;
 

@@ -89,6 +89,9 @@ impl std::fmt::Display for Verdict {
 impl std::error::Error for Verdict {}
 
 /// Turn a command's result into output and an exit code.
+///
+/// A command stopped by Ctrl-C (a `CANCELLED` error, or any end after a
+/// SIGINT / SIGTERM) exits 130, after saying what state it left behind.
 pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
     let document = ctx.document.borrow_mut().take();
     let code = match result {
@@ -136,13 +139,32 @@ pub fn finish(ctx: &Ctx, result: anyhow::Result<()>) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(e) => {
-            let message = crate::remedy::render(&e);
+            let mut message = crate::remedy::render(&e);
+            let cancelled =
+                crate::remedy::code(&e) == duo_provisioning::error::ErrorCode::Cancelled;
+            if cancelled {
+                if let Some(rest) = message.strip_prefix("cancelled") {
+                    message = format!("interrupted{rest}");
+                }
+            }
             if ctx.json {
                 out(&error_json(&e, &message).to_string());
             }
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+            if cancelled {
+                eprintln!("{message}");
+                ExitCode::from(crate::progress::INTERRUPTED_EXIT)
+            } else {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
         }
+    };
+    // Stopped by Ctrl-C / SIGTERM: 130, whatever the command's outcome
+    // (it has said what state it left behind).
+    let code = if crate::progress::interrupted() {
+        ExitCode::from(crate::progress::INTERRUPTED_EXIT)
+    } else {
+        code
     };
     stdout_verdict(code)
 }

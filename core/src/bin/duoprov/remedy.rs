@@ -104,6 +104,9 @@ pub fn cli_text(remedy: &Remedy) -> String {
         Remedy::BuildServerBlock => {
             "to build a block from a bare key use `duoprov keys server`".into()
         }
+        Remedy::RepeatOperation => {
+            "nothing is left half done: run the command again to complete it".into()
+        }
         // The library's own words need no CLI translation.
         other => other.to_string(),
     }
