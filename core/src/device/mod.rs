@@ -14,6 +14,7 @@
 //! Every wait goes through the [`Clock`] given at open, so tests run the
 //! virtual Duo on a manual clock and benchmarks on the real one.
 
+mod backup;
 mod keys;
 mod open;
 
@@ -38,6 +39,7 @@ use crate::progress::{Monitor, Phase};
 use crate::server_key::{self, ServerKeyError, ServerKeySummary};
 use crate::time::Clock;
 
+pub use backup::{BackupPlace, DFU_WRITE_BACKUP_NAME, RESET_BACKUP_NAME};
 pub use keys::{
     backup_path, dct_dump_path, BackupKind, KeyToLoad, LoadReport, ResetReport, RestoreOutcome,
     SaveReport, SlotHolds,

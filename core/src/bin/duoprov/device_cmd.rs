@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use duo_provisioning::device::{self, Device};
+use duo_provisioning::device::{self, BackupPlace, Device};
 use duo_provisioning::dfu::DeviceSelector;
 
 use crate::output::Ctx;
@@ -180,9 +180,6 @@ fn read(
     Ok(())
 }
 
-/// `dfu write` keeps a key it may overwrite as `backup_rsa_dfu-write.der`.
-const KEY_BACKUP_NAME: &str = "dfu-write";
-
 fn write(
     ctx: &Ctx,
     alt: u8,
@@ -197,12 +194,15 @@ fn write(
     }
     let mut dev = open(ctx)?;
     let watch = Watch::new(ctx);
-    let report = dev.dfu_write_with(
+    // Backups (backup_rsa_dfu-write.der, backup_dct_dfu-write.bin) go in
+    // the working directory.
+    let place = BackupPlace::dfu_write_in("");
+    let report = dev.dfu_write_in(
         alt,
         addr,
         &data,
         leave,
-        key_backup.then_some(Path::new(KEY_BACKUP_NAME)),
+        key_backup.then_some(&place),
         watch.monitor(),
     );
     drop(watch);

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use duo_provisioning::device::KeyToLoad;
+use duo_provisioning::device::{BackupPlace, KeyToLoad, RESET_BACKUP_NAME};
 use duo_provisioning::keys::{self, KeyFiles, KeyReport, SlotState};
 use duo_provisioning::server_key;
 
@@ -96,7 +96,7 @@ pub enum KeysCommand {
         /// Name of the backup of the key being replaced: backup_rsa_NAME.der
         /// (numbered if it exists). A slot with no key (erased, or already the
         /// reset request) needs none.
-        #[arg(long, value_name = "NAME", default_value = "reset")]
+        #[arg(long, value_name = "NAME", default_value = RESET_BACKUP_NAME)]
         backup: PathBuf,
     },
     /// Where the device connects: the server address, port and server key
@@ -265,9 +265,10 @@ fn load(ctx: &Ctx, file: &Path) -> anyhow::Result<()> {
 
 fn reset(ctx: &Ctx, leave: bool, backup_name: &Path) -> anyhow::Result<()> {
     let mut dev = device_cmd::open(ctx)?;
-    let mut report = dev.reset_key_with(
+    // The backup goes where --backup says (DIR/NAME; a bare NAME: here).
+    let mut report = dev.reset_key_in(
         leave,
-        backup_name,
+        &BackupPlace::from_path(backup_name),
         crate::progress::Watch::new(ctx).monitor(),
     )?;
     report.next_step = crate::remedy::cli_text(&report.remedy);
