@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::dct::{AppDct, DctError, DctFile, FieldValue, WicedHeader};
+use crate::dct::{AppDct, DctError, DctFile, FieldValue, LayoutSource, WicedHeader};
 use crate::keys::{self, SlotState};
 use crate::server_key::{self, ServerAddress};
 
@@ -19,6 +19,9 @@ pub struct DctReport {
     /// The firmware layout the fields were decoded with (`0.2.x`,
     /// `0.3.0/0.3.1`, `0.3.2+`, REFERENCE §2).
     pub layout: &'static str,
+    /// Who decided the layout: `given`, `bootloader`, `system-flags` or
+    /// `default` ([`crate::dct::choice`] says what each can tell).
+    pub layout_source: LayoutSource,
     /// The current partition, for an image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_partition: Option<usize>,
@@ -148,6 +151,7 @@ impl DctReport {
             kind: "app",
             size: app.as_bytes().len(),
             layout: app.layout().firmware(),
+            layout_source: app.layout_source(),
             current_partition: None,
             partitions: Vec::new(),
             bootloader_version: app.bootloader_version(),

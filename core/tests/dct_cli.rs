@@ -35,8 +35,70 @@ fn factory_dct_shows_partition_0_current_default_server_and_erased_key() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 32, "every field of REFERENCE §2 is shown");
+    // Bootloader 3 in the system flags: the 0.2.x layout (REFERENCE §2).
+    assert_eq!(
+        (r["layout"].as_str(), r["layout_source"].as_str()),
+        (Some("0.2.x"), Some("system-flags"))
+    );
+    assert_eq!(names.len(), 25, "every field of the 0.2.x layout is shown");
     assert!(names.contains(&"claim_code") && names.contains(&"extra_system_flags"));
+}
+
+/// REFERENCE §2 "DCT layout per firmware": `--firmware VERSION` reads a
+/// file in that firmware's layout; nothing in a 0.3.2+ file tells it.
+#[test]
+fn firmware_option_picks_the_layout_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = fixture("fac-dct-r1.bin");
+    let path = path.to_str().unwrap();
+    for (version, layout, count, flags_at) in [
+        ("0.2.4", "0.2.x", 25, 4258),
+        ("0.3.1", "0.3.0/0.3.1", 32, 4258),
+        ("0.3.3", "0.3.2+", 33, 8391),
+    ] {
+        let out = duoprov(
+            dir.path(),
+            &[
+                "dct",
+                "show",
+                "--file",
+                path,
+                "--firmware",
+                version,
+                "--json",
+            ],
+        );
+        assert_ok(&out, "dct show --firmware");
+        let r = stdout_json(&out);
+        assert_eq!(r["layout"], layout);
+        assert_eq!(r["layout_source"], "given");
+        let fields = r["fields"].as_array().unwrap();
+        assert_eq!(fields.len(), count, "{version}");
+        let extra = fields
+            .iter()
+            .find(|f| f["name"] == "extra_system_flags")
+            .unwrap();
+        assert_eq!(extra["offset"], flags_at, "{version}");
+    }
+    let out = duoprov(
+        dir.path(),
+        &[
+            "dct",
+            "get",
+            "device_id",
+            "--file",
+            path,
+            "--firmware",
+            "0.3.1",
+        ],
+    );
+    assert_ok(&out, "dct get --firmware 0.3.1");
+    let out = duoprov(
+        dir.path(),
+        &["dct", "show", "--file", path, "--firmware", "2.0"],
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("0.3.2+"), "{}", stderr(&out));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The application DCT as DFU alt 1 shows it (REFERENCE §1 "Alt 1", §2).
 
-use super::{encode, value, DctError, Field, FieldValue};
+use super::{encode, value, DctError, Field, FieldValue, LayoutSource};
 use crate::platform::{known_field, DctLayout, Platform, APP_DCT_SIZE};
 
 /// Alt 1 accepts addresses 0x0000..0x3FFF (`@DCT Flash /0x00000000/01*016Kg`),
@@ -19,6 +19,8 @@ pub struct AppDct {
     platform: &'static Platform,
     /// The firmware's field table (REFERENCE §2): 0.2.x, 0.3.0/0.3.1 or 0.3.2+.
     layout: DctLayout,
+    /// Who decided `layout`.
+    layout_source: LayoutSource,
     bytes: Vec<u8>,
 }
 
@@ -26,7 +28,8 @@ impl AppDct {
     /// Accepts [`APP_DCT_SIZE`] (4290) up to [`ALT1_DUMP_MAX`] (16384)
     /// bytes, read with the 0.3.0/0.3.1 table (REFERENCE §2's own).
     pub fn from_bytes(platform: &'static Platform, bytes: &[u8]) -> Result<Self, DctError> {
-        Self::from_bytes_as(platform, DctLayout::V0_3_0, bytes)
+        Ok(Self::from_bytes_as(platform, DctLayout::V0_3_0, bytes)?
+            .with_layout_source(LayoutSource::Default))
     }
 
     /// As [`AppDct::from_bytes`], read with `layout`'s table (0.3.2+ needs
@@ -47,8 +50,20 @@ impl AppDct {
         Ok(AppDct {
             platform,
             layout,
+            layout_source: LayoutSource::Given,
             bytes: bytes.to_vec(),
         })
+    }
+
+    /// Say who decided the layout (reported by `layout_source`).
+    pub fn with_layout_source(mut self, source: LayoutSource) -> Self {
+        self.layout_source = source;
+        self
+    }
+
+    /// Who decided the layout this DCT is read with.
+    pub fn layout_source(&self) -> LayoutSource {
+        self.layout_source
     }
 
     /// The field table this DCT is read with.
@@ -57,7 +72,7 @@ impl AppDct {
     }
 
     /// The field called `name` in this DCT's layout.
-    fn lookup(&self, name: &str) -> Result<&'static Field, DctError> {
+    pub(crate) fn lookup(&self, name: &str) -> Result<&'static Field, DctError> {
         match self.layout.field(&super::normalize_field_name(name)) {
             Some(f) => Ok(f),
             None => Err(DctError::UnknownField {

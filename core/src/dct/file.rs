@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{DctError, DctFile, FieldValue};
 use crate::error::{ErrorCode, ErrorFacts, ErrorInfo, Remedy};
 use crate::keys::{self, KeyError};
-use crate::platform::Platform;
+use crate::platform::{DctLayout, Platform};
 
 /// Where a DCT comes from (a board's own is read with
 /// [`crate::device::Device::read_app_dct`]).
@@ -25,17 +25,27 @@ pub enum DctSource {
 }
 
 impl DctSource {
-    /// Read and recognise the DCT as `platform`'s.
+    /// Read and recognise the DCT as `platform`'s, in the layout its
+    /// system flags point to ([`super::choice`]).
     pub fn load(&self, platform: &'static Platform) -> Result<DctFile, DctFileError> {
+        self.load_as(platform, None)
+    }
+
+    /// [`DctSource::load`] in the layout of the firmware the caller names.
+    pub fn load_as(
+        &self,
+        platform: &'static Platform,
+        layout: Option<DctLayout>,
+    ) -> Result<DctFile, DctFileError> {
         match self {
-            DctSource::File(path) => load_dct_file(platform, path),
+            DctSource::File(path) => load_dct_file_as(platform, layout, path),
             DctSource::Factory => {
                 let bytes = platform
                     .factory_dct_image()
                     .ok_or(DctFileError::NoFactoryImage {
                         platform: platform.display_name,
                     })?;
-                DctFile::detect(platform, bytes).map_err(|source| DctFileError::Detect {
+                DctFile::detect_as(platform, bytes, layout).map_err(|source| DctFileError::Detect {
                     what: "the factory image".into(),
                     source,
                 })
@@ -46,11 +56,20 @@ impl DctSource {
 
 /// Read `path` and recognise it as a DCT of `platform`.
 pub fn load_dct_file(platform: &'static Platform, path: &Path) -> Result<DctFile, DctFileError> {
+    load_dct_file_as(platform, None, path)
+}
+
+/// [`load_dct_file`] in `layout` (`None`: as its system flags tell).
+pub fn load_dct_file_as(
+    platform: &'static Platform,
+    layout: Option<DctLayout>,
+    path: &Path,
+) -> Result<DctFile, DctFileError> {
     let bytes = std::fs::read(path).map_err(|source| DctFileError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    DctFile::detect(platform, &bytes).map_err(|source| DctFileError::Detect {
+    DctFile::detect_as(platform, &bytes, layout).map_err(|source| DctFileError::Detect {
         what: path.display().to_string(),
         source,
     })
@@ -100,7 +119,19 @@ pub fn edit_dct_file(
     field: &str,
     value: &str,
 ) -> Result<DctFileEdit, DctFileError> {
-    let mut file = load_dct_file(platform, path)?;
+    edit_dct_file_as(platform, None, path, field, value)
+}
+
+/// [`edit_dct_file`] with the file read in `layout` (`None`: as its system
+/// flags tell, [`super::choice`]).
+pub fn edit_dct_file_as(
+    platform: &'static Platform,
+    layout: Option<DctLayout>,
+    path: &Path,
+    field: &str,
+    value: &str,
+) -> Result<DctFileEdit, DctFileError> {
+    let mut file = load_dct_file_as(platform, layout, path)?;
     file.set(field, value)?;
     // Edit a regular file in place, never through (or over) a link.
     keys::check_target(path, true).map_err(DctFileError::Target)?;

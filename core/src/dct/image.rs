@@ -33,14 +33,29 @@
 //!
 //! Stopped after any step, the image still reads as the old table or the new
 //! one, never a mix ([`DctImage::write_app_interrupted`] models power loss).
+//!
+//! # The WICED 3.7 trailer (firmware 0.3.2+)
+//!
+//! From 0.3.2 every write copies to the other partition and ends the new
+//! partition with a 16-byte trailer holding a sequence number and a CRC
+//! (REFERENCE §2). REFERENCE gives its size, place and content but not its
+//! byte layout; this model writes [`DctTrailer`]: u32 LE sequence (the
+//! current partition's + 1, or 1 when it has none), u32 LE CRC-32 (IEEE) of
+//! the partition between the 16-byte header and the trailer, then 8 zero
+//! bytes. The body copy of such a write stops before the trailer. When
+//! choosing the current partition, a usable partition whose trailer is
+//! written but whose CRC does not match its bytes is not usable, and of two
+//! usable partitions with valid trailers the higher sequence wins. A
+//! partition never written by 0.3.2+ has an erased trailer (0xFF) and is
+//! judged by its header alone, as on ≤ 0.3.1.
 //! Simplification: only the first 16 header bytes are treated as the header;
 //! the rest of WICED's header struct is copied with the body.
 
 use serde::Serialize;
 
 use super::app::pad_to_field;
-use super::{lookup, AppDct, DctError, ALT1_DUMP_MAX};
-use crate::platform::{Platform, APP_DCT_SIZE};
+use super::{AppDct, DctError, ALT1_DUMP_MAX};
+use crate::platform::{DctLayout, Platform, APP_DCT_SIZE};
 
 /// `BOOTLOADER_MAGIC_NUMBER` as stored at bytes 12..16 of a partition.
 pub const WICED_MAGIC: [u8; 4] = *b"BRCM";
@@ -52,6 +67,59 @@ const IS_CURRENT: usize = 9;
 const APP_VALID: usize = 10;
 const MFG_INFO: usize = 11;
 const MAGIC: usize = 12;
+
+/// Bytes of the WICED 3.7 trailer at the end of a partition (0.3.2+).
+pub const DCT_TRAILER_LEN: usize = 16;
+
+/// The WICED 3.7 trailer of a partition (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DctTrailer {
+    pub sequence: u32,
+    pub crc32: u32,
+    /// Whether `crc32` matches the partition's bytes.
+    pub crc_ok: bool,
+}
+
+impl DctTrailer {
+    /// The trailer of partition bytes `p`, `None` while it is erased.
+    fn parse(p: &[u8]) -> Option<Self> {
+        let t = &p[p.len() - DCT_TRAILER_LEN..];
+        if t.iter().all(|&b| b == 0xFF) {
+            return None;
+        }
+        let sequence = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+        let crc32 = u32::from_le_bytes([t[4], t[5], t[6], t[7]]);
+        Some(DctTrailer {
+            sequence,
+            crc32,
+            crc_ok: crc32 == trailer_crc(p),
+        })
+    }
+
+    fn encode(sequence: u32, partition: &[u8]) -> [u8; DCT_TRAILER_LEN] {
+        let mut t = [0u8; DCT_TRAILER_LEN];
+        t[..4].copy_from_slice(&sequence.to_le_bytes());
+        t[4..8].copy_from_slice(&trailer_crc(partition).to_le_bytes());
+        t
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib) of a partition between its
+/// header and its trailer.
+fn trailer_crc(partition: &[u8]) -> u32 {
+    crc32(&partition[WICED_HEADER_LEN..partition.len() - DCT_TRAILER_LEN])
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
 
 /// The WICED platform DCT header at the start of a partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,14 +133,20 @@ pub struct WicedHeader {
     /// `BRCM`, or the four bytes in hex when they are not.
     pub magic: String,
     pub has_magic: bool,
-    /// Magic present, `is_current_dct == 1`, `write_incomplete == 0`.
+    /// Magic present, `is_current_dct == 1`, `write_incomplete == 0`, and
+    /// no WICED 3.7 trailer whose CRC fails.
     pub usable: bool,
+    /// The WICED 3.7 trailer (0.3.2+), when written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trailer: Option<DctTrailer>,
 }
 
 impl WicedHeader {
     fn parse(p: &[u8]) -> Self {
         let magic = &p[MAGIC..MAGIC + 4];
         let has_magic = magic == WICED_MAGIC;
+        let trailer = DctTrailer::parse(p);
+        let crc_fails = trailer.as_ref().is_some_and(|t| !t.crc_ok);
         WicedHeader {
             full_size: u32::from_le_bytes([p[0], p[1], p[2], p[3]]),
             used_size: u32::from_le_bytes([p[4], p[5], p[6], p[7]]),
@@ -86,13 +160,16 @@ impl WicedHeader {
                 hex::encode(magic)
             },
             has_magic,
-            usable: has_magic && p[IS_CURRENT] == 1 && p[WRITE_INCOMPLETE] == 0,
+            usable: has_magic && p[IS_CURRENT] == 1 && p[WRITE_INCOMPLETE] == 0 && !crc_fails,
+            trailer,
         }
     }
 
     fn describe(&self) -> String {
         if !self.has_magic {
             format!("no BRCM magic (found {})", self.magic)
+        } else if self.trailer.as_ref().is_some_and(|t| !t.crc_ok) {
+            "its WICED 3.7 trailer's CRC does not match its bytes".to_string()
         } else {
             format!(
                 "is_current_dct={}, write_incomplete={}",
@@ -127,6 +204,9 @@ impl WriteStep {
 pub struct DctImage {
     platform: &'static Platform,
     bytes: Vec<u8>,
+    /// The firmware layout the application DCT is read in; `None`: what
+    /// the current partition's system flags tell ([`super::choose_layout`]).
+    layout: Option<DctLayout>,
 }
 
 impl DctImage {
@@ -156,7 +236,14 @@ impl DctImage {
         Ok(DctImage {
             platform,
             bytes: bytes.to_vec(),
+            layout: None,
         })
+    }
+
+    /// Read the application DCT in `layout` (`None`: as the system flags tell).
+    pub fn with_layout(mut self, layout: Option<DctLayout>) -> Self {
+        self.layout = layout;
+        self
     }
 
     pub fn platform(&self) -> &'static Platform {
@@ -192,6 +279,13 @@ impl DctImage {
     /// docs.
     pub fn current_partition(&self) -> Result<usize, DctError> {
         let headers = [self.header(0)?, self.header(1)?];
+        if let [Some(a), Some(b)] = headers
+            .clone()
+            .map(|h| h.usable.then_some(h.trailer).flatten())
+        {
+            // Two usable 0.3.2+ partitions: the later write wins.
+            return Ok(usize::from(b.sequence > a.sequence));
+        }
         headers
             .iter()
             .position(|h| h.usable)
@@ -212,23 +306,27 @@ impl DctImage {
     /// The application DCT stored in a given partition, current or not.
     pub fn app_dct_of(&self, partition: usize) -> Result<AppDct, DctError> {
         let start = self.platform.app_dct_offset;
-        AppDct::from_bytes(
-            self.platform,
-            &self.partition(partition)?[start..start + APP_DCT_SIZE],
+        let part = self.partition(partition)?;
+        let (layout, source) = super::choose_layout(&part[start..], self.layout);
+        let end = (start + layout.size().max(APP_DCT_SIZE)).min(part.len());
+        Ok(
+            AppDct::from_bytes_as(self.platform, layout, &part[start..end])?
+                .with_layout_source(source),
         )
+    }
+
+    /// The size of the application DCT in the layout it is read in.
+    fn app_size(&self) -> usize {
+        self.app_dct()
+            .map_or(APP_DCT_SIZE, |app| app.layout().size().max(APP_DCT_SIZE))
     }
 
     /// Apply `data` at application-DCT `offset` the way the device does:
     /// copy-on-write into the standby partition, then make it current.
     /// Writes must end within the application DCT (4290 bytes).
     pub fn write_app(&mut self, offset: usize, data: &[u8]) -> Result<(), DctError> {
-        self.write_until(
-            offset,
-            data,
-            APP_DCT_SIZE,
-            "application DCT",
-            WriteStep::RetireOld,
-        )
+        let limit = self.app_size();
+        self.write_until(offset, data, limit, "application DCT", WriteStep::RetireOld)
     }
 
     /// [`DctImage::write_app`] with the device's own limit: `dct_write_app_data`
@@ -238,6 +336,26 @@ impl DctImage {
     pub fn write_app_data(&mut self, offset: usize, data: &[u8]) -> Result<(), DctError> {
         let limit = self.part_size() - self.platform.app_dct_offset;
         self.write_until(offset, data, limit, "DCT partition", WriteStep::RetireOld)
+    }
+
+    /// [`DctImage::write_app_data`] as firmware 0.3.2+ does it: the new
+    /// partition also gets the WICED 3.7 trailer (module docs), so writes
+    /// stop 16 bytes earlier.
+    pub fn write_app_data_sequenced(&mut self, offset: usize, data: &[u8]) -> Result<(), DctError> {
+        let limit = self.part_size() - DCT_TRAILER_LEN - self.platform.app_dct_offset;
+        let old = self.current_partition()?;
+        let sequence = self
+            .header(old)?
+            .trailer
+            .map_or(1, |t| t.sequence.wrapping_add(1));
+        self.write_steps(
+            offset,
+            data,
+            limit,
+            "DCT partition",
+            WriteStep::RetireOld,
+            Some(sequence),
+        )
     }
 
     /// [`DctImage::write_app`] cut short after `last`: what flash holds when
@@ -259,6 +377,20 @@ impl DctImage {
         what: &'static str,
         last: WriteStep,
     ) -> Result<(), DctError> {
+        self.write_steps(offset, data, limit, what, last, None)
+    }
+
+    /// The write of the module docs; with `sequence`, the body stops before
+    /// the trailer and the trailer is programmed with the body.
+    fn write_steps(
+        &mut self,
+        offset: usize,
+        data: &[u8],
+        limit: usize,
+        what: &'static str,
+        last: WriteStep,
+        sequence: Option<u32>,
+    ) -> Result<(), DctError> {
         if offset
             .checked_add(data.len())
             .map_or(true, |end| end > limit)
@@ -275,9 +407,20 @@ impl DctImage {
         let size = self.part_size();
         let (old_at, new_at) = (old * size, new * size);
 
-        let mut body = self.bytes[old_at + WICED_HEADER_LEN..old_at + size].to_vec();
+        let body_end = size
+            - if sequence.is_some() {
+                DCT_TRAILER_LEN
+            } else {
+                0
+            };
+        let mut body = self.bytes[old_at + WICED_HEADER_LEN..old_at + body_end].to_vec();
         let at = self.platform.app_dct_offset - WICED_HEADER_LEN + offset;
         body[at..at + data.len()].copy_from_slice(data);
+        let trailer = sequence.map(|seq| {
+            let mut partition = vec![0xFF; size];
+            partition[WICED_HEADER_LEN..body_end].copy_from_slice(&body);
+            DctTrailer::encode(seq, &partition)
+        });
 
         let mut header = [0u8; WICED_HEADER_LEN];
         header[..WRITE_INCOMPLETE].copy_from_slice(&self.bytes[old_at..old_at + WRITE_INCOMPLETE]);
@@ -290,7 +433,12 @@ impl DctImage {
         for step in WriteStep::ALL.into_iter().filter(|s| *s <= last) {
             match step {
                 WriteStep::EraseStandby => self.bytes[new_at..new_at + size].fill(0xFF),
-                WriteStep::CopyBody => self.program(new_at + WICED_HEADER_LEN, &body),
+                WriteStep::CopyBody => {
+                    self.program(new_at + WICED_HEADER_LEN, &body);
+                    if let Some(t) = &trailer {
+                        self.program(new_at + size - DCT_TRAILER_LEN, t);
+                    }
+                }
                 WriteStep::WriteHeader => self.program(new_at, &header),
                 WriteStep::MarkComplete => self.program(new_at + WRITE_INCOMPLETE, &[0]),
                 WriteStep::RetireOld => self.program(old_at + IS_CURRENT, &[0]),
@@ -334,7 +482,7 @@ impl DctImage {
 
     /// Overwrite a named field with raw bytes (0xFF-padded), device-style.
     pub fn set_field_bytes(&mut self, name: &str, value: &[u8]) -> Result<(), DctError> {
-        let field = lookup(name)?;
+        let field = self.app_dct()?.lookup(name)?;
         let padded = pad_to_field(field, value)?;
         self.write_app(field.offset, &padded)
     }
@@ -342,8 +490,8 @@ impl DctImage {
     /// [`AppDct::set`] on the current table, written device-style: the
     /// standby partition gets the new value and becomes current.
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), DctError> {
-        let field = lookup(name)?;
         let mut app = self.app_dct()?;
+        let field = app.lookup(name)?;
         app.set(name, value)?;
         self.write_app(field.offset, &app.as_bytes()[field.offset..field.end()])
     }

@@ -11,6 +11,7 @@
 //! - [`DctFile`]: tells the two apart by size and content.
 
 mod app;
+pub mod choice;
 mod encode;
 pub mod file;
 pub mod image;
@@ -21,10 +22,13 @@ mod tests;
 
 pub use crate::platform::Field;
 pub use app::{AppDct, ALT1_DUMP_MAX, SYSTEM_FLAGS_HEADER};
-pub use image::{DctImage, WicedHeader, WriteStep, WICED_HEADER_LEN, WICED_MAGIC};
+pub use choice::{choose_layout, layout_for_firmware, LayoutSource};
+pub use image::{
+    DctImage, DctTrailer, WicedHeader, WriteStep, DCT_TRAILER_LEN, WICED_HEADER_LEN, WICED_MAGIC,
+};
 pub use value::{FieldValue, FlashModule, IpConfig, SystemFlags, SYSTEM_FLAG_FIELDS};
 
-use crate::platform::{Platform, APP_DCT_FIELDS, APP_DCT_SIZE};
+use crate::platform::{DctLayout, Platform, APP_DCT_FIELDS, APP_DCT_SIZE};
 
 /// Everything that can go wrong reading or editing a DCT. Each message names
 /// the value involved and the limit it broke.
@@ -107,6 +111,12 @@ pub enum DctError {
     )]
     NoCurrentPartition { detail: String },
 
+    #[error(
+        "no DCT layout is known for firmware {version:?}: the layouts are those of 0.2.x, \
+         0.3.0/0.3.1 and 0.3.2+ (give a version such as 0.2.4, 0.3.1 or 0.3.3)"
+    )]
+    UnknownFirmware { version: String },
+
     #[error("invalid value {value:?} for DCT field `{field}`: {reason}")]
     InvalidValue {
         field: &'static str,
@@ -161,10 +171,23 @@ impl DctFile {
     ///   is not `c0 ac de 1a` is still accepted (a DCT whose flags were never
     ///   written reads that way too); [`DctFile::warnings`] reports it.
     /// - anything else: [`DctError::UnrecognisedSize`].
+    ///
+    /// The fields are read in the layout [`choose_layout`] picks with
+    /// nothing given: the one the system flags point to, else 0.3.0/0.3.1.
     pub fn detect(platform: &'static Platform, bytes: &[u8]) -> Result<Self, DctError> {
+        Self::detect_as(platform, bytes, None)
+    }
+
+    /// [`DctFile::detect`], read in `layout` when the caller knows the
+    /// board's firmware (see [`choice`] for what a file tells by itself).
+    pub fn detect_as(
+        platform: &'static Platform,
+        bytes: &[u8],
+        layout: Option<DctLayout>,
+    ) -> Result<Self, DctError> {
         let image_len = 2 * platform.dct_partition_size;
         if bytes.len() == image_len {
-            let image = DctImage::from_bytes(platform, bytes)?;
+            let image = DctImage::from_bytes(platform, bytes)?.with_layout(layout);
             if !(0..2).any(|i| image.header(i).is_ok_and(|h| h.has_magic)) {
                 return Err(DctError::NoWicedHeader { size: bytes.len() });
             }
@@ -176,7 +199,9 @@ impl DctFile {
             return Err(DctError::SinglePartition { size: bytes.len() });
         }
         if (APP_DCT_SIZE..=ALT1_DUMP_MAX).contains(&bytes.len()) {
-            return Ok(DctFile::App(AppDct::from_bytes(platform, bytes)?));
+            let (layout, source) = choose_layout(bytes, layout);
+            let app = AppDct::from_bytes_as(platform, layout, bytes)?.with_layout_source(source);
+            return Ok(DctFile::App(app));
         }
         Err(DctError::UnrecognisedSize {
             size: bytes.len(),
@@ -251,6 +276,7 @@ impl crate::error::ErrorInfo for DctError {
             DctError::UnknownField { .. }
             | DctError::FieldTooLong { .. }
             | DctError::InvalidValue { .. }
+            | DctError::UnknownFirmware { .. }
             | DctError::OutOfBounds { .. }
             | DctError::NoSuchPartition { .. } => ErrorCode::InvalidArgument,
             DctError::Geometry { .. } => ErrorCode::Internal,

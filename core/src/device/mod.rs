@@ -602,7 +602,8 @@ impl Device {
     pub fn read_app_dct(&mut self) -> Result<AppDct, DeviceError> {
         let layout = self.dct_layout();
         let bytes = self.read_dct(0, layout.size())?;
-        Ok(AppDct::from_bytes_as(self.platform, layout, &bytes)?)
+        Ok(AppDct::from_bytes_as(self.platform, layout, &bytes)?
+            .with_layout_source(crate::dct::LayoutSource::Bootloader))
     }
 
     /// Set one DCT field from text (the forms of [`AppDct::set`]): only that

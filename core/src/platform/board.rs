@@ -130,6 +130,60 @@ pub enum BadUpload {
     Zeros,
 }
 
+/// The Duo bootloader's `wiced_application` trigger (REFERENCE §1): after
+/// the host reads the configuration descriptor, the first data block
+/// written (any alt; every data block clears the trigger) at one of
+/// `addresses` whose first word looks like an initial stack pointer
+/// (0x20000000 < w ≤ 0x20020000) sets the u16 extra system flag
+/// `wiced_application` at application-DCT `flag_offset`: 0x5AA5 at
+/// [`WICED_APP_ADDRESS`] (a WICED application, which the bootloader then
+/// boots), 0x1234 elsewhere (Particle system firmware).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WicedTrigger {
+    pub addresses: &'static [u32],
+    /// The start of the extra system flags: 4258 in the ≤ 0.3.1 layout,
+    /// 8391 in the 0.3.2+ one.
+    pub flag_offset: usize,
+}
+
+/// Where a WICED application starts (REFERENCE §1).
+pub const WICED_APP_ADDRESS: u32 = 0x0801_0000;
+/// `wiced_application` for a WICED application: the bootloader boots it.
+pub const WICED_APP_FLAG: u16 = 0x5AA5;
+/// `wiced_application` for Particle system firmware.
+pub const SYSTEM_FIRMWARE_FLAG: u16 = 0x1234;
+
+impl WicedTrigger {
+    /// The flag value a data block at `addr` starting with `first_word`
+    /// sets, if it trips the trigger.
+    pub fn flag_for(&self, addr: u32, first_word: u32) -> Option<u16> {
+        let stack_pointer = first_word > 0x2000_0000 && first_word <= 0x2002_0000;
+        if !stack_pointer || !self.addresses.contains(&addr) {
+            return None;
+        }
+        Some(if addr == WICED_APP_ADDRESS {
+            WICED_APP_FLAG
+        } else {
+            SYSTEM_FIRMWARE_FLAG
+        })
+    }
+}
+
+const DUO_TRIGGER_16K: WicedTrigger = WicedTrigger {
+    addresses: &[0x0800_C000],
+    flag_offset: 4258,
+};
+
+const DUO_TRIGGER_32K: WicedTrigger = WicedTrigger {
+    addresses: &[WICED_APP_ADDRESS, 0x0802_0000, 0x0804_0000],
+    flag_offset: 4258,
+};
+
+const DUO_TRIGGER_R6: WicedTrigger = WicedTrigger {
+    flag_offset: 8391,
+    ..DUO_TRIGGER_32K
+};
+
 /// One bootloader revision and everything DFU mode shows of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bootloader {
@@ -155,6 +209,8 @@ pub struct Bootloader {
     pub dct_alt_needs_firmware: Option<(u8, u8, u8)>,
     /// Leaving DFU saves the system flags (a DCT write) on r3–r5.
     pub saves_system_flags_on_leave: bool,
+    /// The `wiced_application` trigger (Duo bootloaders only).
+    pub wiced_trigger: Option<WicedTrigger>,
     /// Order among the platform's bootloaders (newer is higher).
     pub generation: u8,
 }
@@ -173,6 +229,7 @@ pub const DUO_R3: Bootloader = Bootloader {
     bad_upload: BadUpload::StaleBuffer,
     dct_alt_needs_firmware: None,
     saves_system_flags_on_leave: true,
+    wiced_trigger: Some(DUO_TRIGGER_16K),
     generation: 3,
 };
 
@@ -195,6 +252,7 @@ pub const DUO_R5: Bootloader = Bootloader {
     bad_upload: BadUpload::StaleBuffer,
     dct_alt_needs_firmware: None,
     saves_system_flags_on_leave: true,
+    wiced_trigger: Some(DUO_TRIGGER_32K),
     generation: 5,
 };
 
@@ -205,6 +263,7 @@ pub const DUO_R6: Bootloader = Bootloader {
     bad_upload: BadUpload::Zeros,
     dct_alt_needs_firmware: Some((0, 3, 2)),
     saves_system_flags_on_leave: false,
+    wiced_trigger: Some(DUO_TRIGGER_R6),
     generation: 6,
     ..DUO_R5
 };
@@ -217,6 +276,7 @@ pub const PARTICLE_BOOTLOADER: Bootloader = Bootloader {
     shipped_with: "Particle Device OS",
     flash_map: &PARTICLE_MAP,
     saves_system_flags_on_leave: false,
+    wiced_trigger: None,
     generation: 0,
     ..DUO_R4
 };

@@ -38,3 +38,44 @@ fn rule9_with_the_flag_it_warns_naming_the_real_address() {
         "{err}"
     );
 }
+
+/// The device endpoint (the handshake's TCP port) keeps the same rule as
+/// the API: loopback unless allowed, and a warning naming where it listens.
+#[test]
+fn rule9_the_device_endpoint_is_loopback_unless_allowed_too() {
+    let home = tempfile::tempdir().unwrap();
+    let out = cmd(home.path())
+        .args([
+            "cloud",
+            "serve",
+            "--token",
+            "t",
+            "--device-addr",
+            "0.0.0.0:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to listen on 0.0.0.0:0"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(out.stdout.is_empty(), "it announced a URL");
+    let mut served = Served::start(
+        home.path(),
+        &[
+            "--token",
+            "t",
+            "--device-addr",
+            "0.0.0.0:0",
+            "--beyond-loopback",
+        ],
+    );
+    let err = served.stderr_until("stop with Ctrl-C");
+    assert!(
+        err.contains("the device endpoint listens on 0.0.0.0:")
+            && err.contains("(every interface)"),
+        "{err}"
+    );
+}

@@ -120,9 +120,9 @@ pub struct ServeArgs {
     /// (127.0.0.1, ::1) unless --beyond-loopback.
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: SocketAddr,
-    /// Allow an --addr that is not loopback (e.g. 0.0.0.0:8080, every
-    /// interface): other hosts can then reach this test cloud, over plain
-    /// HTTP. Prints a warning naming the real address.
+    /// Allow an --addr or --device-addr that is not loopback (e.g.
+    /// 0.0.0.0:8080, every interface): other hosts can then reach this test
+    /// cloud, over plain HTTP. Prints a warning naming the real address.
     #[arg(long)]
     beyond_loopback: bool,
     /// Keep seeded devices and accepted records in DIR across restarts
@@ -150,6 +150,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     devices_file: Option<PathBuf>,
     /// Where the device endpoint (TCP) listens; port 0 picks a free port.
+    /// Only loopback unless --beyond-loopback.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     device_addr: SocketAddr,
     /// Write the server key block for DCT 2082 (this cloud's server key,
@@ -460,6 +461,17 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
              can reach it over plain HTTP (the admin surface still answers loopback only)",
             running.addr(),
             if running.addr().ip().is_unspecified() {
+                " (every interface)"
+            } else {
+                ""
+            }
+        );
+    }
+    let device_listen = running.device_listen_addr();
+    if !device_listen.ip().is_loopback() {
+        eprintln!(
+            "warning: the device endpoint listens on {device_listen}{}, not only on loopback:              other hosts can reach it",
+            if device_listen.ip().is_unspecified() {
                 " (every interface)"
             } else {
                 ""

@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use duo_provisioning::dct::file::{edit_dct_file, DctSource};
+use duo_provisioning::dct::file::{edit_dct_file_as, DctSource};
 use duo_provisioning::dct::DctFile;
-use duo_provisioning::platform::Platform;
+use duo_provisioning::platform::{DctLayout, Platform};
 use duo_provisioning::report::{DctReport, PublicKeySlot, ServerReport};
 
 use crate::output::Ctx;
@@ -54,6 +54,17 @@ pub struct Source {
     /// Board family of the file: duo, photon or p1.
     #[arg(long, default_value = "duo", value_parser = crate::output::parse_platform)]
     platform: &'static Platform,
+    /// The system firmware of the board the file comes from (0.2.4, 0.3.1,
+    /// 0.3.3…): its DCT layout is used. Default: the bootloader version in
+    /// the file's system flags (3/4: 0.2.x, 5: 0.3.0/0.3.1), else the
+    /// 0.3.0/0.3.1 table; a 0.3.2+ file cannot be told and needs this. A
+    /// board in DFU mode needs none: its bootloader tells.
+    #[arg(long, value_name = "VERSION", value_parser = parse_layout)]
+    firmware: Option<DctLayout>,
+}
+
+fn parse_layout(version: &str) -> Result<DctLayout, String> {
+    duo_provisioning::dct::layout_for_firmware(version).map_err(|e| e.to_string())
 }
 
 impl Source {
@@ -68,9 +79,21 @@ impl Source {
 
     fn load(&self, ctx: &Ctx) -> anyhow::Result<DctFile> {
         Ok(match self.file_source() {
-            Some(source) => source.load(self.platform)?,
-            None => DctFile::App(crate::device_cmd::open(ctx)?.read_app_dct()?),
+            Some(source) => source.load_as(self.platform, self.firmware)?,
+            None => {
+                self.no_firmware_for_the_device()?;
+                DctFile::App(crate::device_cmd::open(ctx)?.read_app_dct()?)
+            }
         })
+    }
+
+    fn no_firmware_for_the_device(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.firmware.is_none(),
+            "--firmware names the layout of a file; a board in DFU mode tells its own by its \
+             bootloader: pass --file or --factory, or drop --firmware"
+        );
+        Ok(())
     }
 }
 
@@ -95,6 +118,7 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
             source,
         } => match source.file_source() {
             None => {
+                source.no_firmware_for_the_device()?;
                 let change = crate::device_cmd::open(ctx)?.set_dct_field(&field, &value)?;
                 ctx.emit(&change, || {
                     format!(
@@ -105,13 +129,14 @@ pub fn run(cmd: DctCommand, ctx: &Ctx) -> anyhow::Result<()> {
                 });
             }
             Some(DctSource::Factory) => {
-                DctSource::Factory.load(source.platform)?;
+                DctSource::Factory.load_as(source.platform, source.firmware)?;
                 anyhow::bail!(
                     "`dct set` edits a file or the device: pass --file PATH, or drop --factory"
                 );
             }
             Some(DctSource::File(path)) => {
-                let edit = edit_dct_file(source.platform, &path, &field, &value)?;
+                let edit =
+                    edit_dct_file_as(source.platform, source.firmware, &path, &field, &value)?;
                 ctx.emit(&edit, || {
                     format!(
                         "{field} = {}\nwrote {} (previous content in {})",
@@ -137,6 +162,12 @@ pub fn render(r: &DctReport) -> String {
         "application DCT (alt 1)"
     };
     let _ = writeln!(s, "file:                {kind}, {} bytes", r.size);
+    let _ = writeln!(
+        s,
+        "layout:              firmware {} (from {})",
+        r.layout,
+        r.layout_source.describe()
+    );
     if let Some(p) = r.current_partition {
         let _ = writeln!(s, "current partition:   {p}");
     }

@@ -42,7 +42,8 @@ fn dct_set_on_an_image_writes_the_standby_partition_and_makes_it_current() {
 
 #[test]
 fn two_writes_in_a_row_flip_back_to_partition_0() {
-    let mut image = factory_image();
+    // `device_id` (3618) exists from firmware 0.3.0 on.
+    let mut image = factory_image().with_layout(Some(crate::platform::DctLayout::V0_3_0));
     image.set("claimed", "true").unwrap();
     let after_first = image.partition(1).unwrap().to_vec();
     image.set("device_id", "2fff27fffc473530fff23637").unwrap();
@@ -178,4 +179,55 @@ fn alt1_reads_of_an_image_follow_flash() {
         tail.iter().all(|&b| b == 0xFF),
         "past the region reads erased"
     );
+}
+
+/// REFERENCE §2: on 0.3.2+ every write copies and ends the new partition
+/// with the WICED 3.7 trailer (sequence and CRC); the trailer decides
+/// between two usable partitions, and a CRC that fails makes a partition
+/// unusable.
+#[test]
+fn sequenced_writes_carry_a_trailer_whose_sequence_and_crc_pick_the_current_partition() {
+    let mut image = factory_image();
+    assert_eq!(
+        image.header(0).unwrap().trailer,
+        None,
+        "the factory image has none"
+    );
+    image.write_app_data_sequenced(1762, b"first").unwrap();
+    let h1 = image.header(1).unwrap();
+    assert_eq!(image.current_partition().unwrap(), 1);
+    let t1 = h1.trailer.expect("trailer written");
+    assert_eq!((t1.sequence, t1.crc_ok), (1, true));
+    image.write_app_data_sequenced(1762, b"second").unwrap();
+    assert_eq!(image.current_partition().unwrap(), 0);
+    let t0 = image.header(0).unwrap().trailer.unwrap();
+    assert_eq!((t0.sequence, t0.crc_ok), (2, true));
+    // The trailer is not part of the body copied: only its own partition's.
+    let part = DUO.dct_partition_size;
+    let bytes = image.as_bytes().to_vec();
+    assert_eq!(
+        &bytes[part - DCT_TRAILER_LEN..part][..4],
+        &2u32.to_le_bytes()
+    );
+
+    // Both partitions usable (a write cut short before the old one was
+    // retired): the higher sequence wins, whichever partition holds it.
+    let mut both = bytes.clone();
+    both[part + 9] = 1;
+    let image = DctImage::from_bytes(&DUO, &both).unwrap();
+    assert_eq!(image.current_partition().unwrap(), 0, "sequence 2 beats 1");
+    // A flipped bit in partition 0's body fails its CRC: partition 1 it is.
+    let mut bad = both.clone();
+    bad[APP_AT + 1762] ^= 0x01;
+    let image = DctImage::from_bytes(&DUO, &bad).unwrap();
+    assert!(!image.header(0).unwrap().usable);
+    assert_eq!(image.current_partition().unwrap(), 1);
+    // Writes stop before the trailer.
+    let mut image = factory_image();
+    let room = part - DCT_TRAILER_LEN - APP_AT;
+    assert!(image.write_app_data_sequenced(room - 1, &[0]).is_ok());
+    assert!(matches!(
+        image.write_app_data_sequenced(room, &[0]),
+        Err(DctError::OutOfBounds { .. })
+    ));
 }

@@ -104,9 +104,24 @@ fn factory_duo_has_erased_keys_bootloader_3_and_the_public_cloud_server_key() {
     }
     assert_eq!(app.get("claimed").unwrap(), FieldValue::Flag(false));
     assert_eq!(app.get("claim_code").unwrap(), FieldValue::Unset);
-    assert_eq!(app.get("device_id").unwrap(), FieldValue::Unset);
     assert_eq!(app.get("antenna_selection").unwrap(), FieldValue::Unset);
-    assert_eq!(app.fields().len(), APP_DCT_FIELDS.len());
+    // Bootloader 3 in its system flags: read in the 0.2.x layout, which has
+    // no device id at 3618 (REFERENCE §2).
+    assert_eq!(
+        (app.layout(), app.layout_source()),
+        (crate::platform::DctLayout::V0_2, LayoutSource::SystemFlags)
+    );
+    assert!(app.get("device_id").is_err());
+    assert_eq!(
+        app.fields().len(),
+        crate::platform::DctLayout::V0_2.fields().len()
+    );
+    let as_031 = factory_image()
+        .with_layout(Some(crate::platform::DctLayout::V0_3_0))
+        .app_dct()
+        .unwrap();
+    assert_eq!(as_031.get("device_id").unwrap(), FieldValue::Unset);
+    assert_eq!(as_031.fields().len(), APP_DCT_FIELDS.len());
 }
 
 #[test]
@@ -199,4 +214,47 @@ fn write_at_is_bounded_by_the_bytes_held() {
     assert!(app.write_at(usize::MAX, &[1]).is_err());
     let mut dump = AppDct::from_bytes(&DUO, &[0; ALT1_DUMP_MAX]).unwrap();
     dump.write_at(ALT1_DUMP_MAX - 1, &[7]).unwrap();
+}
+
+/// REFERENCE §2 "DCT layout per firmware": a file tells its layout only by
+/// the bootloader version r3–r5 write into its system flags (3/4: 0.2.x,
+/// 5: 0.3.0/0.3.1); 0.3.2+ stops updating them, so it cannot be told and
+/// must be named; what the caller names always wins.
+#[test]
+fn the_layout_of_a_file_comes_from_the_caller_else_its_system_flags_else_the_default() {
+    use crate::platform::DctLayout::{V0_2, V0_3_0, V0_3_2};
+    let mut bytes = vec![0xFFu8; 8423];
+    let cases = [
+        (Some(3u16), None, V0_2, LayoutSource::SystemFlags),
+        (Some(4), None, V0_2, LayoutSource::SystemFlags),
+        (Some(5), None, V0_3_0, LayoutSource::SystemFlags),
+        (Some(4), Some(V0_3_2), V0_3_2, LayoutSource::Given),
+        (None, None, V0_3_0, LayoutSource::Default),
+        (None, Some(V0_2), V0_2, LayoutSource::Given),
+    ];
+    for (version, given, layout, source) in cases {
+        bytes[..32].fill(0xFF);
+        if let Some(v) = version {
+            bytes[..4].copy_from_slice(&[0xc0, 0xac, 0xde, 0x1a]);
+            bytes[4..6].copy_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(
+            choose_layout(&bytes, given),
+            (layout, source),
+            "{version:?} {given:?}"
+        );
+        let DctFile::App(app) = DctFile::detect_as(&DUO, &bytes, given).unwrap() else {
+            panic!("an alt-1 dump");
+        };
+        assert_eq!((app.layout(), app.layout_source()), (layout, source));
+        // The extra system flags sit where that firmware keeps them.
+        let flags = app.layout().field("extra_system_flags").unwrap();
+        assert_eq!(flags.offset, if layout == V0_3_2 { 8391 } else { 4258 });
+    }
+    assert_eq!(layout_for_firmware("0.3.3").unwrap(), V0_3_2);
+    assert_eq!(layout_for_firmware("0.2").unwrap(), V0_2);
+    assert!(matches!(
+        layout_for_firmware("1.4.0"),
+        Err(DctError::UnknownFirmware { .. })
+    ));
 }

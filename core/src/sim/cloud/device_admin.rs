@@ -70,7 +70,14 @@ async fn unidentified(State(app): State<App>) -> Response {
 }
 
 impl RunningCloud {
-    /// Where the device endpoint listens (TCP, REFERENCE §5).
+    /// The address the device endpoint is bound to, as it is (`0.0.0.0:P`
+    /// when it listens on every interface).
+    pub fn device_listen_addr(&self) -> SocketAddr {
+        self.endpoint.as_ref().map(|e| e.addr).unwrap_or(self.addr)
+    }
+
+    /// Where a device connects to the device endpoint (TCP, REFERENCE §5):
+    /// its address, with `127.0.0.1` for an endpoint on every interface.
     pub fn device_addr(&self) -> SocketAddr {
         let addr = self.endpoint.as_ref().map(|e| e.addr).unwrap_or(self.addr);
         match addr.ip() {

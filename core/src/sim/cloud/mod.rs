@@ -267,8 +267,11 @@ impl LocalCloud {
     /// Bind, load state, and serve on a background thread with its own
     /// runtime; returns once the socket is listening.
     pub fn start(options: LocalCloudOptions) -> Result<RunningCloud, LocalCloudError> {
-        if !options.addr.ip().is_loopback() && !options.beyond_loopback {
-            return Err(LocalCloudError::NotLoopback { addr: options.addr });
+        // Both listeners: the API and the device endpoint.
+        for addr in [options.addr, options.device_addr] {
+            if !addr.ip().is_loopback() && !options.beyond_loopback {
+                return Err(LocalCloudError::NotLoopback { addr });
+            }
         }
         let mut store = Store::open(options.state_dir.as_deref())?;
         for token in &options.tokens {

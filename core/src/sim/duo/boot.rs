@@ -55,6 +55,32 @@ pub struct BootReport {
     /// (REFERENCE §5); `None` when the boot did not get that far.
     #[serde(default)]
     pub connection: Option<crate::protocol::connect::ConnectOutcome>,
+    /// Which server key the connection started from: the DCT's block, or
+    /// on 0.3.x the built-in one replacing a blank block in RAM (REFERENCE §2).
+    #[serde(default)]
+    pub server_key: Option<super::connect::ServerKeySource>,
+    /// The bootloader booted a WICED application (`wiced_application` =
+    /// 0x5AA5, REFERENCE §1): the system firmware, its key rule and its
+    /// cloud connection did not run.
+    #[serde(default)]
+    pub wiced_application: bool,
+}
+
+impl BootReport {
+    /// A boot into a WICED application: the key slot is left as it is.
+    pub(crate) fn wiced_application(mem: &Memory) -> BootReport {
+        let private = known_field("device_private_key");
+        BootReport {
+            slot_first_byte: mem.app_dct_read(private.offset, 1)[0],
+            generated_key: false,
+            fingerprint: None,
+            reset_after_key: false,
+            public_key_rewritten: false,
+            connection: None,
+            server_key: None,
+            wiced_application: true,
+        }
+    }
 }
 
 /// Run the firmware's key rule against the DCT.
@@ -79,6 +105,8 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
             reset_after_key: false,
             public_key_rewritten,
             connection: None,
+            server_key: None,
+            wiced_application: false,
         });
     }
     let key = keys::generate().map_err(SimError::Key)?;
@@ -100,6 +128,8 @@ pub(crate) fn apply_key_rule(mem: &mut Memory) -> Result<BootReport, SimError> {
         reset_after_key: true,
         public_key_rewritten,
         connection: None,
+        server_key: None,
+        wiced_application: false,
     })
 }
 

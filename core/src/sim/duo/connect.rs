@@ -25,28 +25,78 @@ pub(crate) struct ConnectContext<'a> {
     pub stay: Duration,
     pub time_factor: f64,
     pub sleep: &'a dyn Fn(Duration),
+    /// The firmware replaces a blank server key block by its built-in one,
+    /// in RAM only (0.3.x, REFERENCE §2 "Server public key block").
+    pub builtin_server_key: bool,
+}
+
+/// Which server key the firmware starts its connection with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerKeySource {
+    /// The block at DCT 2082.
+    Dct,
+    /// The block was blank (all 0xFF): firmware 0.3.x uses its built-in
+    /// key for the public cloud (`device.spark.io`, 5683), in RAM only; the
+    /// DCT keeps its 0xFF bytes.
+    BuiltIn,
+    /// The block was blank and the firmware (0.2.x) has no built-in key.
+    Missing,
+    /// The block is not blank and does not parse.
+    Unusable,
+}
+
+/// Where the server key comes from, given the 768 bytes at DCT 2082.
+pub(crate) fn server_key_source(block: &[u8], builtin_server_key: bool) -> ServerKeySource {
+    let blank = block.iter().all(|&b| b == 0xFF);
+    match (blank, builtin_server_key) {
+        (true, true) => ServerKeySource::BuiltIn,
+        (true, false) => ServerKeySource::Missing,
+        (false, _) if server_key::parse_server_key(block).is_ok() => ServerKeySource::Dct,
+        (false, _) => ServerKeySource::Unusable,
+    }
 }
 
 /// Connect as the firmware does after boot.
 pub(crate) fn connect(mem: &Memory, cx: ConnectContext<'_>) -> ConnectOutcome {
     let field = known_field("server_public_key");
-    let block = match server_key::parse_server_key(&mem.app_dct_read(field.offset, field.size)) {
-        Ok(b) => b,
-        // A blank block is replaced by the firmware's built-in one (0.3.x);
-        // any other unusable block leaves the firmware on its fallback
-        // address: device.spark.io either way, never a loopback server.
-        Err(e) => {
-            return ConnectOutcome::NotTried {
-                host: server_key::DEFAULT_HOST.to_string(),
-                port: server_key::DEFAULT_PORT,
-                reason: format!(
-                    "the server key block at DCT 2082 is not usable ({e}), so the firmware \
-                     falls back to the public cloud; the virtual Duo connects only to loopback \
-                     addresses"
-                ),
-            }
-        }
+    let raw = mem.app_dct_read(field.offset, field.size);
+    let not_tried = |reason: String| ConnectOutcome::NotTried {
+        host: server_key::DEFAULT_HOST.to_string(),
+        port: server_key::DEFAULT_PORT,
+        reason,
     };
+    let block =
+        match server_key_source(&raw, cx.builtin_server_key) {
+            ServerKeySource::Dct => match server_key::parse_server_key(&raw) {
+                Ok(b) => b,
+                Err(e) => return not_tried(e.to_string()),
+            },
+            // REFERENCE §2: 0.3.x replaces a blank block in RAM by its built-in
+            // key for the public cloud; the virtual Duo never connects there.
+            ServerKeySource::BuiltIn => return not_tried(
+                "the server key block at DCT 2082 is blank (all 0xFF), so the firmware uses its \
+                 built-in key for the public cloud (in RAM; the DCT stays blank); the virtual \
+                 Duo connects only to loopback addresses"
+                    .into(),
+            ),
+            ServerKeySource::Missing => return not_tried(
+                "the server key block at DCT 2082 is blank (all 0xFF) and firmware 0.2.x has no \
+                 built-in key: the handshake cannot start until a server key is written at 2082"
+                    .into(),
+            ),
+            // Any other unusable block leaves the firmware on its fallback
+            // address: device.spark.io, never a loopback server.
+            ServerKeySource::Unusable => {
+                let e = server_key::parse_server_key(&raw)
+                    .err()
+                    .map_or_else(String::new, |e| e.to_string());
+                return not_tried(format!(
+                    "the server key block at DCT 2082 is not usable ({e}), so the firmware falls \
+                 back to the public cloud; the virtual Duo connects only to loopback addresses"
+                ));
+            }
+        };
     if let Some(not_tried) = connect::not_loopback(&block) {
         return not_tried;
     }

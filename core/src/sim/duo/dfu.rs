@@ -28,9 +28,9 @@
 //!   changes nothing (ST's `USBD_CtlError`).
 //! - Leave: the zero-length DNLOAD goes to dfuMANIFEST_SYNC; the next
 //!   GETSTATUS reports dfuDNLOAD_IDLE, the state becomes
-//!   dfuMANIFEST_WAIT_RESET, and r3–r5 save their system flags (a DCT
-//!   write) before the reset. (The real board resets about 500 ms later;
-//!   the virtual one resets as the reply goes out.)
+//!   dfuMANIFEST_WAIT_RESET (GETSTATUS now says so), and
+//!   [`LEAVE_RESET_DELAY`] later (scaled) r3–r5 save their system flags (a
+//!   DCT write) and the board resets ([`super::VirtualDuo`] runs that).
 //! - CLRSTATUS outside dfuERROR puts the device in dfuERROR with
 //!   errUNKNOWN, as ST's code does; nothing else enters dfuERROR.
 
@@ -46,6 +46,10 @@ use crate::platform::Board;
 use super::faults::{BlockFate, FaultPlan};
 use super::memory::{Failure, Memory};
 use super::{SimError, Stats};
+
+/// From the leave GETSTATUS to the reset (REFERENCE §1: "about 500 ms
+/// later the bootloader saves its system flags … and resets").
+pub(crate) const LEAVE_RESET_DELAY: Duration = Duration::from_millis(500);
 
 /// Where the address pointer starts when the bootloader starts (REFERENCE §1).
 pub(crate) const DEFAULT_POINTER: u32 = 0x0802_0000;
@@ -91,6 +95,11 @@ pub(crate) struct DfuRegs {
     /// what an UPLOAD from a bad address returns on r3–r5.
     #[serde(with = "hex_bytes", default)]
     pub buffer: Vec<u8>,
+    /// The `wiced_application` trigger is armed: the host read the
+    /// configuration descriptor (as every host does when the board
+    /// enumerates) and no data block has been written since (REFERENCE §1).
+    #[serde(default)]
+    pub wiced_trigger: bool,
 }
 
 impl Default for DfuRegs {
@@ -104,17 +113,21 @@ impl Default for DfuRegs {
             poll_ms: 0,
             stuck: false,
             buffer: Vec::new(),
+            wiced_trigger: true,
         }
     }
 }
 
 impl DfuRegs {
     /// After a USB reset or (re)configuration: the class restarts in
-    /// dfuIDLE; the pointer and the buffer are static variables and stay.
+    /// dfuIDLE; the pointer, the buffer and the trigger are static
+    /// variables and stay (a USB reset re-enumerates, and the host's read
+    /// of the configuration descriptor arms the trigger again).
     pub fn restarted(&self) -> DfuRegs {
         DfuRegs {
             pointer: self.pointer,
             buffer: self.buffer.clone(),
+            wiced_trigger: self.wiced_trigger,
             ..DfuRegs::default()
         }
     }
@@ -303,24 +316,13 @@ impl Dfu<'_> {
                 }
             },
             DfuState::DfuManifestSync => {
-                // Particle: report dfuDNLOAD_IDLE, then reset (REFERENCE §1 quirk).
+                // Particle: report dfuDNLOAD_IDLE; the state is now
+                // dfuMANIFEST_WAIT_RESET, and the reset comes about 500 ms
+                // later (REFERENCE §1 quirk; `VirtualDuo` times it).
                 self.regs.state = DfuState::DfuManifestWaitReset;
-                if self.board.bootloader.saves_system_flags_on_leave {
-                    self.save_system_flags()?;
-                }
                 Ok(Outcome::Leave(self.status_reply(DfuState::DfuDnloadIdle)))
             }
             state => Ok(Outcome::Data(self.status_reply(state))),
-        }
-    }
-
-    /// r3–r5 write their system flags back to the DCT as they leave DFU
-    /// (REFERENCE §1); the DCT layer skips identical data.
-    fn save_system_flags(&mut self) -> Result<(), SimError> {
-        let flags = self.mem.app_dct_read(0, 32);
-        match self.mem.app_dct_write(0, &flags) {
-            Ok(_) | Err(SimError::Dct(_)) => Ok(()),
-            Err(e) => Err(e),
         }
     }
 
@@ -345,7 +347,10 @@ impl Dfu<'_> {
                 0 => self.command(&pending.data),
                 1 => Ok(Duration::ZERO),
                 block => match self.block_address(block) {
-                    Some(addr) => self.mem.write(self.alt, addr, &pending.data),
+                    Some(addr) => match self.wiced_trigger(addr, &pending.data) {
+                        Ok(()) => self.mem.write(self.alt, addr, &pending.data),
+                        Err(e) => Err(e),
+                    },
                     None => Err(Failure::Refused),
                 },
             },
@@ -366,6 +371,35 @@ impl Dfu<'_> {
             hold,
             failed,
         })
+    }
+
+    /// The Duo's `wiced_application` trigger (REFERENCE §1): the first data
+    /// block after the configuration descriptor was read clears it, and
+    /// sets the DCT flag if it is written at a trigger address and opens
+    /// with an initial stack pointer. The flag goes to the DCT the way the
+    /// bootloader reaches it (not at all on an r6 without system firmware).
+    fn wiced_trigger(&mut self, addr: u32, data: &[u8]) -> Result<(), Failure> {
+        if !std::mem::take(&mut self.regs.wiced_trigger) {
+            return Ok(());
+        }
+        let (Some(trigger), Some(word)) = (self.board.bootloader.wiced_trigger, data.get(..4))
+        else {
+            return Ok(());
+        };
+        let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        let Some(flag) = trigger.flag_for(addr, word) else {
+            return Ok(());
+        };
+        if !self.board.dct_alt_works() {
+            return Ok(());
+        }
+        match self
+            .mem
+            .app_dct_write(trigger.flag_offset, &flag.to_le_bytes())
+        {
+            Ok(_) | Err(SimError::Dct(_)) => Ok(()),
+            Err(e) => Err(Failure::Io(e)),
+        }
     }
 
     /// The bwPollTimeout the medium declares, inverted (REFERENCE §1): an

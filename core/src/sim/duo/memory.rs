@@ -322,8 +322,10 @@ impl Memory {
     /// change that only clears bits is programmed in place in the current
     /// partition; otherwise the whole partition is copied with the change
     /// into the other one, which becomes current, and (≤ 0.3.1) the old
-    /// partition is erased completely. 0.3.2+ always copies. Like the
-    /// device, it accepts any write that ends within the partition.
+    /// partition is erased completely. 0.3.2+ always copies and ends the new
+    /// partition with the WICED 3.7 trailer (sequence and CRC,
+    /// [`crate::dct::image`]). Like the device, it accepts any write that
+    /// ends within the partition (before the trailer on 0.3.2+).
     pub fn app_dct_write(&mut self, offset: usize, data: &[u8]) -> Result<DctWrite, SimError> {
         let mut image = DctImage::from_bytes(self.platform, self.dct_region())?;
         let current = image.current_partition()?;
@@ -348,7 +350,12 @@ impl Memory {
             self.internal.program(at, data)?;
             return Ok(DctWrite::InPlace { len: data.len() });
         }
-        image.write_app_data(offset, data)?;
+        if always_copies {
+            // 0.3.2+: the WICED 3.7 scheme, sequence and CRC in a trailer.
+            image.write_app_data_sequenced(offset, data)?;
+        } else {
+            image.write_app_data(offset, data)?;
+        }
         let mut bytes = image.into_bytes();
         let erase_old = !always_copies;
         if erase_old {

@@ -51,6 +51,7 @@ use crate::time::Clock;
 pub use crate::protocol::connect::{ConnectOutcome, HELLO_DEADLINE, KEEP_ALIVE_INTERVAL};
 pub use boot::BootReport;
 pub use clock::ManualClock;
+pub use connect::ServerKeySource;
 pub use error::SimError;
 pub use faults::Fault;
 pub use status::DuoStatus;
@@ -183,6 +184,16 @@ struct DeviceState {
     /// off the bus until then (re-enumerating), in calendar time.
     #[serde(default)]
     reappear_at: Option<std::time::SystemTime>,
+    /// After the leave GETSTATUS: when the bootloader saves its system
+    /// flags and resets into firmware (REFERENCE §1, ~500 ms), in calendar
+    /// time. Until then the board stays in dfuMANIFEST_WAIT_RESET.
+    #[serde(default)]
+    reset_at: Option<std::time::SystemTime>,
+    /// The bootloader booted a WICED application (`wiced_application` =
+    /// 0x5AA5, REFERENCE §1) instead of the system firmware: no Particle
+    /// USB face, no key rule, no cloud.
+    #[serde(default)]
+    wiced_app_running: bool,
 }
 
 impl DeviceState {
@@ -320,6 +331,8 @@ impl VirtualDuo {
             service: Default::default(),
             listening: false,
             reappear_at: None,
+            reset_at: None,
+            wiced_app_running: false,
         };
         let mut duo = VirtualDuo {
             dir: dir.to_path_buf(),
@@ -364,7 +377,7 @@ impl VirtualDuo {
         let board = state.board(dir)?;
         let mem = Memory::open(dir, board)?;
         let written = serde_json::to_string_pretty(&state).unwrap_or_default();
-        Ok(VirtualDuo {
+        let mut duo = VirtualDuo {
             dir: dir.to_path_buf(),
             _lock: lock,
             clock: DeviceClock::new(clock),
@@ -374,7 +387,40 @@ impl VirtualDuo {
             written,
             mem,
             timeout: None,
-        })
+        };
+        // A reset that came due while nobody held the board has happened;
+        // whoever opens it finds the board as the reset left it.
+        if duo.settle()? {
+            duo.enumerated_as = duo.state.mode;
+        }
+        Ok(duo)
+    }
+
+    /// Run the reset that follows a leave once its time has come: r3–r5
+    /// save their system flags (a DCT write, REFERENCE §1), then the board
+    /// boots its firmware (a failed boot is kept in the state). Returns
+    /// whether it happened.
+    fn settle(&mut self) -> Result<bool, SimError> {
+        let Some(at) = self.state.reset_at else {
+            return Ok(false);
+        };
+        if self.clock.now() < at {
+            return Ok(false);
+        }
+        self.state.reset_at = None;
+        if self.board.bootloader.saves_system_flags_on_leave {
+            let flags = self.mem.app_dct_read(0, 32);
+            match self.mem.app_dct_write(0, &flags) {
+                Ok(_) | Err(SimError::Dct(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        // A failed key rule or a board without firmware is kept in the
+        // state by `boot`; only the state directory failing is an error.
+        match self.boot() {
+            Err(e @ SimError::Io { .. }) => Err(e),
+            _ => Ok(true),
+        }
     }
 
     /// Read what the device is without taking it (for listing devices while
@@ -546,6 +592,8 @@ impl VirtualDuo {
         self.state.service = Default::default();
         self.state.listening = false;
         self.state.reappear_at = None;
+        self.state.reset_at = None;
+        self.state.wiced_app_running = false;
         if self.board.firmware.is_none() {
             // No system firmware: the bootloader stays in DFU mode.
             self.state.mode = Mode::Dfu;
@@ -558,6 +606,9 @@ impl VirtualDuo {
             return Err(e);
         }
         self.state.mode = Mode::Firmware;
+        if let Some(report) = self.wiced_application()? {
+            return Ok(report);
+        }
         self.install_newer_bootloader()?;
         let mut result = boot::apply_key_rule(&mut self.mem);
         if matches!(&result, Ok(report) if report.reset_after_key) {
@@ -567,6 +618,12 @@ impl VirtualDuo {
         if let Ok(report) = &mut result {
             let clock = self.clock.clone();
             let platform = self.platform();
+            let builtin = self.board.firmware.is_some_and(|f| f.builtin_server_key);
+            let block = platform::known_field("server_public_key");
+            report.server_key = Some(connect::server_key_source(
+                &self.mem.app_dct_read(block.offset, block.size),
+                builtin,
+            ));
             report.connection = Some(connect::connect(
                 &self.mem,
                 connect::ConnectContext {
@@ -575,6 +632,7 @@ impl VirtualDuo {
                     stay: options.stay,
                     time_factor: self.state.time_factor,
                     sleep: &|d| clock.sleep(d),
+                    builtin_server_key: builtin,
                 },
             ));
         }
@@ -590,6 +648,25 @@ impl VirtualDuo {
         }
         self.persist()?;
         result
+    }
+
+    /// REFERENCE §1: the bootloader boots a WICED application instead of the
+    /// system firmware when the extra system flag `wiced_application` is
+    /// 0x5AA5 (set by the trigger when one was written at 0x08010000).
+    fn wiced_application(&mut self) -> Result<Option<BootReport>, SimError> {
+        let Some(trigger) = self.board.bootloader.wiced_trigger else {
+            return Ok(None);
+        };
+        let flag = self.mem.app_dct_read(trigger.flag_offset, 2);
+        if u16::from_le_bytes([flag[0], flag[1]]) != platform::board::WICED_APP_FLAG {
+            return Ok(None);
+        }
+        let report = BootReport::wiced_application(&self.mem);
+        self.state.wiced_app_running = true;
+        self.state.last_boot = Some(report.clone());
+        self.state.last_boot_error = None;
+        self.persist()?;
+        Ok(Some(report))
     }
 
     /// The system firmware replaces an older bootloader with its own at
@@ -616,6 +693,8 @@ impl VirtualDuo {
 
     fn enter_dfu_state(&mut self) {
         self.state.mode = Mode::Dfu;
+        self.state.reset_at = None;
+        self.state.wiced_app_running = false;
         self.state.service = Default::default();
         self.state.listening = false;
         self.state.reappear_at = None;
@@ -668,6 +747,7 @@ impl VirtualDuo {
         }
         match self.state.mode {
             Mode::Dfu => Ok(()),
+            Mode::Firmware if self.state.wiced_app_running => Err(TransportError::NoDevice),
             Mode::Firmware if self.board.firmware.is_some() => Ok(()),
             Mode::Firmware => Err(TransportError::NoDevice),
         }
@@ -751,6 +831,7 @@ impl VirtualDuo {
     /// class restarts in dfuIDLE (the address pointer is kept, as ST's
     /// static `Pointer` is) and a device stuck in dfuDNBUSY is freed.
     pub fn usb_reset(&mut self) -> Result<(), TransportError> {
+        self.settle().map_err(storage_failed)?;
         self.present()?;
         if self.state.mode != Mode::Dfu {
             return Err(TransportError::NoDevice);
@@ -764,6 +845,7 @@ impl VirtualDuo {
     }
 
     fn transfer(&mut self, setup: &Setup, data: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.settle().map_err(storage_failed)?;
         self.present()?;
         self.wait_until_free()?;
         self.state.stats.control_transfers += 1;
@@ -847,6 +929,14 @@ impl VirtualDuo {
                     // ST: (re)configuring initialises the DFU class.
                     self.state.dfu = self.state.dfu.restarted();
                 }
+                if setup.request == crate::dfu::descriptor::GET_DESCRIPTOR
+                    && setup.request_type == 0x80
+                    && setup.value >> 8 == 2
+                {
+                    // Reading the configuration descriptor arms the
+                    // `wiced_application` trigger (REFERENCE §1).
+                    self.state.dfu.wiced_trigger = true;
+                }
                 Ok((reply, None))
             }
             _ if dfu_request => {
@@ -868,9 +958,10 @@ impl VirtualDuo {
                         return Err(TransportError::NoDevice);
                     }
                     Outcome::Leave(reply) => {
-                        // The reply goes out, then the board resets into
-                        // firmware; a failed key rule is kept in the state.
-                        let _ = self.boot();
+                        // The reply goes out; the board resets into
+                        // firmware about 500 ms later (`settle`).
+                        let delay = dfu::scale(dfu::LEAVE_RESET_DELAY, self.state.time_factor);
+                        self.state.reset_at = Some(self.clock.now() + delay);
                         reply
                     }
                 };
@@ -898,6 +989,21 @@ impl VirtualDuo {
             alt: self.state.usb.alt,
             time_factor: self.state.time_factor,
         }
+    }
+}
+
+impl Drop for VirtualDuo {
+    /// A board left to reset (the host closed it after leaving DFU) does
+    /// so: the rest of its ~500 ms passes on the device's clock, then the
+    /// reset runs, so whoever opens the board next finds it in firmware.
+    fn drop(&mut self) {
+        let Some(at) = self.state.reset_at else {
+            return;
+        };
+        if let Ok(left) = at.duration_since(self.clock.now()) {
+            self.clock.sleep(left);
+        }
+        let _ = self.settle();
     }
 }
 

@@ -86,10 +86,39 @@ fn leaving_dfu_reports_dnload_idle_then_the_device_boots_firmware() {
             0
         ]
     );
+    // REFERENCE §1: then dfuMANIFEST_WAIT_RESET, and the reset about 500 ms
+    // later (5 ms at time factor 0.01).
+    assert_eq!(b.status().state, DfuState::DfuManifestWaitReset);
+    b.clock.advance(Duration::from_micros(4900));
+    assert_eq!(b.status().state, DfuState::DfuManifestWaitReset);
+    assert_eq!(b.t.mode(), Mode::Dfu);
+    b.clock.advance(Duration::from_micros(100));
     assert_eq!(b.class_in(GETSTATUS, 0, 6), Err(TransportError::NoDevice));
     assert_eq!(b.t.reset(), Err(TransportError::NoDevice));
     assert_eq!(b.t.mode(), Mode::Firmware);
     generated_key(&b.t.app_dct_bytes(), 0xFF);
+}
+
+/// REFERENCE §1: a host that closes the board right after the leave
+/// GETSTATUS (dfu-util's `:leave`) still finds it in firmware when it opens
+/// it again: the reset runs ~500 ms (scaled) after the reply, on the device
+/// clock, whoever holds the board.
+#[test]
+fn a_board_closed_after_leaving_resets_500_ms_later_on_the_device_clock() {
+    let mut b = bench(0.01);
+    b.dnload(2, &[]).unwrap();
+    assert_eq!(b.status().state, DfuState::DfuDnloadIdle);
+    let before = b.clock.elapsed();
+    let Bench { dir, t, clock } = b;
+    drop(t);
+    assert_eq!(
+        clock.elapsed() - before,
+        Duration::from_millis(5),
+        "the reset waited"
+    );
+    let duo = crate::sim::duo::VirtualDuo::open_with_clock(&dir.path().join("vd"), clock).unwrap();
+    assert_eq!(duo.mode(), Mode::Firmware);
+    assert!(duo.last_boot().0.unwrap().generated_key);
 }
 
 #[test]
@@ -107,8 +136,7 @@ fn reset_request_makes_the_next_boot_generate_a_new_key() {
     b.alt(1);
     assert_eq!(b.write(34, RESET_REQUEST).status, DfuStatus::Ok);
     assert_eq!(b.read(34, 1216), RESET_REQUEST);
-    b.dnload(0, &[]).unwrap();
-    b.status();
+    b.leave();
     assert_eq!(b.t.mode(), Mode::Firmware);
     let app = b.t.app_dct_bytes();
     assert_ne!(app[34..34 + 612], first[..], "a different key");

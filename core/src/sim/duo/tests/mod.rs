@@ -5,6 +5,7 @@ mod boot;
 mod dct;
 mod descriptors;
 mod faults;
+mod firmware_rules;
 mod media;
 mod state_machine;
 mod store;
@@ -226,6 +227,21 @@ impl Bench {
         }
         self.abort().unwrap();
         out
+    }
+
+    /// Leave DFU as dfu-util does (zero-length DNLOAD, GETSTATUS), then let
+    /// the ~500 ms (scaled) until the reset pass (REFERENCE §1): afterwards
+    /// the board has booted its firmware and is gone from this handle.
+    pub fn leave(&mut self) {
+        self.dnload(0, &[]).unwrap();
+        assert_eq!(self.status().state, DfuState::DfuDnloadIdle);
+        let factor = self.t.device().time_factor();
+        self.clock
+            .advance(Duration::from_secs_f64(0.5 * factor) + Duration::from_micros(1));
+        assert_eq!(
+            self.class_in(GETSTATUS, 0, 6),
+            Err(TransportError::NoDevice)
+        );
     }
 
     /// Back to dfuIDLE from an error, as hosts do.
