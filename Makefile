@@ -38,6 +38,7 @@ test-rust: deps libusb-virtual
 # Examples run in CI so they never rot.
 examples: deps
 	$(CARGO) run -q -p duo-provisioning-examples --bin guide
+	$(CARGO) run -q -p duo-provisioning-examples --bin progress
 
 test: lint test-rust examples
 

@@ -398,3 +398,114 @@ fn an_endless_success_reply_is_read_only_so_far_and_is_not_a_success() {
     drop(client);
     server.join().unwrap();
 }
+
+fn jobs_for(ids: &[DeviceId]) -> Vec<BatchJob> {
+    let key = Arc::new(ProvisionKey::generic().unwrap());
+    ids.iter()
+        .enumerate()
+        .map(|(i, d)| BatchJob {
+            line: i + 1,
+            device_id: d.clone(),
+            key: key.clone(),
+        })
+        .collect()
+}
+
+/// Issue 8 item 5: a batch cancelled after its first device starts no new
+/// job; every device is still in the results, the unfinished ones with
+/// code `CANCELLED`, and the summary counts them.
+#[test]
+fn a_cancelled_batch_starts_no_new_job_and_reports_the_rest_as_cancelled() {
+    use crate::progress::{CancelToken, Monitor, Phase, ProgressEvent, Unit};
+    let ids: Vec<DeviceId> = (0..20u32).map(|i| id(&format!("{i:024x}"))).collect();
+    let cloud = cloud_with(ids.clone());
+    let (client, _) = client(config(&cloud, TOKEN));
+    let options = BatchOptions {
+        concurrency: 1,
+        product_id: 88,
+    };
+    let token = CancelToken::new();
+    let trigger = token.clone();
+    let events = Arc::new(std::sync::Mutex::new(Vec::<ProgressEvent>::new()));
+    let sink = events.clone();
+    let monitor =
+        Monitor::new()
+            .with_cancel(token)
+            .with_observer(Arc::new(move |e: &ProgressEvent| {
+                assert_eq!((e.phase, e.unit), (Phase::Provision, Unit::Devices));
+                if e.done == 1 {
+                    trigger.cancel();
+                }
+                sink.lock().unwrap().push(*e);
+            }));
+    let (results, summary) = client.run_batch_with(jobs_for(&ids), &options, |_| {}, &monitor);
+    assert_eq!(results.len(), 20);
+    assert_eq!(summary.total, 20);
+    assert_eq!(summary.failed, 0);
+    assert!(summary.ok >= 1, "{summary}");
+    assert!(summary.cancelled >= 1, "{summary}");
+    assert_eq!(summary.ok + summary.cancelled, 20, "{summary}");
+    assert!(!summary.all_ok());
+    assert!(summary.to_string().contains("cancelled"), "{summary}");
+    for r in &results {
+        let records = cloud.records_for(&r.device_id).len();
+        if r.ok {
+            assert_eq!(records, 1, "{}", r.device_id);
+        } else {
+            assert_eq!(r.code, Some(crate::error::ErrorCode::Cancelled));
+            if r.error.as_deref().unwrap().contains("not sent") {
+                assert_eq!(records, 0, "{}: never sent", r.device_id);
+            }
+        }
+    }
+    let done: Vec<u64> = events.lock().unwrap().iter().map(|e| e.done).collect();
+    assert_eq!(done, (0..=20).collect::<Vec<u64>>());
+}
+
+#[test]
+fn a_batch_cancelled_before_it_starts_sends_nothing() {
+    use crate::progress::{CancelToken, Monitor};
+    let ids: Vec<DeviceId> = (0..5u32).map(|i| id(&format!("{i:024x}"))).collect();
+    let cloud = cloud_with(ids.clone());
+    let (client, _) = client(config(&cloud, TOKEN));
+    let token = CancelToken::new();
+    token.cancel();
+    let monitor = Monitor::new().with_cancel(token);
+    let options = BatchOptions {
+        concurrency: 4,
+        product_id: 88,
+    };
+    let (results, summary) = client.run_batch_with(jobs_for(&ids), &options, |_| {}, &monitor);
+    assert_eq!((summary.total, summary.cancelled, summary.ok), (5, 5, 0));
+    for r in &results {
+        assert_eq!(cloud.records_for(&r.device_id).len(), 0);
+        assert_eq!(r.attempts, 0);
+    }
+}
+
+/// A single provision waiting on a slow cloud is dropped on cancel and
+/// answers `CANCELLED` with the device id.
+#[test]
+fn a_provision_in_flight_is_cancelled() {
+    use crate::progress::{CancelToken, Monitor};
+    let cloud = cloud();
+    cloud.set_fault(Fault::Delay { ms: 60_000 });
+    let (client, _) = client(config(&cloud, TOKEN));
+    let token = CancelToken::new();
+    let monitor = Monitor::new().with_cancel(token.clone());
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        token.cancel();
+    });
+    let pem = ProvisionKey::generic().unwrap().pem;
+    let err = client
+        .provision_with(&id(SEEDED), &pem, 88, &monitor)
+        .unwrap_err();
+    canceller.join().unwrap();
+    assert_eq!(crate::error::ErrorInfo::code(&err).as_str(), "CANCELLED");
+    assert_eq!(
+        crate::error::ErrorInfo::facts(&err).device_id.as_deref(),
+        Some(SEEDED)
+    );
+    assert!(err.to_string().contains("may or may not"), "{err}");
+}
