@@ -316,6 +316,15 @@ pub fn write_new_numbered(
     })
 }
 
+/// Replace a state file a program rewrites often (the virtual Duo's state,
+/// the local cloud's devices): a temporary file with a fresh name, created
+/// new (so never through a link planted at a fixed name), then a rename.
+/// No fsync, unlike [`write_atomic`]: a crash loses at most the last
+/// change, never leaves a half-written file.
+pub fn replace_state_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    Staged::create(path, bytes, false)?.commit(true)
+}
+
 /// An output file written bit by bit (a batch report) with the rules of
 /// [`write_atomic`]: the target is checked when it is created, the lines go
 /// to a temporary file beside it, and [`OutputWriter::commit`] gives it its

@@ -46,8 +46,9 @@ use sha2::{Digest, Sha256};
 
 pub use files::{
     check_key_base, check_target, inspect_key_file, key_base, load_private_key_file,
-    load_public_key_file, new_key_files, read_key_file, write_atomic, write_key_files,
-    write_new_numbered, KeyFileReport, KeyFiles, NewKeyReport, OutputWriter, MAX_KEY_FILE_SIZE,
+    load_public_key_file, new_key_files, read_key_file, replace_state_file, write_atomic,
+    write_key_files, write_new_numbered, KeyFileReport, KeyFiles, NewKeyReport, OutputWriter,
+    MAX_KEY_FILE_SIZE,
 };
 pub use generate::{generate, RANDOM_BASE_ROUNDS};
 pub use inspect::{device_key_notes, inspect_key, KeyKind, KeyReport};

@@ -221,3 +221,40 @@ fn rule2_dumps_of_alt_0_and_the_whole_dct_are_0600() {
         assert_eq!(mode(&dir.path().join(alt)), 0o600, "alt {alt}");
     }
 }
+
+/// The virtual Duo's and the local cloud's own state files are replaced
+/// through fresh temporary names: a link planted at the old fixed
+/// temporary name (`virtual-duo.json.tmp`) is never written through.
+#[test]
+fn rule1_state_files_never_write_through_a_planted_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    sim_create(p, &[]);
+    std::fs::write(p.join("victim"), b"victim").unwrap();
+    std::os::unix::fs::symlink(p.join("victim"), p.join("vd/virtual-duo.json.tmp")).unwrap();
+    let out = on_sim(p, &["sim", "boot", "vd"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read(p.join("victim")).unwrap(), b"victim");
+    let state = std::fs::read_to_string(p.join("vd/virtual-duo.json")).unwrap();
+    assert!(state.contains("firmware"), "{state}");
+
+    let state_dir = p.join("state");
+    std::fs::create_dir(&state_dir).unwrap();
+    std::os::unix::fs::symlink(p.join("victim"), state_dir.join("devices.json.tmp")).unwrap();
+    let served = crate::serve::Served::start(
+        p,
+        &[
+            "--token",
+            "t",
+            "--seed",
+            "2fff27fffc473530fff23637",
+            "--state",
+            "state",
+        ],
+    );
+    drop(served);
+    assert_eq!(std::fs::read(p.join("victim")).unwrap(), b"victim");
+    assert!(std::fs::read_to_string(state_dir.join("devices.json"))
+        .unwrap()
+        .contains("2fff27fffc473530fff23637"));
+}

@@ -383,14 +383,13 @@ impl Store {
                 .collect(),
         };
         let path = p.dir.join("devices.json");
-        let tmp = p.dir.join("devices.json.tmp");
         let text = serde_json::to_string_pretty(&file).expect("devices serialise");
-        std::fs::write(&tmp, text)
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|e| LocalCloudError::State {
+        crate::keys::replace_state_file(&path, text.as_bytes()).map_err(|e| {
+            LocalCloudError::State {
                 path,
                 reason: format!("cannot write: {e}"),
-            })
+            }
+        })
     }
 }
 

@@ -146,9 +146,10 @@ pub(crate) fn read_state<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<T
 /// Replace the metadata file atomically.
 pub(crate) fn write_state(dir: &Path, json: &str) -> Result<(), SimError> {
     let path = dir.join(STATE_FILE);
-    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
-    fs::write(&tmp, json).map_err(|e| io_error(&tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
+    crate::keys::replace_state_file(&path, json.as_bytes()).map_err(|e| match e {
+        crate::keys::KeyError::Write { path, error } => io_error(&path, error),
+        other => io_error(&path, std::io::Error::other(other.to_string())),
+    })
 }
 
 /// How long opening waits for another holder to let go before answering
