@@ -135,6 +135,8 @@ export interface DuoError extends Error {
   dfuState?: string
   path?: string
   restore?: string
+  /** After an aborted key write or reset: what the key slot holds, whole ('old' or 'new'). */
+  slot?: 'old' | 'new'
 }
 
 /** A board in DFU mode, as `listDevices` finds it. */
@@ -320,6 +322,12 @@ export interface BatchSummary {
   total: number
   ok: number
   failed: number
+  /**
+   * Devices not provisioned because `signal` aborted the batch (never
+   * sent, or dropped before the cloud answered); their results have code
+   * `CANCELLED`. `ok + failed + cancelled === total`.
+   */
+  cancelled: number
   /** Requests made, retries included. */
   attempts: number
   concurrency: number
@@ -453,8 +461,10 @@ export declare function provision(deviceId: string, token?: string | undefined |
 
 /**
  * Provision many devices concurrently. Resolves with the summary (also when
- * some devices failed: see `failed` and each result's `code`); rejects only
- * when nothing could be sent (bad id, key file, token or URL).
+ * some devices failed: see `failed` and each result's `code`; and when
+ * `signal` aborted the batch under way: `cancelled` counts the devices not
+ * done); rejects only when nothing could be sent (bad id, key file, token
+ * or URL; `CANCELLED` when `signal` had fired before the call).
  */
 export declare function provisionMany(items: Array<string | BatchItem>, token?: string | undefined | null, options?: ProvisionManyOptions | undefined | null): Promise<BatchSummary>
 

@@ -15,6 +15,7 @@ export const {
   provision,
   provisionMany,
   VirtualDuo,
+  Device,
   LocalCloud,
 } = native;
 export default native;

@@ -45,7 +45,9 @@ function fresh(args, env) {
   const run = spawnSync(process.execPath, args, { env: { ...process.env, ...env }, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   const rss = Number((/maxrss_kib=(\d+)/.exec(run.stderr) || [])[1]);
-  return { ms, rssMiB: rss / 1024, ok: run.status === 0 };
+  const requireMs = Number((/require_ms=([\d.]+)/.exec(run.stderr) || [])[1]);
+  const provisionMs = Number((/provision_ms=([\d.]+)/.exec(run.stderr) || [])[1]);
+  return { ms, rssMiB: rss / 1024, requireMs, provisionMs, ok: run.status === 0 };
 }
 
 function median(values) {
@@ -66,11 +68,23 @@ async function main() {
 
     const env = { PARTICLE_ACCESS_TOKEN: TOKEN, PARTICLE_API_URL: cloud.url };
     const pkg = path.join(__dirname, '..');
-    const oursOne = `require(${JSON.stringify(pkg)}).provision(${JSON.stringify(ids[0])}, undefined, {})` +
-      '.then(() => console.error(`maxrss_kib=${process.resourceUsage().maxRSS}`))';
-    const runs = 5;
-    const a = Array.from({ length: runs }, () => fresh(['-e', oursOne], env));
-    const b = Array.from({ length: runs }, () => fresh([path.join(__dirname, 'original-main.js'), ids[1]], env));
+    // Inside the child: the time to require the package and to provision
+    // (token/URL discovery, client and runtime start, one request).
+    const oursOne = 'const t0 = process.hrtime.bigint(); const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;' +
+      `const d = require(${JSON.stringify(pkg)}); const loaded = ms();` +
+      `d.provision(${JSON.stringify(ids[0])}, undefined, {})` +
+      '.then(() => console.error(`maxrss_kib=${process.resourceUsage().maxRSS} require_ms=${loaded} provision_ms=${ms() - loaded}`))';
+    const bareOne = 'console.error(`maxrss_kib=${process.resourceUsage().maxRSS}`)';
+    // Interleaved, so a load change on the machine hits all three alike.
+    const runs = 9;
+    const a = [];
+    const b = [];
+    const bare = [];
+    for (let i = 0; i < runs; i++) {
+      a.push(fresh(['-e', oursOne], env));
+      b.push(fresh([path.join(__dirname, 'original-main.js'), ids[1]], env));
+      bare.push(fresh(['-e', bareOne], env));
+    }
     const am = median(a.map((r) => r.ms));
     const bm = median(b.map((r) => r.ms));
     const ar = median(a.map((r) => r.rssMiB));
@@ -79,6 +93,9 @@ async function main() {
       `${ar.toFixed(1)} MiB peak RSS${a.every((r) => r.ok) ? '' : ' (FAILED)'}; original-style main.js ` +
       `${bm.toFixed(0)} ms, ${br.toFixed(1)} MiB${b.every((r) => r.ok) ? '' : ' (FAILED)'} ` +
       `(time ${(am / bm).toFixed(2)}, memory ${(ar / br).toFixed(2)} of the original's; target <= 0.33)`);
+    console.log(`  inside the duo-provisioning process (median): require ${median(a.map((r) => r.requireMs)).toFixed(1)} ms, ` +
+      `provision ${median(a.map((r) => r.provisionMs)).toFixed(1)} ms; a bare \`node -e\` process: ` +
+      `${median(bare.map((r) => r.ms)).toFixed(0)} ms, ${median(bare.map((r) => r.rssMiB)).toFixed(1)} MiB peak RSS (the floor of any Node process)`);
 
     const load = Array.from({ length: runs }, () => {
       const run = spawnSync(process.execPath, ['-e',

@@ -46,5 +46,12 @@ if (!library) {
 // Replace by rename: a running process may have the old file mapped.
 const tmp = `${out}.${process.pid}.tmp`;
 fs.copyFileSync(library, tmp);
+// The workspace's release profile keeps line tables (debug = 1) for the CLI's
+// backtraces; the addon does not need them: without them the .node is a
+// fraction of the size (less to read at require time). Where there is no
+// `strip` (binutils), the copy is used as built.
+const strip = spawnSync(process.env.STRIP || 'strip', ['--strip-debug', tmp], { stdio: 'ignore' });
+const stripped = !strip.error && strip.status === 0;
 fs.renameSync(tmp, out);
-console.log(`duo-provisioning: built ${path.relative(root, out)} from ${library}`);
+console.log(`duo-provisioning: built ${path.relative(root, out)} from ${library}` +
+  `${stripped ? ' (debug info stripped)' : ''}, ${(fs.statSync(out).size / 2 ** 20).toFixed(1)} MiB`);

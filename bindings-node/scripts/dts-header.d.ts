@@ -135,6 +135,8 @@ export interface DuoError extends Error {
   dfuState?: string
   path?: string
   restore?: string
+  /** After an aborted key write or reset: what the key slot holds, whole ('old' or 'new'). */
+  slot?: 'old' | 'new'
 }
 
 /** A board in DFU mode, as `listDevices` finds it. */

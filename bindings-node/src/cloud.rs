@@ -5,14 +5,12 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use duo_provisioning::cloud::batch::{prepare_jobs, BatchEntry, BatchOptions, DeviceResult};
 use duo_provisioning::cloud::blocking::BlockingClient;
-use duo_provisioning::cloud::config::{resolve, Resolved, Sources};
-use duo_provisioning::cloud::{
-    CloudConfig, DeviceId, KeySource, ProvisionKey, Provisioned, RetryPolicy,
-};
+use duo_provisioning::cloud::config::ArgNames;
+use duo_provisioning::cloud::settings::{ClientOptions, ClientReport};
+use duo_provisioning::cloud::{DeviceId, KeySource, ProvisionKey, Provisioned};
 use napi::bindgen_prelude::{AsyncTask, Buffer, Either, Object};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Env;
@@ -72,10 +70,19 @@ pub struct ProvisionResult {
     pub response: Value,
 }
 
-/// The client settings both calls share, resolved by the core.
+/// How this package names the options the core's messages mention.
+const NAMES: ArgNames = ArgNames {
+    token: "the token argument of provision()",
+    api_url: "the apiUrl option",
+    timeout: "the timeoutMs option",
+    ca_cert: "the caCert option",
+};
+
+/// The client settings both calls share, resolved by the core
+/// (`ClientOptions::resolve`: discovery order, timeout bounds, retries).
 struct Client {
     client: BlockingClient,
-    resolved: Resolved,
+    report: ClientReport,
     product_id: u16,
 }
 
@@ -86,18 +93,18 @@ fn client(
     retries: Option<u32>,
     product_id: Option<u16>,
 ) -> Result<Client, CoreError> {
-    let resolved = resolve(&Sources::from_env(token, api_url), false)?;
-    let mut config = CloudConfig::new(resolved.api_url.clone(), resolved.token.clone());
-    if let Some(ms) = timeout_ms {
-        config.timeout = Duration::from_millis(u64::from(ms));
-        config.connect_timeout = config.timeout.min(config.connect_timeout);
+    let settings = ClientOptions {
+        token,
+        api_url,
+        timeout_secs: timeout_ms.map(|ms| f64::from(ms) / 1000.0),
+        retries,
+        names: NAMES,
+        ..ClientOptions::default()
     }
-    if let Some(retries) = retries {
-        config.retry = RetryPolicy::with_retries(retries);
-    }
+    .resolve()?;
     Ok(Client {
-        client: BlockingClient::new(config)?,
-        resolved,
+        client: BlockingClient::new(settings.config)?,
+        report: settings.report,
         product_id: product_id.unwrap_or(DUO_PRODUCT_ID),
     })
 }
@@ -110,7 +117,7 @@ fn provision_key(key: Option<Either<String, Buffer>>) -> Result<ProvisionKey, Co
     })
 }
 
-fn result(done: Provisioned, key: &ProvisionKey, resolved: &Resolved) -> ProvisionResult {
+fn result(done: Provisioned, key: &ProvisionKey, report: &ClientReport) -> ProvisionResult {
     ProvisionResult {
         device_id: done.device_id.to_string(),
         fingerprint: done.fingerprint,
@@ -118,9 +125,9 @@ fn result(done: Provisioned, key: &ProvisionKey, resolved: &Resolved) -> Provisi
         attempts: done.attempts,
         order: done.order,
         key_source: json(&key.source),
-        token_origin: json(&resolved.token_origin),
-        api_url: resolved.api_url.to_string(),
-        api_url_origin: json(&resolved.api_url_origin),
+        token_origin: json(&report.token_origin),
+        api_url: report.api_url.clone(),
+        api_url_origin: json(&report.api_url_origin),
         response: done.response,
     }
 }
@@ -153,9 +160,8 @@ pub fn provision(
             let c = client(token, api_url, timeout_ms, retries, product_id)?;
             let done = c
                 .client
-                .provision_counted(&device_id, &key, c.product_id)
-                .result?;
-            Ok(result(done, &key, &c.resolved))
+                .provision_key_with(&device_id, &key, c.product_id, &monitor)?;
+            Ok(result(done, &key, &c.report))
         },
         task::native,
     );
@@ -207,6 +213,10 @@ pub struct BatchSummary {
     pub total: u32,
     pub ok: u32,
     pub failed: u32,
+    /// Devices not provisioned because `signal` aborted the batch (never
+    /// sent, or dropped before the cloud answered); their results have code
+    /// `CANCELLED`. `ok + failed + cancelled === total`.
+    pub cancelled: u32,
     /// Requests made, retries included.
     pub attempts: u32,
     pub concurrency: u32,
@@ -239,8 +249,10 @@ pub struct ProvisionManyOptions<'a> {
 }
 
 /// Provision many devices concurrently. Resolves with the summary (also when
-/// some devices failed: see `failed` and each result's `code`); rejects only
-/// when nothing could be sent (bad id, key file, token or URL).
+/// some devices failed: see `failed` and each result's `code`; and when
+/// `signal` aborted the batch under way: `cancelled` counts the devices not
+/// done); rejects only when nothing could be sent (bad id, key file, token
+/// or URL; `CANCELLED` when `signal` had fired before the call).
 #[napi(ts_return_type = "Promise<BatchSummary>")]
 pub fn provision_many(
     env: Env,
@@ -283,15 +295,21 @@ pub fn provision_many(
                 concurrency: concurrency.unwrap_or(32).max(1) as usize,
                 product_id: c.product_id,
             };
-            let (results, summary) = c.client.run_batch(jobs, &options, |r| {
-                if let Some(f) = &on_result {
-                    f.call(r.into(), ThreadsafeFunctionCallMode::NonBlocking);
-                }
-            });
+            let (results, summary) = c.client.run_batch_with(
+                jobs,
+                &options,
+                |r| {
+                    if let Some(f) = &on_result {
+                        f.call(r.into(), ThreadsafeFunctionCallMode::NonBlocking);
+                    }
+                },
+                &monitor,
+            );
             Ok(BatchSummary {
                 total: summary.total as u32,
                 ok: summary.ok as u32,
                 failed: summary.failed as u32,
+                cancelled: summary.cancelled as u32,
                 attempts: summary.attempts as u32,
                 concurrency: summary.concurrency as u32,
                 elapsed_secs: summary.elapsed_secs,

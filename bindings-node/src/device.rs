@@ -206,7 +206,7 @@ impl Device {
                 None => key.path.parent().unwrap_or(Path::new("")).to_path_buf(),
             };
             Watch::check(&monitor)?;
-            on_device(&inner, |d| Ok(d.load_key_into(&key, &dir)?))
+            on_device(&inner, |d| Ok(d.load_key_into_with(&key, &dir, &monitor)?))
         })))
     }
 
@@ -233,7 +233,9 @@ impl Device {
                 .map_or_else(PathBuf::new, PathBuf::from)
                 .join("reset");
             Watch::check(&monitor)?;
-            on_device(&inner, |d| Ok(d.reset_key(leave.unwrap_or(true), &base)?))
+            on_device(&inner, |d| {
+                Ok(d.reset_key_with(leave.unwrap_or(true), &base, &monitor)?)
+            })
         })))
     }
 

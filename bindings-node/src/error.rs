@@ -2,7 +2,7 @@
 //! `code` its stable [`ErrorCode`] string, `remedy` its next step in this
 //! package's names, and the facts a program needs are properties
 //! (`status`, `retryAfter`, `deviceId`, `backupPath`, `dfuStep`, `dfuStatus`,
-//! `path`). No message or property holds the access token: the core redacts
+//! `path`, `slot`). No message or property holds the access token: the core redacts
 //! it from everything it reports.
 
 use std::path::PathBuf;
@@ -74,6 +74,9 @@ impl CoreError {
         }
         if let Some(restore) = facts.restore {
             error.set_named_property("restore", restore)?;
+        }
+        if let Some(slot) = facts.slot {
+            error.set_named_property("slot", slot)?;
         }
         Ok(error)
     }

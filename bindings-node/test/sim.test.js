@@ -92,3 +92,30 @@ test('boot reports the cloud connection: not tried for the factory server, rejec
   assert.equal(connected.connection.outcome, 'connected');
   assert.equal(vd.status().lastBoot.connection.outcome, 'connected');
 });
+
+test('create starts from a given DCT image (fromDct) and refuses one of the wrong size', async (t) => {
+  const duo = require('..');
+  const dir = tempDir(t);
+  const vd = VirtualDuo.create(path.join(dir, 'duo'), { fromDct: duo.factoryDct(), deviceId: DEVICE_ID, timeFactor: 0.01 });
+  const device = await duo.openDevice(vd.selector);
+  const dct = await device.readDct();
+  device.close();
+  const factory = duo.parseDct(duo.factoryDct());
+  assert.deepEqual(dct.server, factory.server);
+  assert.deepEqual(dct.devicePrivateKey, factory.devicePrivateKey);
+  assert.throws(() => VirtualDuo.create(path.join(dir, 'short'), { fromDct: Buffer.alloc(100) }),
+    (err) => err.code === 'INVALID_ARGUMENT' && /32768 bytes.*got 100/.test(err.message));
+  assert.ok(!fs.existsSync(path.join(dir, 'short')));
+});
+
+test('LocalCloud.start with a fault answers every request with it', async (t) => {
+  const duo = require('..');
+  const { TOKEN } = require('./helpers');
+  const cloud = duo.LocalCloud.start({ tokens: [TOKEN], devices: [DEVICE_ID], faults: { kind: 'status', status: 503 } });
+  t.after(() => cloud.stop());
+  await assert.rejects(duo.provision(DEVICE_ID, TOKEN, { apiUrl: cloud.url, retries: 0 }),
+    (err) => err.status === 503 && typeof err.code === 'string');
+  assert.equal(cloud.records().length, 0);
+  cloud.setFault({ kind: 'none' });
+  assert.equal((await duo.provision(DEVICE_ID, TOKEN, { apiUrl: cloud.url })).deviceId, DEVICE_ID);
+});

@@ -1,5 +1,5 @@
 // Compiled with `tsc --noEmit --strict` against the shipped index.d.ts.
-import { provision, openDevice, VirtualDuo, LocalCloud, type DuoError, type ProvisionResult } from 'duo-provisioning';
+import { provision, openDevice, VirtualDuo, LocalCloud, type DuoError, type ProvisionResult, type Progress } from 'duo-provisioning';
 
 async function rig(dir: string): Promise<string> {
   const duo: VirtualDuo = VirtualDuo.create(dir, { deviceId: '2fff27fffc473530fff23637', timeFactor: 0.01 });
@@ -9,7 +9,17 @@ async function rig(dir: string): Promise<string> {
   const device = await openDevice(duo.selector);
   const key = await device.readPrivateKey();
   const fingerprint: string | undefined = key.report.state === 'valid' ? key.report.fingerprint : undefined;
+  const steps: string[] = [];
+  const load = await device.writePrivateKey(key.slot, {
+    backupDir: dir,
+    onProgress: (p: Progress) => steps.push(`${p.phase} ${p.done}/${p.total} ${p.unit}`),
+    signal: new AbortController().signal,
+  });
+  const verified: boolean = load.verified;
   device.close();
+  const block: Buffer = LocalCloud.start({}).serverKeyBlock();
+  const outcome: string | undefined = (await duo.boot()).connection?.outcome;
+  void [steps, verified, block, outcome];
 
   const cloud = LocalCloud.start({ tokens: ['t'], devices: [duo.deviceId] });
   const controller = new AbortController();
