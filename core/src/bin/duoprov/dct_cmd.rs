@@ -209,7 +209,10 @@ pub fn render(r: &DctReport) -> String {
                 if *address_stored { "" } else { " (default)" }
             )
         }
-        ServerReport::Erased => "erased (the device cannot reach a cloud)".to_string(),
+        ServerReport::Erased => {
+            "erased (firmware 0.3.x uses its built-in public-cloud key; 0.2.x cannot connect)"
+                .to_string()
+        }
         ServerReport::Corrupt { reason } => format!("corrupt: {reason}"),
     };
     let _ = writeln!(s, "server key:          {server}");

@@ -26,6 +26,7 @@ pub mod faults;
 pub mod firmware;
 pub mod media;
 mod memory;
+mod reset;
 pub mod serial;
 pub mod setup;
 mod status;
@@ -396,33 +397,6 @@ impl VirtualDuo {
         Ok(duo)
     }
 
-    /// Run the reset that follows a leave once its time has come: r3–r5
-    /// save their system flags (a DCT write, REFERENCE §1), then the board
-    /// boots its firmware (a failed boot is kept in the state). Returns
-    /// whether it happened.
-    fn settle(&mut self) -> Result<bool, SimError> {
-        let Some(at) = self.state.reset_at else {
-            return Ok(false);
-        };
-        if self.clock.now() < at {
-            return Ok(false);
-        }
-        self.state.reset_at = None;
-        if self.board.bootloader.saves_system_flags_on_leave {
-            let flags = self.mem.app_dct_read(0, 32);
-            match self.mem.app_dct_write(0, &flags) {
-                Ok(_) | Err(SimError::Dct(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        // A failed key rule or a board without firmware is kept in the
-        // state by `boot`; only the state directory failing is an error.
-        match self.boot() {
-            Err(e @ SimError::Io { .. }) => Err(e),
-            _ => Ok(true),
-        }
-    }
-
     /// Read what the device is without taking it (for listing devices while
     /// another program may hold one).
     pub fn probe(dir: &Path) -> Result<DeviceInfo, SimError> {
@@ -648,25 +622,6 @@ impl VirtualDuo {
         }
         self.persist()?;
         result
-    }
-
-    /// REFERENCE §1: the bootloader boots a WICED application instead of the
-    /// system firmware when the extra system flag `wiced_application` is
-    /// 0x5AA5 (set by the trigger when one was written at 0x08010000).
-    fn wiced_application(&mut self) -> Result<Option<BootReport>, SimError> {
-        let Some(trigger) = self.board.bootloader.wiced_trigger else {
-            return Ok(None);
-        };
-        let flag = self.mem.app_dct_read(trigger.flag_offset, 2);
-        if u16::from_le_bytes([flag[0], flag[1]]) != platform::board::WICED_APP_FLAG {
-            return Ok(None);
-        }
-        let report = BootReport::wiced_application(&self.mem);
-        self.state.wiced_app_running = true;
-        self.state.last_boot = Some(report.clone());
-        self.state.last_boot_error = None;
-        self.persist()?;
-        Ok(Some(report))
     }
 
     /// The system firmware replaces an older bootloader with its own at
@@ -989,21 +944,6 @@ impl VirtualDuo {
             alt: self.state.usb.alt,
             time_factor: self.state.time_factor,
         }
-    }
-}
-
-impl Drop for VirtualDuo {
-    /// A board left to reset (the host closed it after leaving DFU) does
-    /// so: the rest of its ~500 ms passes on the device's clock, then the
-    /// reset runs, so whoever opens the board next finds it in firmware.
-    fn drop(&mut self) {
-        let Some(at) = self.state.reset_at else {
-            return;
-        };
-        if let Ok(left) = at.duration_since(self.clock.now()) {
-            self.clock.sleep(left);
-        }
-        let _ = self.settle();
     }
 }
 

@@ -217,3 +217,54 @@ fn r5_and_r6_answer_microsoft_os_descriptors_for_winusb() {
         Err(TransportError::Stall)
     );
 }
+
+/// REFERENCE §1 "Photon and P1": Particle's bootloaders present their own
+/// alt settings — two on a Photon (no serial flash), with the bootloader
+/// and both DCT partitions (0x08000000–0x0800BFFF) read-only through alt 0;
+/// a third on a P1, a 1 MiB serial flash — not the Duo's three.
+#[test]
+fn a_virtual_photon_and_p1_present_their_own_bootloaders_alt_settings() {
+    use crate::platform::{P1, PHOTON};
+    const ALT0: &str = "@Internal Flash   /0x08000000/03*016Ka,01*016Kg,01*064Kg,07*128Kg";
+    for (platform, alts) in [
+        (&PHOTON, vec![ALT0, "@DCT Flash   /0x00000000/01*016Kg"]),
+        (
+            &P1,
+            vec![
+                ALT0,
+                "@DCT Flash   /0x00000000/01*016Kg",
+                "@Serial Flash   /0x00000000/256*004Kg",
+            ],
+        ),
+    ] {
+        let mut b = bench_with(CreateOptions {
+            platform,
+            time_factor: 0.0,
+            ..CreateOptions::default()
+        });
+        let config = get_descriptor(&mut b, 2, 0, 255).unwrap();
+        assert_eq!(config.len(), 9 + alts.len() * 9 + 9, "{}", platform.name);
+        for (alt, name) in alts.iter().enumerate() {
+            let index = config[9 + 9 * alt + 8];
+            assert_eq!(string(&mut b, index), *name, "{} alt {alt}", platform.name);
+        }
+        assert!(b.t.set_alt_setting(0, alts.len() as u8).is_err());
+        b.alt(0);
+        for addr in [0x0800_0000u32, 0x0800_4000, 0x0800_8000] {
+            let before = b.read(addr, 16);
+            assert_eq!(
+                b.try_write(addr, &[0u8; 16]),
+                Err(TransportError::Stall),
+                "{} {addr:#x} is read-only",
+                platform.name
+            );
+            b.abort().unwrap();
+            assert_eq!(b.read(addr, 16), before);
+        }
+        if alts.len() == 3 {
+            b.alt(2);
+            b.write(0x000F_F000, b"last sector");
+            assert_eq!(b.read(0x000F_F000, 11), b"last sector");
+        }
+    }
+}

@@ -156,3 +156,23 @@ fn a_dct_write_on_0_3_3_ends_the_new_partition_with_the_next_sequence_and_its_cr
         assert_eq!(b.read(34, 612), vec![byte; 612]);
     }
 }
+
+/// REFERENCE §2 "Server public key block" (firmware `parse_server_address`):
+/// a type-1 address of length 0 is an empty host name, not the default —
+/// the board does not head for `device.spark.io`.
+#[test]
+fn a_domain_of_length_0_sends_the_board_to_an_empty_host_not_the_default() {
+    let (_dir, mut duo) = device("r4", "0.2.4");
+    let (at, _) = SERVER_KEY;
+    // The factory block's `01 0F device.spark.io` becomes `01 00`.
+    assert_eq!(&duo.app_dct_bytes()[at + 384..at + 386], &[0x01, 0x0F]);
+    duo.mem.app_dct_write(at + 384, &[0x01, 0x00]).unwrap();
+    let report = duo.boot().unwrap();
+    assert_eq!(report.server_key, Some(ServerKeySource::Dct));
+    match report.connection {
+        Some(crate::protocol::connect::ConnectOutcome::NotTried { host, port, .. }) => {
+            assert_eq!((host.as_str(), port), ("", 5683));
+        }
+        other => panic!("{other:?}"),
+    }
+}
