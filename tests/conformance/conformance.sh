@@ -273,5 +273,142 @@ check "r6: sim boot + sim dfu: a key in the slot again" \
 check "r6: duoprov keys save through rusb writes the slot's key" keys_save
 check "r6: duoprov keys load through rusb writes the key, verified, with the previous key backed up" keys_load
 
+# ---- boards in normal mode (issue 12, REFERENCE §7) through rusb ----
+#
+# A booted virtual Duo is on the stand-in's bus as the board in normal mode
+# presents itself (2b04:c058, its firmware's serial string and vendor
+# requests); duoprov finds it with no sim: selector. Its serial port has no
+# /sys/class/tty entry, so the console and 14400-baud routes get the port
+# named with --serial-port (the board directory's stable `tty` link).
+
+# A top-level field of a JSON document, or of a list's first element
+# (whatever the key order or layout).
+top_field() {
+    python3 -c 'import json, sys
+doc = json.load(open(sys.argv[1]))
+v = (doc[0] if isinstance(doc, list) else doc).get(sys.argv[2])
+print("null" if v is None else str(v).lower() if isinstance(v, bool) else v)' "$1" "$2"
+}
+expect_top() {
+    local got
+    got=$(top_field "$1" "$2")
+    [ "$got" = "$3" ] || { echo "$1: $2 is '$got', expected '$3'"; cat "$1"; return 1; }
+}
+
+mkdir -p "$WORK/normal" && cd "$WORK/normal" || exit 2
+ID=2a0021000747343232363230
+
+# normal_board NAME BOOTLOADER FIRMWARE: a booted board in $WORK/NAME, as $VD.
+normal_board() {
+    VD=$WORK/$1
+    run sim create "$VD" --bootloader "$2" --firmware "$3" --device-id "$ID" --time-factor 0.01 &&
+        run sim boot "$VD"
+}
+# duoprov through rusb with no selector at all.
+duoprov_bus() { on_usb "$DUOPROV" "$@"; }
+
+listed_normal() {
+    run duoprov_bus list >nlist.txt || return 1
+    contains nlist.txt "usb:1-1  [2b04:c058] RedBear Duo  normal mode" || return 1
+    contains nlist.txt "device id $2  firmware $3" || return 1
+    run duoprov_bus --json list >nlist.json || return 1
+    expect_top nlist.json mode normal && expect_top nlist.json usb_id 2b04:c058
+}
+
+# identify_as PORT_ARGS... -- ID_FROM VERSION VERSION_FROM
+identify_as() {
+    local args=()
+    while [ "$1" != -- ]; do args+=("$1"); shift; done
+    shift
+    run duoprov_bus --json "${args[@]}" identify >id.json || return 1
+    expect_top id.json board usb:1-1 || return 1
+    expect_top id.json device_id "$ID" || return 1
+    expect_top id.json device_id_from "$1" || return 1
+    expect_top id.json firmware_version "$2" || return 1
+    expect_top id.json firmware_version_from "$3" || return 1
+    contains id.json '"platform_id": 88'
+}
+
+# back_in_dfu ROUTE MATCHED_BY SERIAL PORT_ARGS...: mode dfu by ROUTE, then
+# the same board on both tools' DFU bus.
+back_in_dfu() {
+    local route=$1 matched=$2 serial=$3
+    shift 3
+    run duoprov_bus --json "$@" mode dfu >mode.json || return 1
+    expect_top mode.json route "$route" || return 1
+    expect_top mode.json matched_by "$matched" || return 1
+    expect_top mode.json dfu_board usb:1-1 || return 1
+    run dfu_util -l >dl.txt || return 1
+    contains dl.txt "Found DFU: [2b04:d058]" || return 1
+    contains dl.txt "path=\"1-1\", alt=1, name=\"@DCT Flash   /0x00000000/01*016Kg\", serial=\"$serial\"" || return 1
+    run duoprov_bus list >after.txt || return 1
+    contains after.txt "usb:1-1  [2b04:d058]" || return 1
+    if grep -q "normal mode" after.txt; then echo "still listed in normal mode"; return 1; fi
+}
+
+listening() {
+    run duoprov_bus "$@" mode listen || return 1
+    run sim show "$VD" --json >ls.json || return 1
+    expect_top ls.json listening true || return 1
+    run duoprov_bus "$@" mode normal || return 1
+    run sim show "$VD" --json >ls.json || return 1
+    expect_top ls.json listening false && expect_top ls.json mode firmware
+}
+
+check "normal 0.3.3: sim create (r6) + sim boot" normal_board n033 r6 0.3.3
+check "normal 0.3.3: duoprov list through rusb shows 2b04:c058 in normal mode, id from the USB serial, firmware 0.3.3" \
+    listed_normal n033 "$ID" 0.3.3
+check "normal 0.3.3: identify --json through rusb: id from the USB serial, version by the 0x50 read, modules by service request 90" \
+    identify_as -- usb_serial 0.3.3 legacy_request
+check "normal 0.3.3: mode listen / mode normal through rusb by service requests 70 / 71" listening
+check "normal 0.3.3: mode dfu through rusb by the service request; back in DFU matched by device id; dfu-util -l sees it" \
+    back_in_dfu service_request device_id "$ID"
+
+enter_dfu_keys_save() {
+    run sim boot "$VD" || return 1
+    run duoprov_bus --device "id:$ID" --enter-dfu keys save saved_n || return 1
+    run sim show "$VD" --json >es.json || return 1
+    expect_top es.json mode dfu || return 1
+    [ "$(head -c 2 saved_n.der | od -An -tx1 | tr -d ' ')" = 3082 ] || { echo "saved_n.der is not a DER key"; return 1; }
+}
+check "normal 0.3.3: --device id:ID --enter-dfu keys save through rusb: into DFU mode, key saved" enter_dfu_keys_save
+
+check "normal 0.3.1: sim create (r4) + sim boot" normal_board n031 r4 0.3.1
+check "normal 0.3.1: duoprov list through rusb: id from the upper-case USB serial, firmware 0.3.1 by the legacy request" \
+    listed_normal n031 "$ID" 0.3.1
+check "normal 0.3.1: identify --json through rusb (--serial-port for the modules): version by the legacy request, modules by the console" \
+    identify_as --serial-port "$WORK/n031/tty" -- usb_serial 0.3.1 legacy_request
+# Firmware 0.3.x replaced the r4 bootloader at boot (r5: the id in upper case).
+check "normal 0.3.1: mode dfu through rusb by the legacy request (0x50 wIndex 50); back in DFU (r5) matched by device id" \
+    back_in_dfu legacy_request device_id 2A0021000747343232363230
+
+check "normal 0.2.4: sim create (r4) + sim boot" normal_board n024 r4 0.2.4
+check "normal 0.2.4: duoprov list through rusb: device id unknown (constant serial, no vendor requests)" \
+    listed_normal n024 unknown unknown
+no_port_no_id() {
+    if run duoprov_bus --json identify >np.json; then echo "identified without a port"; return 1; fi
+    expect_top np.json code NO_DEVICE
+}
+check "normal 0.2.4: identify without a port fails, saying no route told the id" no_port_no_id
+check "normal 0.2.4: identify --json --serial-port TTY through rusb: everything from the console at 28800" \
+    identify_as --serial-port "$WORK/n024/tty" -- console 0.2.4 console
+check "normal 0.2.4: mode listen / mode normal through rusb on the console (28800, x) via --serial-port" \
+    listening --serial-port "$WORK/n024/tty"
+check "normal 0.2.4: mode dfu through rusb by the 14400-baud trigger via --serial-port; back in DFU matched by port" \
+    back_in_dfu baud_rate port 00000000010C --serial-port "$WORK/n024/tty"
+
+same_id_twice() {
+    run sim create "$WORK/twin1" --bootloader r6 --firmware 0.3.3 --device-id "$ID" --time-factor 0.01 || return 1
+    run sim create "$WORK/twin2" --bootloader r6 --firmware 0.3.3 --device-id "$ID" --time-factor 0.01 || return 1
+    run sim boot "$WORK/twin1" && run sim boot "$WORK/twin2" || return 1
+    if run env LD_PRELOAD="$LIBUSB_VIRTUAL" DUO_VIRTUAL_DIRS="$WORK/twin1:$WORK/twin2" \
+        "$DUOPROV" --json --device "id:$ID" identify >twin.json; then
+        echo "picked one of two boards with the same id"; return 1
+    fi
+    expect_top twin.json code MULTIPLE_DEVICES || return 1
+    contains twin.json "usb:1-1" && contains twin.json "usb:1-2"
+}
+check "two boards in normal mode telling the same device id: MULTIPLE_DEVICES naming both ports" same_id_twice
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

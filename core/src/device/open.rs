@@ -19,7 +19,7 @@ pub struct ListedAlt {
     pub name: String,
 }
 
-/// A board in DFU mode, as `duoprov list` shows it.
+/// A board in DFU or normal mode, as `duoprov list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ListedDevice {
     /// The `--device` value that picks this board.
@@ -119,9 +119,9 @@ fn listed(
     }
 }
 
-/// The boards in DFU mode the selector designates: the virtual Duo of
-/// `sim:DIR`, else every supported board on USB (filtered by a `usb:` or
-/// `serial:` selector). Finding none is an error
+/// The boards the selector designates: the virtual Duo of `sim:DIR` (in
+/// either mode), else every supported board on USB in DFU mode and in
+/// normal mode (filtered by a `usb:`, `serial:` or `id:` selector). Finding none is an error
 /// ([`DfuError::NoDevice`], saying how to enter DFU mode).
 pub fn list_devices(
     selector: Option<&DeviceSelector>,
@@ -141,7 +141,8 @@ pub fn list_devices(
 
 #[cfg(feature = "usb")]
 fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, DeviceError> {
-    let found: Vec<ListedDevice> = crate::dfu::usb::list_dfu_devices()?
+    #[allow(unused_mut)] // without `serial`: DFU mode only
+    let mut found: Vec<ListedDevice> = crate::dfu::usb::list_dfu_devices()?
         .into_iter()
         .filter(|d| {
             selector.map_or(true, |s| {
@@ -175,6 +176,12 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
             firmware_version: None,
         })
         .collect();
+    // Boards in normal mode beside them (REFERENCE §7). Not finding any is
+    // no error: the DFU scan has already said whether USB works.
+    #[cfg(feature = "serial")]
+    if let Ok(normal) = crate::normal::board::list_usb(selector) {
+        found.extend(normal);
+    }
     // No board is an answer, not an error: an empty list.
     Ok(found)
 }

@@ -145,7 +145,7 @@ pub enum DfuError {
     #[error("USB error while {doing}: {message}")]
     Usb { doing: String, message: String },
     /// A `--device` value that is not one of the accepted forms.
-    #[error("invalid device selector {input:?}: {reason}; accepted forms: usb:VID:PID (hex, e.g. usb:2b04:d058), usb:BUS-PORT (e.g. usb:1-4 or usb:1-4.2), serial:STRING, sim:DIR")]
+    #[error("invalid device selector {input:?}: {reason}; accepted forms: usb:VID:PID (hex, e.g. usb:2b04:d058), usb:BUS-PORT (e.g. usb:1-4 or usb:1-4.2), serial:STRING, id:DEVICE_ID (24 hex digits), sim:DIR")]
     Selector { input: String, reason: String },
 }
 

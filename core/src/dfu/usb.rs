@@ -48,6 +48,19 @@ impl UsbTransport {
     pub fn handle(&self) -> &DeviceHandle<Context> {
         &self.handle
     }
+
+    /// An open device whose interfaces are not claimed: for requests to the
+    /// device itself (standard requests, a board's vendor requests in normal
+    /// mode, REFERENCE §7), which need no claim while the kernel's CDC
+    /// driver owns the serial interfaces.
+    pub(crate) fn unclaimed(handle: DeviceHandle<Context>, timeout: Duration) -> Self {
+        UsbTransport {
+            handle,
+            interface: 0,
+            claimed: false,
+            timeout,
+        }
+    }
 }
 
 impl Drop for UsbTransport {

@@ -73,10 +73,46 @@ pub enum NormalError {
     )]
     NoRouteToDfu { tried: Vec<String> },
     #[error(
+        "could not change the board's listening mode; tried: {}. Hold SETUP until the LED \
+         blinks blue to enter it, or reset the board to leave it",
+        tried.join("; ")
+    )]
+    NoRouteToListening { tried: Vec<String> },
+    #[error(
         "the board did not come back in DFU mode within {waited_ms} ms. Check that it is still \
          plugged in; enter DFU mode with the buttons (hold SETUP, tap RESET) and retry"
     )]
     NotBackInDfu { waited_ms: u64 },
+    #[error(
+        "no board in normal mode found{detail} (looked for the normal-mode USB ids, e.g. \
+         2b04:c058). Check that the board is plugged in and its firmware runs (LED breathing \
+         cyan or blinking)"
+    )]
+    NoBoard { detail: String },
+    #[error(
+        "more than one board in normal mode matches:\n{list}\nchoose one by its selector \
+         (e.g. {example})"
+    )]
+    SeveralBoards { list: String, example: String },
+    #[error(
+        "{} boards report the same device id {device_id}: {}. A device id must be unique \
+         (a copied DCT or key does not change it, but a board that reports another's id \
+         cannot be told apart by it); unplug all but one, or choose one by its USB port",
+        boards.len(),
+        boards.join("; ")
+    )]
+    SameDeviceId {
+        device_id: String,
+        boards: Vec<String>,
+    },
+    #[error(
+        "{board} is in DFU mode and its bootloader (r3/r4) does not report the device id \
+         (its serial is a constant). Give the device id, or let the board run its firmware \
+         (normal mode), which tells it (REFERENCE §7)"
+    )]
+    IdUnknownInDfu { board: String },
+    #[error("USB error while {doing}: {detail}")]
+    Usb { doing: String, detail: String },
 }
 
 impl crate::error::ErrorInfo for NormalError {
@@ -95,7 +131,24 @@ impl crate::error::ErrorInfo for NormalError {
             NormalError::AmbiguousPort { .. } => ErrorCode::MultipleDevices,
             NormalError::NoRouteToIdentity => ErrorCode::NoDevice,
             NormalError::NoRouteToDfu { .. } => ErrorCode::NotInDfuMode,
+            NormalError::NoRouteToListening { .. } => ErrorCode::Unsupported,
             NormalError::NotBackInDfu { .. } => ErrorCode::Timeout,
+            NormalError::NoBoard { .. } => ErrorCode::NoDevice,
+            NormalError::SeveralBoards { .. } | NormalError::SameDeviceId { .. } => {
+                ErrorCode::MultipleDevices
+            }
+            NormalError::Usb { .. } => ErrorCode::Io,
+            NormalError::IdUnknownInDfu { .. } => ErrorCode::Unsupported,
+        }
+    }
+
+    fn facts(&self) -> crate::error::ErrorFacts {
+        match self {
+            NormalError::SameDeviceId { device_id, .. } => crate::error::ErrorFacts {
+                device_id: Some(device_id.clone()),
+                ..Default::default()
+            },
+            _ => Default::default(),
         }
     }
 
@@ -108,6 +161,16 @@ impl crate::error::ErrorInfo for NormalError {
                 }]
             }
             NormalError::PortVanished { .. } => vec![Remedy::Replug],
+            NormalError::SeveralBoards { example, .. } => vec![Remedy::ChooseDevice {
+                example: example.clone(),
+            }],
+            NormalError::SameDeviceId { boards, .. } => vec![Remedy::ChooseDevice {
+                example: boards
+                    .first()
+                    .and_then(|b| b.split_whitespace().next())
+                    .unwrap_or("usb:1-1")
+                    .to_string(),
+            }],
             _ => vec![],
         }
     }

@@ -10,13 +10,20 @@
 //! - [`console`]: the listening-mode serial console (`i`, `v`, `s`, `m`,
 //!   `c`, `x`) and the magic baud rates, over the [`console::SerialLine`] seam;
 //! - `ports` (feature `serial`): serial ports found in `/sys/class/tty` and
-//!   matched to USB devices by VID/PID/serial, opened as a [`console::SerialLine`].
+//!   matched to USB devices by VID/PID/serial, opened as a [`console::SerialLine`];
+//! - `usb` (feature `usb`): boards in normal mode on USB (rusb);
+//! - `board` (features `usb` + `serial`): the workflows on the board a
+//!   selector names — USB, or a virtual Duo (`sim:DIR`, `virtual_board`).
 
+#[cfg(all(feature = "usb", feature = "serial"))]
+pub mod board;
 pub mod console;
 mod error;
 pub mod identity;
 #[cfg(feature = "serial")]
 pub mod ports;
+#[cfg(feature = "usb")]
+pub mod usb;
 pub mod vendor;
 #[cfg(feature = "sim")]
 pub mod virtual_board;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serialport::{SerialPort, SerialPortType, TTYPort};
 
-use super::console::{LineError, SerialLine, BAUD_NEUTRAL};
+use super::console::{LineError, SerialLine, BAUD_FORBIDDEN, BAUD_NEUTRAL};
 use super::NormalError;
 use crate::platform;
 
@@ -143,6 +143,12 @@ impl SerialLine for PortLine {
     }
 
     fn set_baud_rate(&mut self, baud: u32) -> Result<(), LineError> {
+        // Checked here too, whoever calls: 1200 resets a Duo (REFERENCE §7).
+        if baud == BAUD_FORBIDDEN {
+            return Err(LineError::Other(format!(
+                "{baud} baud is never set on a Duo's port (it triggers an Arduino-upload reset)"
+            )));
+        }
         self.port.set_baud_rate(baud).map_err(serial_line_error)?;
         self.baud = baud;
         Ok(())

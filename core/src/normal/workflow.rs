@@ -29,6 +29,10 @@ pub enum Route {
     Console,
     /// The 14400-baud trigger on the serial port.
     BaudRate,
+    /// Given by the caller (an `id:` selector).
+    Selector,
+    /// The serial-number string of the bootloader in DFU mode (r5/r6).
+    DfuSerial,
 }
 
 /// What [`identify`] found.
@@ -41,6 +45,36 @@ pub struct Identity {
     /// The `s` module list (or service request 90's).
     pub modules: Option<ModuleInfo>,
     pub modules_from: Option<Route>,
+}
+
+/// `identify` on one board.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifyReport {
+    /// The `--device` value naming the board (`usb:1-2`, `sim:DIR`).
+    pub board: String,
+    pub usb_serial: Option<String>,
+    /// The serial port used or found (none: the USB side told everything
+    /// and no port was found, or the board has none).
+    pub serial_port: Option<String>,
+    #[serde(flatten)]
+    pub identity: Identity,
+}
+
+/// `mode dfu` on one board.
+#[derive(Debug, Clone, Serialize)]
+pub struct DfuReport {
+    /// The board in normal mode, as it was named.
+    pub board: String,
+    /// The route that put the board in DFU mode.
+    pub route: Route,
+    pub attempts: Vec<Attempt>,
+    /// How the board was recognised in DFU mode: `device_id` where its
+    /// bootloader reports it (r5/r6), else `port`.
+    pub matched_by: &'static str,
+    /// The device id, where the board told it (before or after).
+    pub device_id: Option<String>,
+    /// The `--device` value naming the board in DFU mode.
+    pub dfu_board: String,
 }
 
 /// How long the console's first reply byte is waited for.
@@ -226,6 +260,102 @@ fn describe(ending: &ResetEnding) -> String {
     match ending {
         ResetEnding::Completed => "accepted".into(),
         ResetEnding::Interrupted(e) => format!("sent; the board reset inside it ({e})"),
+    }
+}
+
+/// `mode listen` / `mode normal` on one board.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenReport {
+    /// The board, as it was named.
+    pub board: String,
+    /// Listening mode now (true after `mode listen`).
+    pub listening: bool,
+    /// The route that took.
+    pub route: Route,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Enter (`on`) or leave listening mode (REFERENCE §7): the service request
+/// (70 start, 71 stop; firmware 0.3.2+), else the console — 28800 baud to
+/// enter, confirmed by the board answering `i` (only listening mode
+/// answers), or `x` to leave; the line is set to 9600 again either way.
+pub fn set_listening(
+    usb: Option<&mut dyn ControlTransport>,
+    line: Option<&mut dyn SerialLine>,
+    clock: &dyn Clock,
+    on: bool,
+) -> Result<(Route, Vec<Attempt>), NormalError> {
+    let mut attempts = Vec::new();
+    if let Some(t) = usb {
+        if listen_by_service(t, on, &mut attempts) {
+            return Ok((Route::ServiceRequest, attempts));
+        }
+    }
+    listen_by_console(line, clock, on, &mut attempts).map(|()| (Route::Console, attempts))
+}
+
+/// The service-request half of [`set_listening`]: whether it took.
+pub fn listen_by_service(
+    t: &mut dyn ControlTransport,
+    on: bool,
+    attempts: &mut Vec<Attempt>,
+) -> bool {
+    let result = if on {
+        vendor::service_start_listening(t)
+    } else {
+        vendor::service_stop_listening(t)
+    };
+    attempts.push(Attempt {
+        route: Route::ServiceRequest,
+        outcome: match &result {
+            Ok(()) => "accepted".into(),
+            Err(e) => e.to_string(),
+        },
+    });
+    result.is_ok()
+}
+
+/// The console half of [`set_listening`].
+pub fn listen_by_console(
+    line: Option<&mut dyn SerialLine>,
+    clock: &dyn Clock,
+    on: bool,
+    attempts: &mut Vec<Attempt>,
+) -> Result<(), NormalError> {
+    let Some(line) = line else {
+        return Err(NormalError::NoRouteToListening {
+            tried: attempts
+                .iter()
+                .map(|a| format!("{:?}: {}", a.route, a.outcome))
+                .chain(std::iter::once("no serial port to use".to_string()))
+                .collect(),
+        });
+    };
+    let mut console = Console::new(line, clock);
+    console.answer_timeout = CONSOLE_TIMEOUT;
+    let result = if on {
+        console
+            .enter_listening()
+            .and_then(|()| console.device_id())
+            .and_then(|_| console.close())
+            .map(|()| "28800 baud set; the console answered `i`; 9600 set again")
+    } else {
+        console
+            .leave_listening()
+            .map(|()| "`x` sent; 9600 set again")
+    };
+    match result {
+        Ok(outcome) => {
+            attempts.push(Attempt {
+                route: Route::Console,
+                outcome: outcome.into(),
+            });
+            Ok(())
+        }
+        Err(e) => {
+            let _ = console.close();
+            Err(e)
+        }
     }
 }
 

@@ -17,6 +17,11 @@ pub enum DeviceSelector {
     /// `serial:STRING`, the iSerialNumber string (constant `00000000010C` on
     /// Duo bootloaders, so it only tells boards apart on other platforms).
     Serial(String),
+    /// `id:DEVICE_ID` (24 hex digits, kept lower-case): the board that tells
+    /// this device id, in either mode — in DFU mode through its serial
+    /// string (bootloaders r5/r6), in normal mode through its serial string
+    /// or a vendor request (REFERENCE §7).
+    Id(String),
     /// `sim:DIR`, a virtual Duo's state directory.
     Sim(PathBuf),
 }
@@ -31,11 +36,35 @@ impl DeviceSelector {
         ports: &[u8],
         serial: Option<&str>,
     ) -> bool {
+        let id = serial.and_then(crate::normal::identity::device_id_from_usb_serial);
+        self.matches_board(vid, pid, bus, ports, serial, id.as_deref())
+    }
+
+    /// [`Self::matches_usb`] with the device id the board told by other
+    /// means (a vendor request in normal mode), for `id:` selectors.
+    pub fn matches_board(
+        &self,
+        vid: u16,
+        pid: u16,
+        bus: u8,
+        ports: &[u8],
+        serial: Option<&str>,
+        device_id: Option<&str>,
+    ) -> bool {
         match self {
             DeviceSelector::UsbIds { vid: v, pid: p } => *v == vid && *p == pid,
             DeviceSelector::UsbPort { bus: b, ports: p } => *b == bus && p.as_slice() == ports,
             DeviceSelector::Serial(s) => serial == Some(s.as_str()),
+            DeviceSelector::Id(id) => device_id.is_some_and(|d| d.eq_ignore_ascii_case(id)),
             DeviceSelector::Sim(_) => false,
+        }
+    }
+
+    /// The device id of an `id:` selector.
+    pub fn device_id(&self) -> Option<&str> {
+        match self {
+            DeviceSelector::Id(id) => Some(id),
+            _ => None,
         }
     }
 
@@ -62,6 +91,7 @@ impl fmt::Display for DeviceSelector {
                 f.write_str(&DeviceSelector::port_string(*bus, ports))
             }
             DeviceSelector::Serial(s) => write!(f, "serial:{s}"),
+            DeviceSelector::Id(id) => write!(f, "id:{id}"),
             DeviceSelector::Sim(dir) => write!(f, "sim:{}", dir.display()),
         }
     }
@@ -104,7 +134,7 @@ impl FromStr for DeviceSelector {
         let Some((kind, rest)) = input.split_once(':') else {
             return Err(bad(
                 input,
-                "missing the kind prefix (usb:, serial: or sim:)",
+                "missing the kind prefix (usb:, serial:, id: or sim:)",
             ));
         };
         match kind {
@@ -129,6 +159,10 @@ impl FromStr for DeviceSelector {
                 }
             }
             "serial" if !rest.is_empty() => Ok(DeviceSelector::Serial(rest.to_string())),
+            "id" if crate::normal::identity::is_device_id(rest) => {
+                Ok(DeviceSelector::Id(rest.to_ascii_lowercase()))
+            }
+            "id" => Err(bad(input, "id: needs a device id of 24 hex digits")),
             "sim" if !rest.is_empty() => Ok(DeviceSelector::Sim(PathBuf::from(rest))),
             "serial" | "sim" => Err(bad(input, format!("{kind}: needs a value"))),
             other => Err(bad(input, format!("unknown kind {other:?}"))),
@@ -193,6 +227,9 @@ mod tests {
             "usb:1-300",
             "serial:",
             "sim:",
+            "id:",
+            "id:2a002100074734323236323",
+            "id:2a00210007473432323623zz",
         ] {
             let e = bad.parse::<DeviceSelector>().unwrap_err();
             let msg = e.to_string();
@@ -214,6 +251,21 @@ mod tests {
         assert!(sel("serial:X1").matches_usb(0, 0, 1, &ports, Some("X1")));
         assert!(!sel("serial:X1").matches_usb(0, 0, 1, &ports, None));
         assert!(!sel("sim:vd").matches_usb(0x2b04, 0xd058, 1, &ports, None));
+        // id: matches the id in a serial string (DFU r5/r6, firmware 0.3.x)
+        // or one told by a vendor request; never a constant serial.
+        let id = sel("id:2A0021000747343232363230");
+        assert_eq!(id.to_string(), "id:2a0021000747343232363230");
+        assert!(id.matches_usb(0, 0, 1, &ports, Some("2A0021000747343232363230")));
+        assert!(!id.matches_usb(0, 0, 1, &ports, Some("00000000010C")));
+        assert!(id.matches_board(
+            0,
+            0,
+            1,
+            &ports,
+            Some("00000000050C"),
+            Some("2a0021000747343232363230")
+        ));
+        assert!(!id.matches_board(0, 0, 1, &ports, None, None));
         assert_eq!(DeviceSelector::port_string(1, &ports), "usb:1-4.2");
     }
 }

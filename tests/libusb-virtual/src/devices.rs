@@ -1,7 +1,11 @@
 //! The bus the stand-in presents: one device per virtual Duo directory named
-//! by `DUO_VIRTUAL_DIRS` (colon-separated), enumerated only while it is in
-//! DFU mode and connected — a board running firmware or unplugged by the
-//! vanish fault is not on the DFU bus.
+//! by `DUO_VIRTUAL_DIRS` (colon-separated), enumerated while it is connected:
+//! in DFU mode as the bootloader presents it (2b04:d058), running system
+//! firmware as the board in normal mode presents it (2b04:c058, its
+//! firmware's strings and vendor requests, REFERENCE §7 — the simulator's
+//! own firmware face, `sim::duo::firmware`). A board unplugged by the
+//! vanish fault, re-enumerating after a reset into DFU mode, or running no
+//! system firmware is not on the bus.
 //!
 //! Topology, fixed so selectors like `usb:1-2` stay stable when other
 //! devices come and go: every device is on bus 1; the directory at position
@@ -12,7 +16,7 @@ use std::env;
 use std::path::PathBuf;
 
 use duo_provisioning::platform::Board;
-use duo_provisioning::sim::duo::{usb, Mode, VirtualDuo};
+use duo_provisioning::sim::duo::{firmware, usb, Mode, VirtualDuo};
 
 /// Environment variable naming the virtual Duo state directories.
 pub const DIRS_VAR: &str = "DUO_VIRTUAL_DIRS";
@@ -25,6 +29,9 @@ pub struct Device {
     /// Platform, bootloader and firmware as the board was when listed.
     pub board: Board,
     pub device_id: [u8; 12],
+    /// The mode the board was in when listed: a board that changes mode
+    /// leaves the bus and comes back as another device.
+    pub mode: Mode,
     pub bus: u8,
     pub port: u8,
     pub address: u8,
@@ -32,17 +39,33 @@ pub struct Device {
 
 impl Device {
     pub fn device_descriptor(&self) -> [u8; 18] {
-        usb::device_descriptor(&self.board)
+        match self.mode {
+            Mode::Dfu => usb::device_descriptor(&self.board),
+            Mode::Firmware => firmware::device_descriptor(&self.board),
+        }
     }
 
     pub fn config_descriptor(&self) -> Vec<u8> {
-        usb::config_descriptor(&self.board)
+        match self.mode {
+            Mode::Dfu => usb::config_descriptor(&self.board),
+            Mode::Firmware => firmware::config_descriptor(),
+        }
     }
 
-    /// Whether the board is still in DFU mode and connected, read without
-    /// taking it (another program may hold it).
+    /// String descriptor `index` in the listed mode, as sent on the wire.
+    pub fn string_descriptor(&self, index: u8) -> Option<Vec<u8>> {
+        match (self.mode, self.board.firmware) {
+            (Mode::Firmware, Some(fw)) => {
+                firmware::string_descriptor(&self.board, fw, &self.device_id, index)
+            }
+            _ => usb::string_descriptor(&self.board, &self.device_id, index),
+        }
+    }
+
+    /// Whether the board is still in the mode it was listed in and
+    /// connected, read without taking it (another program may hold it).
     pub fn present(&self) -> bool {
-        matches!(VirtualDuo::probe(&self.dir), Ok(info) if info.mode == Mode::Dfu && info.connected)
+        matches!(VirtualDuo::probe(&self.dir), Ok(info) if info.mode == self.mode && info.connected)
     }
 }
 
@@ -59,7 +82,7 @@ pub fn configured_dirs() -> Vec<(usize, PathBuf)> {
         .unwrap_or_default()
 }
 
-/// Every configured board that is on the DFU bus now.
+/// Every configured board that is on the bus now, in either mode.
 pub fn enumerate() -> Vec<Device> {
     configured_dirs()
         .into_iter()
@@ -71,13 +94,18 @@ pub fn enumerate() -> Vec<Device> {
                     return None;
                 }
             };
-            if info.mode != Mode::Dfu || !info.connected {
+            let on_bus = match info.mode {
+                Mode::Dfu => true,
+                Mode::Firmware => info.board.firmware.is_some(),
+            };
+            if !on_bus || !info.connected {
                 return None;
             }
             Some(Device {
                 dir,
                 board: info.board,
                 device_id: info.device_id,
+                mode: info.mode,
                 bus: 1,
                 port: u8::try_from(i + 1).ok()?,
                 address: u8::try_from(i + 2).ok()?,
@@ -111,10 +139,17 @@ mod tests {
             .iter()
             .map(|d| (d.dir.clone(), d.bus, d.port, d.address))
             .collect();
-        assert_eq!(seen, vec![(a, 1, 1, 2), (c, 1, 4, 5)]);
+        // b runs its system firmware: on the bus in normal mode (REFERENCE §7).
+        assert_eq!(seen, vec![(a, 1, 1, 2), (b, 1, 3, 4), (c, 1, 4, 5)]);
+        let modes: Vec<Mode> = found.iter().map(|d| d.mode).collect();
+        assert_eq!(modes, [Mode::Dfu, Mode::Firmware, Mode::Dfu]);
         assert_eq!(
             &found[0].device_descriptor()[8..12],
             &[0x04, 0x2b, 0x58, 0xd0]
+        );
+        assert_eq!(
+            &found[1].device_descriptor()[8..12],
+            &[0x04, 0x2b, 0x58, 0xc0]
         );
     }
 }

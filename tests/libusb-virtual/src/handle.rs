@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use duo_provisioning::dfu::transport::{Setup, TransportError};
-use duo_provisioning::sim::duo::{usb, SimError, VirtualDuo};
+use duo_provisioning::sim::duo::{SimError, VirtualDuo};
 
 use crate::abi::*;
 use crate::devices::Device;
@@ -101,9 +101,10 @@ impl Handle {
         // Not waiting for a holder: a busy device still answers descriptor
         // requests (see `control`).
         let mut duo = VirtualDuo::try_open(&self.device.dir).map_err(|e| sim_code(&e))?;
-        // This handle is to the DFU bootloader; a board that has booted its
-        // firmware is another USB device now.
-        if duo.mode() != duo_provisioning::sim::duo::Mode::Dfu {
+        // This handle is to the board in the mode it was listed in (the
+        // bootloader, or the firmware in normal mode); a board that changed
+        // mode since is another USB device now.
+        if duo.mode() != self.device.mode {
             return Err(transport_code(&TransportError::NoDevice));
         }
         op(&mut duo).map_err(|e| transport_code(&e))
@@ -117,7 +118,7 @@ impl Handle {
         let mut state = self.state();
         if state.is_none() {
             let duo = VirtualDuo::open(&self.device.dir).map_err(|e| sim_code(&e))?;
-            if duo.mode() != duo_provisioning::sim::duo::Mode::Dfu || !duo.connected() {
+            if duo.mode() != self.device.mode || !duo.connected() {
                 return Err(LIBUSB_ERROR_NO_DEVICE);
             }
             *state = Some(duo);
@@ -188,12 +189,12 @@ impl Handle {
         if setup.request_type != 0x80 || setup.request != LIBUSB_REQUEST_GET_DESCRIPTOR {
             return None;
         }
-        let (board, id) = (&self.device.board, &self.device.device_id);
+        let device = &self.device;
         let [index, kind] = setup.value.to_le_bytes();
         let mut reply = match kind {
-            LIBUSB_DT_DEVICE => usb::device_descriptor(board).to_vec(),
-            LIBUSB_DT_CONFIG if index == 0 => usb::config_descriptor(board),
-            LIBUSB_DT_STRING => usb::string_descriptor(board, id, index)?,
+            LIBUSB_DT_DEVICE => device.device_descriptor().to_vec(),
+            LIBUSB_DT_CONFIG if index == 0 => device.config_descriptor(),
+            LIBUSB_DT_STRING => device.string_descriptor(index)?,
             _ => return None,
         };
         reply.truncate(usize::from(setup.length));
@@ -294,7 +295,7 @@ impl Handle {
 mod tests {
     use super::*;
     use duo_provisioning::platform::{Board, DUO};
-    use duo_provisioning::sim::duo::CreateOptions;
+    use duo_provisioning::sim::duo::{usb, CreateOptions};
 
     const R4_SERIAL: &str = "00000000010C";
 
@@ -303,6 +304,7 @@ mod tests {
             dir: dir.to_path_buf(),
             board: Board::factory(&DUO),
             device_id: VirtualDuo::probe(dir).unwrap().device_id,
+            mode: duo_provisioning::sim::duo::Mode::Dfu,
             bus: 1,
             port: 1,
             address: 2,

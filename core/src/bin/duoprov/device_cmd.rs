@@ -85,26 +85,24 @@ pub fn selector(ctx: &Ctx) -> anyhow::Result<Option<DeviceSelector>> {
     Ok(ctx.device.as_deref().map(str::parse).transpose()?)
 }
 
-/// Open the board the selector designates, in DFU mode.
+/// Open the board the selector designates, in DFU mode (with
+/// `--enter-dfu`, a board in normal mode is put there first).
 pub fn open(ctx: &Ctx) -> anyhow::Result<Device> {
-    let selector = selector(ctx)?;
+    let mut selector = selector(ctx)?;
     if ctx.enter_dfu {
-        if let Some(dir) = selector.as_ref().and_then(|s| s.sim_dir()) {
-            let clock = duo_provisioning::time::system();
-            if let Some(report) =
-                duo_provisioning::normal::virtual_board::ensure_dfu(dir, clock.as_ref())?
-            {
-                ctx.info(format!(
-                    "put the board in DFU mode by {:?} (recognised by its {})",
-                    report.route,
-                    report.matched_by.replace('_', " ")
-                ));
-            }
-        } else {
-            anyhow::bail!(
-                "--enter-dfu reaches only virtual Duos (--device sim:DIR) in this version; put a \
-                 USB board in DFU mode with its buttons (hold SETUP, tap RESET)"
-            );
+        let clock = duo_provisioning::time::system();
+        if let Some(report) = duo_provisioning::normal::board::ensure_dfu(
+            selector.as_ref(),
+            ctx.port.as_deref(),
+            clock.as_ref(),
+        )? {
+            ctx.info(format!(
+                "put the board in DFU mode by {:?} (recognised by its {}) at {}",
+                report.route,
+                report.matched_by.replace('_', " "),
+                report.dfu_board
+            ));
+            selector = Some(report.dfu_board.parse()?);
         }
     }
     let device = Device::open(selector.as_ref(), duo_provisioning::time::system())?;

@@ -33,7 +33,8 @@ struct Cli {
     #[arg(long, global = true)]
     json: bool,
 
-    /// Which device to talk to: usb:VID:PID, usb:BUS-PORT, serial:STRING, sim:DIR.
+    /// Which device to talk to: usb:VID:PID, usb:BUS-PORT, serial:STRING,
+    /// id:DEVICE_ID (the board that tells this id, in either mode), sim:DIR.
     #[arg(long, global = true, env = "DUOPROV_DEVICE", value_name = "SELECTOR")]
     device: Option<String>,
 
@@ -42,6 +43,12 @@ struct Cli {
     /// 14400 baud), for the commands that need DFU mode.
     #[arg(long, global = true)]
     enter_dfu: bool,
+
+    /// The serial port of a board in normal mode (e.g. /dev/ttyACM0), for
+    /// the console and the 14400-baud trigger when it cannot be found by
+    /// its USB ids in /sys/class/tty.
+    #[arg(long, global = true, env = "DUOPROV_SERIAL_PORT", value_name = "PATH")]
+    serial_port: Option<String>,
 
     #[command(subcommand)]
     command: Command,
@@ -58,12 +65,14 @@ enum Command {
     /// Make and drive a virtual Duo (use it with --device sim:DIR).
     #[command(subcommand)]
     Sim(sim_cmd::SimCommand),
-    /// List boards in DFU mode (USB, or the virtual one of --device sim:DIR).
+    /// List boards in DFU mode and in normal mode (USB, or the virtual one
+    /// of --device sim:DIR).
     List,
     /// Who a board in normal mode is: device id, firmware version, modules
     /// (USB serial, vendor requests, else the listening-mode console).
     Identify,
-    /// Put a board in normal mode into DFU mode without its buttons.
+    /// Put a board in normal mode into DFU mode, or in and out of listening
+    /// mode, without its buttons.
     Mode(normal_cmd::ModeArgs),
     /// Raw DFU reads and writes of a board's memories.
     #[command(subcommand)]
@@ -107,6 +116,7 @@ fn main() -> ExitCode {
         device: cli.device,
         device_from_env,
         enter_dfu: cli.enter_dfu,
+        port: cli.serial_port,
         ..Ctx::default()
     };
     let result = match cli.command {

@@ -1,12 +1,12 @@
 //! `duoprov identify` and `duoprov mode`: a board in normal mode (firmware
-//! running), without its buttons (REFERENCE §7). The work is the library's
-//! `normal` module; this file parses arguments and renders reports.
+//! running), without its buttons (REFERENCE §7), on USB or virtual
+//! (`sim:DIR`). The work is the library's `normal::board`; this file parses
+//! arguments and renders reports.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use duo_provisioning::normal::virtual_board;
+use duo_provisioning::normal::board;
 use duo_provisioning::normal::workflow::Routes;
 
 use crate::device_cmd::selector;
@@ -34,24 +34,19 @@ pub struct ModeArgs {
 pub enum Target {
     /// DFU mode (LED blinking yellow): the bootloader, for key work.
     Dfu,
-}
-
-/// The virtual board the selector names; USB boards in normal mode are not
-/// reached yet.
-fn sim_dir(ctx: &Ctx) -> anyhow::Result<PathBuf> {
-    match selector(ctx)? {
-        Some(sel) if sel.sim_dir().is_some() => Ok(sel.sim_dir().unwrap().to_path_buf()),
-        _ => anyhow::bail!(
-            "identify and mode need --device sim:DIR for now: boards in normal mode are reached \
-             only as virtual Duos in this version. For a USB board, enter DFU mode with the \
-             buttons (hold SETUP, tap RESET)"
-        ),
-    }
+    /// Listening mode (LED blinking blue): the firmware's serial console.
+    Listen,
+    /// Leave listening mode: the firmware runs on (normal operation).
+    Normal,
 }
 
 pub fn identify(ctx: &Ctx) -> anyhow::Result<()> {
-    let dir = sim_dir(ctx)?;
-    let report = virtual_board::identify(&dir, duo_provisioning::time::system().as_ref())?;
+    let selector = selector(ctx)?;
+    let report = board::identify(
+        selector.as_ref(),
+        ctx.port.as_deref(),
+        duo_provisioning::time::system().as_ref(),
+    )?;
     ctx.emit(&report, || {
         let id = &report.identity;
         let modules = match &id.modules {
@@ -69,7 +64,8 @@ pub fn identify(ctx: &Ctx) -> anyhow::Result<()> {
             None => "unknown".into(),
         };
         format!(
-            "device id:        {} (from {:?})\nfirmware version: {}\nmodules:          {}",
+            "board:            {}\ndevice id:        {} (from {:?})\nfirmware version: {}\nmodules:          {}",
+            report.board,
             id.device_id,
             id.device_id_from,
             id.firmware_version.as_deref().unwrap_or("unknown"),
@@ -80,25 +76,44 @@ pub fn identify(ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 pub fn mode(args: ModeArgs, ctx: &Ctx) -> anyhow::Result<()> {
-    let dir = sim_dir(ctx)?;
-    let Target::Dfu = args.target;
-    let routes = Routes {
-        service: !args.no_service_request,
-        legacy: !args.no_legacy_request,
-        baud: !args.no_baud_trigger,
+    let selector = selector(ctx)?;
+    let clock = duo_provisioning::time::system();
+    let port = ctx.port.as_deref();
+    let on = match args.target {
+        Target::Dfu => {
+            let routes = Routes {
+                service: !args.no_service_request,
+                legacy: !args.no_legacy_request,
+                baud: !args.no_baud_trigger,
+            };
+            let report = board::enter_dfu(
+                selector.as_ref(),
+                port,
+                clock.as_ref(),
+                routes,
+                Duration::from_secs(args.timeout),
+            )?;
+            ctx.emit(&report, || {
+                format!(
+                    "{} is in DFU mode at {}: entered by {:?}, recognised by its {}",
+                    report.board,
+                    report.dfu_board,
+                    report.route,
+                    report.matched_by.replace('_', " ")
+                )
+            });
+            return Ok(());
+        }
+        Target::Listen => true,
+        Target::Normal => false,
     };
-    let report = virtual_board::enter_dfu(
-        &dir,
-        duo_provisioning::time::system().as_ref(),
-        routes,
-        Duration::from_secs(args.timeout),
-    )?;
+    let report = board::set_listening(selector.as_ref(), port, clock.as_ref(), on)?;
     ctx.emit(&report, || {
         format!(
-            "{} is in DFU mode: entered by {:?}, recognised by its {}",
-            dir.display(),
-            report.route,
-            report.matched_by.replace('_', " ")
+            "{} {} listening mode (by {:?})",
+            report.board,
+            if report.listening { "is in" } else { "left" },
+            report.route
         )
     });
     Ok(())

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub device_from_env: bool,
     /// Put a board in normal mode into DFU mode before device work.
     pub enter_dfu: bool,
+    /// The serial port of a board in normal mode, where sysfs cannot tell.
+    pub port: Option<String>,
     /// With `--json`: the command's document, printed by [`finish`] once
     /// the outcome is known (so a failure after it replaces it).
     pub document: RefCell<Option<Value>>,

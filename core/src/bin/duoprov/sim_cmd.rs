@@ -353,6 +353,9 @@ impl View {
                 "disconnected (vanish fault); reconnect with `duoprov sim dfu {}`",
                 self.dir.display()
             ),
+            (Mode::Firmware, _) if self.listening => {
+                "running firmware, in listening mode (does not answer DFU)".to_string()
+            }
             (Mode::Firmware, _) => "running firmware (does not answer DFU)".to_string(),
         };
         let port = match &self.serial_port {

@@ -2,10 +2,8 @@
 //! (`--device sim:DIR`): its USB face through [`SimTransport`], its serial
 //! port through the pseudo-terminal `sim boot` published.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-use serde::Serialize;
 
 use crate::dfu::descriptor::{GET_DESCRIPTOR, TYPE_STRING};
 use crate::dfu::transport::{ControlTransport, Setup};
@@ -14,31 +12,8 @@ use crate::time::Clock;
 
 use super::console::SerialLine;
 use super::ports::PortLine;
-use super::workflow::{self, Attempt, Identity, Route, Routes};
+use super::workflow::{self, DfuReport, IdentifyReport, ListenReport, Route, Routes};
 use super::NormalError;
-
-/// `identify` on a virtual board.
-#[derive(Debug, Clone, Serialize)]
-pub struct IdentifyReport {
-    pub dir: PathBuf,
-    pub usb_serial: Option<String>,
-    pub serial_port: Option<PathBuf>,
-    #[serde(flatten)]
-    pub identity: Identity,
-}
-
-/// `mode dfu` on a virtual board.
-#[derive(Debug, Clone, Serialize)]
-pub struct DfuReport {
-    pub dir: PathBuf,
-    /// The route that put the board in DFU mode.
-    pub route: Route,
-    pub attempts: Vec<Attempt>,
-    /// How the board was recognised in DFU mode: `device_id` where its
-    /// bootloader reports it (r5/r6), else `port`.
-    pub matched_by: &'static str,
-    pub device_id: String,
-}
 
 fn sim_error(dir: &Path, e: crate::sim::duo::SimError) -> NormalError {
     NormalError::Port {
@@ -132,9 +107,9 @@ pub fn identify(dir: &Path, clock: &dyn Clock) -> Result<IdentifyReport, NormalE
         clock,
     )?;
     Ok(IdentifyReport {
-        dir: dir.to_path_buf(),
+        board: format!("sim:{}", dir.display()),
         usb_serial,
-        serial_port: serial::port_path(dir),
+        serial_port: serial::port_path(dir).map(|p| p.display().to_string()),
         identity,
     })
 }
@@ -206,13 +181,60 @@ pub fn enter_dfu(
             Ok(Some("port"))
         }
     })?;
+    let board = format!("sim:{}", dir.display());
     Ok(DfuReport {
-        dir: dir.to_path_buf(),
+        dfu_board: board.clone(),
+        board,
         route,
         attempts,
         matched_by,
-        device_id,
+        device_id: Some(device_id),
     })
+}
+
+/// Enter (`on`) or leave listening mode on the virtual board in `dir` (see
+/// [`workflow::set_listening`]): the service request holding the board,
+/// else its console without holding it (its serial server takes it).
+pub fn set_listening(dir: &Path, clock: &dyn Clock, on: bool) -> Result<ListenReport, NormalError> {
+    let mut attempts = Vec::new();
+    let by_service = {
+        let mut usb = SimTransport::open_normal(dir).map_err(|e| sim_error(dir, e))?;
+        workflow::listen_by_service(&mut usb, on, &mut attempts)
+    };
+    let route = if by_service {
+        Route::ServiceRequest
+    } else {
+        let mut line = open_line(dir);
+        workflow::listen_by_console(
+            line.as_mut().map(|l| l as &mut dyn SerialLine),
+            clock,
+            on,
+            &mut attempts,
+        )?;
+        Route::Console
+    };
+    Ok(ListenReport {
+        board: format!("sim:{}", dir.display()),
+        listening: on,
+        route,
+        attempts,
+    })
+}
+
+/// The device id of the virtual board in `dir`: from its DFU serial (r5/r6)
+/// in DFU mode, else by [`identify`] in normal mode; an r3/r4 board in DFU
+/// mode cannot tell ([`NormalError::IdUnknownInDfu`]).
+pub fn attached_device_id(dir: &Path, clock: &dyn Clock) -> Result<(String, Route), NormalError> {
+    let info = VirtualDuo::probe(dir).map_err(|e| sim_error(dir, e))?;
+    if info.mode == Mode::Firmware {
+        return identify(dir, clock).map(|r| (r.identity.device_id, r.identity.device_id_from));
+    }
+    let serial = info.board.bootloader.serial.render(&info.device_id);
+    super::identity::device_id_from_usb_serial(&serial)
+        .map(|id| (id, Route::DfuSerial))
+        .ok_or_else(|| NormalError::IdUnknownInDfu {
+            board: format!("sim:{}", dir.display()),
+        })
 }
 
 #[cfg(test)]

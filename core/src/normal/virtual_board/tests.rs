@@ -1,6 +1,7 @@
 //! Issue 12 on a virtual Duo with each firmware: identify and mode dfu by
 //! the route each firmware has.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
@@ -178,4 +179,55 @@ fn the_board_is_off_the_bus_while_it_re_enumerates() {
         .ok()
         .and_then(|mut t| read_usb_serial(&mut t))
         .is_none());
+}
+
+#[test]
+fn listening_mode_by_service_requests_on_0_3_3_and_by_the_console_on_0_2_4() {
+    for (firmware, route) in [("0.3.3", Route::ServiceRequest), ("0.2.4", Route::Console)] {
+        let (_tmp, dir, _face) = booted("r4", firmware);
+        let clock = crate::time::system();
+        let on = set_listening(&dir, clock.as_ref(), true).unwrap();
+        assert_eq!((on.route, on.listening), (route, true), "{firmware}");
+        assert!(VirtualDuo::probe(&dir).unwrap().listening, "{firmware}");
+        let off = set_listening(&dir, clock.as_ref(), false).unwrap();
+        assert_eq!((off.route, off.listening), (route, false), "{firmware}");
+        // The console's `x` reaches the state once the server has read it.
+        let start = std::time::Instant::now();
+        while VirtualDuo::probe(&dir).unwrap().listening {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{firmware}: still listening"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(VirtualDuo::probe(&dir).unwrap().mode, Mode::Firmware);
+    }
+}
+
+#[test]
+fn the_attached_board_tells_its_id_except_an_r4_bootloader_in_dfu_mode() {
+    let clock = crate::time::system();
+    // Normal mode, firmware 0.2.4: the console tells it.
+    let (_tmp, dir, face) = booted("r4", "0.2.4");
+    assert_eq!(
+        attached_device_id(&dir, clock.as_ref()).unwrap(),
+        (ID_HEX.to_string(), Route::Console)
+    );
+    // DFU mode on r4: a constant serial; a clear error.
+    VirtualDuo::open(&dir).unwrap().enter_dfu().unwrap();
+    drop(face);
+    let err = attached_device_id(&dir, clock.as_ref()).unwrap_err();
+    assert!(matches!(err, NormalError::IdUnknownInDfu { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("does not report the device id"),
+        "{err}"
+    );
+    // DFU mode on r6: its serial is the id.
+    let (_tmp6, dir6, face6) = booted("r6", "0.3.3");
+    VirtualDuo::open(&dir6).unwrap().enter_dfu().unwrap();
+    drop(face6);
+    assert_eq!(
+        attached_device_id(&dir6, clock.as_ref()).unwrap(),
+        (ID_HEX.to_string(), Route::DfuSerial)
+    );
 }

@@ -15,6 +15,8 @@ pub struct DuoStatus {
     pub bootloader: &'static str,
     pub firmware: Option<&'static str>,
     pub mode: Mode,
+    /// Normal mode: in listening mode (REFERENCE §7).
+    pub listening: bool,
     pub connected: bool,
     pub device_id: String,
     pub time_factor: f64,
@@ -37,6 +39,7 @@ impl VirtualDuo {
             bootloader: self.board().bootloader.name,
             firmware: self.board().firmware.map(|f| f.version),
             mode: self.mode(),
+            listening: self.listening(),
             connected: self.connected(),
             device_id: self.device_id_hex(),
             time_factor: self.time_factor(),

@@ -195,7 +195,10 @@ pub fn serve(
                     duo.reset_into_dfu()?;
                     break ServeEnd::EnteredDfu;
                 }
-                BAUD_LISTEN => listening = true,
+                BAUD_LISTEN => {
+                    listening = true;
+                    seen_listening = persist_listening(dir, true, seen_listening);
+                }
                 _ => {}
             }
         }
@@ -206,6 +209,7 @@ pub fn serve(
                 }
                 if key == b'x' && face.keys.contains('x') {
                     listening = false;
+                    seen_listening = persist_listening(dir, false, seen_listening);
                 } else if let Some(reply) = face.reply(key, &device_id) {
                     if pty.write(&reply).is_err() {
                         break;
@@ -221,6 +225,20 @@ pub fn serve(
     }
     drop(pty);
     Ok(end)
+}
+
+/// Record listening mode in the board's state (`sim show` and the USB
+/// side's service requests see it) if nobody holds the board now (a host
+/// may hold it while it talks to the console); returns what the state
+/// says, `seen` if it could not be written.
+fn persist_listening(dir: &Path, on: bool, seen: bool) -> bool {
+    match VirtualDuo::try_open(dir) {
+        Ok(mut duo) => {
+            let _ = duo.set_listening(on);
+            duo.listening()
+        }
+        Err(_) => seen,
+    }
 }
 
 fn owner_token() -> String {

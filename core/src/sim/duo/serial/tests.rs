@@ -194,3 +194,36 @@ fn console_replies_follow_reference_7() {
     assert!(s.ends_with("]}\r\n"), "{s}");
     assert_eq!(ConsoleFace::of(&DUO_FW_0_2_4).reply(b'c', &ID), None);
 }
+
+/// REFERENCE §7: a host never sets 1200 on a Duo's port and leaves it at
+/// 9600 when it closes — checked on a bare pseudo-terminal, whose master
+/// sees the line coding the host set (TCGETS2).
+#[test]
+fn the_host_line_opens_at_9600_refuses_1200_and_closes_at_9600() {
+    let pty = Pty::open().unwrap();
+    let path = pty.path().to_string_lossy().to_string();
+    let mut line = PortLine::open(&path).unwrap();
+    assert_eq!(pty.speed().unwrap(), BAUD_NEUTRAL, "opened at 9600");
+    use crate::normal::console::SerialLine as _;
+    assert!(line.set_baud_rate(1200).is_err());
+    assert_eq!(
+        pty.speed().unwrap(),
+        BAUD_NEUTRAL,
+        "1200 never reached the port"
+    );
+    let clock = crate::time::system();
+    let mut console = Console::new(&mut line, clock.as_ref());
+    console.enter_listening().unwrap();
+    assert_eq!(pty.speed().unwrap(), 28800);
+    // Dropped with 28800 set (an error path): 9600 again before it closes.
+    drop(line);
+    assert_eq!(pty.speed().unwrap(), BAUD_NEUTRAL, "closed at 9600");
+    let mut line = PortLine::open(&path).unwrap();
+    crate::normal::console::trigger_dfu(&mut line, clock.as_ref(), Duration::from_millis(100))
+        .unwrap();
+    assert_eq!(
+        pty.speed().unwrap(),
+        BAUD_NEUTRAL,
+        "an ignored trigger ends at 9600"
+    );
+}
