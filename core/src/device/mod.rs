@@ -17,6 +17,7 @@
 mod backup;
 mod keys;
 mod open;
+mod reports;
 
 #[cfg(all(test, feature = "sim"))]
 mod share_tests;
@@ -45,6 +46,7 @@ pub use keys::{
     SaveReport, SlotHolds,
 };
 pub use open::{list_devices, no_device_detail, ListedAlt, ListedDevice};
+pub use reports::{DfuReadFile, ServerKeyWrite};
 
 /// What a device operation can fail with. Each message names what failed,
 /// the value involved and the next step.

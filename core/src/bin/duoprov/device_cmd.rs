@@ -157,26 +157,20 @@ fn read(
     output: &Path,
     force: bool,
 ) -> anyhow::Result<()> {
-    // Refuse before touching the device, then write atomically, 0600.
+    // Refuse before touching the device (the read checks again).
     duo_provisioning::keys::check_target(output, force)?;
     let mut dev = open(ctx)?;
     let watch = Watch::new(ctx);
-    let data = dev.dfu_read_with(alt, addr, len, watch.monitor());
+    let report = dev.dfu_read_into(alt, addr, len, output, force, watch.monitor());
     drop(watch);
-    let data = data?;
-    duo_provisioning::keys::write_atomic(output, &data, true, force)?;
-    ctx.emit(
-        &serde_json::json!({
-            "alt": alt, "addr": addr, "len": data.len(), "output": output,
-        }),
-        || {
-            format!(
-                "read {} bytes from 0x{addr:08x} on alt {alt} into {}",
-                data.len(),
-                output.display()
-            )
-        },
-    );
+    let report = report?;
+    ctx.emit(&report, || {
+        format!(
+            "read {} bytes from 0x{addr:08x} on alt {alt} into {}",
+            report.len,
+            output.display()
+        )
+    });
     Ok(())
 }
 

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Subcommand;
 use duo_provisioning::device::{BackupPlace, KeyToLoad, RESET_BACKUP_NAME};
 use duo_provisioning::keys::{self, KeyFiles, KeyReport, SlotState};
@@ -299,23 +298,13 @@ fn address(ctx: &Ctx) -> anyhow::Result<()> {
 
 fn write_server_key(ctx: &Ctx, block: &[u8]) -> anyhow::Result<()> {
     let mut dev = device_cmd::open(ctx)?;
-    let summary = dev.write_server_key(block)?;
-    let field = duo_provisioning::platform::field("server_public_key")
-        .context("the platform table has no server_public_key field")?;
-    ctx.emit(
-        &serde_json::json!({
-            "device": dev.description(), "offset": field.offset, "bytes": field.size,
-            "verified": true, "server_key": summary,
-        }),
-        || {
-            format!(
-                "wrote the server key block to {} ({} bytes at DCT offset {}) and read it back: \
-                 verified\n{summary}",
-                dev.description(),
-                field.size,
-                field.offset
-            )
-        },
-    );
+    let report = dev.write_server_key_block(block)?;
+    ctx.emit(&report, || {
+        format!(
+            "wrote the server key block to {} ({} bytes at DCT offset {}) and read it back: \
+             verified\n{}",
+            report.device, report.bytes, report.offset, report.server_key
+        )
+    });
     Ok(())
 }

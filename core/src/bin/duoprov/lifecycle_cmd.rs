@@ -133,12 +133,7 @@ pub struct VerifyArgs {
 pub fn verify_cmd(ctx: &Ctx, args: VerifyArgs) -> anyhow::Result<()> {
     let mut device = crate::device_cmd::open(ctx)?;
     let device_id = match &args.device_id {
-        Some(id) => {
-            let id = DeviceId::parse(id)?;
-            let mut raw = [0u8; 12];
-            hex::decode_to_slice(id.as_str(), &mut raw)?;
-            Some(raw)
-        }
+        Some(id) => Some(DeviceId::parse(id)?.to_bytes()),
         None => None,
     };
     let report = verify(
