@@ -144,3 +144,44 @@ fn keys_save_enter_dfu_works_on_a_board_in_normal_mode() {
         assert_eq!(show["mode"], "dfu");
     }
 }
+
+/// Issue 12 item 4: `provision` without a device id takes it from the board
+/// (normal mode: identify), and says clearly when an r4 bootloader in DFU
+/// mode cannot tell it.
+#[test]
+fn provision_without_an_id_takes_it_from_the_board() {
+    let tmp = tempfile::tempdir().unwrap();
+    booted(tmp.path(), "r4", "0.2.4");
+    // Port 9 on loopback refuses: the run stops at the request, after the id.
+    let args = [
+        "--device",
+        "sim:vd",
+        "provision",
+        "--api-url",
+        "http://127.0.0.1:9",
+        "--token",
+        "t",
+        "--retries",
+        "0",
+    ];
+    let out = duoprov(tmp.path(), &args);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("device id {ID} (told by the board: Console)")),
+        "{err}"
+    );
+    // Back in DFU mode on r4: the id cannot be read; nothing is sent.
+    assert_ok(&duoprov(tmp.path(), &["sim", "dfu", "vd"]), "sim dfu");
+    let mut json_args = vec!["--json"];
+    json_args.extend_from_slice(&args);
+    let out = duoprov(tmp.path(), &json_args);
+    assert!(!out.status.success());
+    let doc = stdout_json(&out);
+    assert_eq!(doc["code"], "UNSUPPORTED", "{doc}");
+    assert!(doc["error"]
+        .as_str()
+        .unwrap()
+        .contains("does not report the device id"));
+    assert!(!stderr(&out).contains("using the access token"));
+}

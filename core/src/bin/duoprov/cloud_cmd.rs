@@ -26,9 +26,11 @@ use crate::output::{out, Ctx, Reported};
 /// Where the cloud is and how to talk to it (shared by single and batch runs).
 #[derive(Args, Debug)]
 pub struct ProvisionArgs {
-    /// The device id: 24 hexadecimal digits (read it in listening mode with
-    /// the serial command `i`). Not with --batch.
-    #[arg(required_unless_present = "batch", conflicts_with = "batch")]
+    /// The device id: 24 hexadecimal digits. Without it (and without
+    /// --batch), the id of the one board attached (or named by --device):
+    /// told in normal mode (`duoprov identify`), or by an r5/r6 bootloader
+    /// in DFU mode. Not with --batch.
+    #[arg(conflicts_with = "batch")]
     device_id: Option<String>,
     /// The key to provision: a PEM or DER public or private key file (a
     /// private key's public half is sent), or PEM text. Default: RedBear's
@@ -180,10 +182,17 @@ pub fn run_provision(args: ProvisionArgs, ctx: &Ctx) -> anyhow::Result<()> {
     match (&args.batch, &args.device_id) {
         (Some(batch), _) => provision_batch(ctx, &args, batch),
         (None, Some(id)) => provision_one(ctx, &args, id),
-        (None, None) => anyhow::bail!(
-            "give a device id (24 hexadecimal digits) or --batch FILE, e.g. \
-             `duoprov provision 2fff27fffc473530fff23637`"
-        ),
+        (None, None) => {
+            // The library decides where the id comes from (REFERENCE §7).
+            let selector = crate::device_cmd::selector(ctx)?;
+            let (id, from) = duo_provisioning::normal::board::attached_device_id(
+                selector.as_ref(),
+                ctx.port.as_deref(),
+                duo_provisioning::time::system().as_ref(),
+            )?;
+            ctx.info(format!("device id {id} (told by the board: {from:?})"));
+            provision_one(ctx, &args, &id)
+        }
     }
 }
 

@@ -19,7 +19,15 @@ impl VirtualDuo {
         }
         self.state.reset_at = None;
         if self.board.bootloader.saves_system_flags_on_leave {
-            let flags = self.mem.app_dct_read(0, 32);
+            // The flags as the bootloader holds them: its own version at 4
+            // (REFERENCE §2: rewritten at each boot; taken to be its
+            // revision number, as the factory image's r3 wrote 3). A DCT
+            // whose flags were never written is left alone.
+            let mut flags = self.mem.app_dct_read(0, 32);
+            if flags[..4] == [0xc0, 0xac, 0xde, 0x1a] {
+                let version = u16::from(self.board.bootloader.generation);
+                flags[4..6].copy_from_slice(&version.to_le_bytes());
+            }
             match self.mem.app_dct_write(0, &flags) {
                 Ok(_) | Err(SimError::Dct(_)) => {}
                 Err(e) => return Err(e),

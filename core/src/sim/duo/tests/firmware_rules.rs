@@ -176,3 +176,29 @@ fn a_domain_of_length_0_sends_the_board_to_an_empty_host_not_the_default() {
         other => panic!("{other:?}"),
     }
 }
+
+/// REFERENCE §1 leave sequence and §2 "System flags": r3–r5 save their
+/// system flags into the DCT as they reset (their version at DCT 4: r4
+/// turns the factory image's 3 into 4, a copy that moves the partition);
+/// from 0.3.2 (r6) the flags live in the RTC backup registers and DCT
+/// bytes 0..31 stay as they were.
+#[test]
+fn leaving_dfu_saves_the_system_flags_into_the_dct_on_r4_but_not_on_r6() {
+    for (bootloader, firmware, version) in [("r4", "0.2.4", 4u8), ("r6", "0.3.3", 3)] {
+        let mut b = bench_board(bootloader, firmware, 0.0);
+        b.alt(1);
+        assert_eq!(b.read(0, 6), [0xc0, 0xac, 0xde, 0x1a, 3, 0], "{bootloader}");
+        // A key, so that the boot after the reset does not generate one.
+        let key = crate::keys::private_key_to_der(&crate::keys::generate().unwrap()).unwrap();
+        let mut slot = key.clone();
+        slot.resize(1216, 0xFF);
+        b.write(34, &slot);
+        let before = b.t.app_dct_bytes()[..32].to_vec();
+        b.leave();
+        let after = b.t.app_dct_bytes()[..32].to_vec();
+        assert_eq!(after[4..6], [version, 0], "{bootloader}");
+        if bootloader == "r6" {
+            assert!(after == before, "r6 leaves DCT 0..31 as it was");
+        }
+    }
+}
