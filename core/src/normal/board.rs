@@ -190,38 +190,12 @@ pub fn enter_dfu(
     }
     let found = find_one(selector)?;
     let device = &found.device;
-    let mut attempts = Vec::new();
-    let mut route = None;
-    if routes.service || routes.legacy {
-        let mut t = usb::open(device)?;
-        let usb_routes = Routes {
-            baud: false,
-            ..routes
-        };
-        let (r, tried) = workflow::request_dfu(Some(&mut t), None, clock, usb_routes)?;
-        route = r;
-        attempts = tried;
-    }
-    if route.is_none() && routes.baud {
-        let port_path = serial_port(device, port)?;
-        let mut line = open_line(port_path.as_deref(), port.is_some())?;
-        let baud_only = Routes {
-            service: false,
-            legacy: false,
-            baud: true,
-        };
-        let (r, tried) = workflow::request_dfu(
-            None,
-            line.as_mut().map(|l| l as &mut dyn SerialLine),
-            clock,
-            baud_only,
-        )?;
-        attempts.extend(tried);
-        route = r;
-    }
-    let Some(route) = route else {
-        return Err(workflow::no_route(&attempts));
-    };
+    let (route, attempts) = workflow::request_dfu_by_best_route(
+        || usb::open(device),
+        || open_line(serial_port(device, port)?.as_deref(), port.is_some()),
+        clock,
+        routes,
+    )?;
     let (matched_by, dfu, device_id) = workflow::wait_for_dfu(clock, timeout, || {
         let boards = crate::dfu::usb::list_dfu_devices().map_err(|e| NormalError::Usb {
             doing: "looking for the board in DFU mode".into(),

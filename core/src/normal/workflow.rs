@@ -242,6 +242,56 @@ pub fn request_dfu(
     Ok((None, attempts))
 }
 
+/// Every allowed route in order of preference: the USB requests on the
+/// transport `open_usb` gives (opened only if one is allowed, and closed
+/// before the serial route: a board's serial server takes the board to
+/// reset it), then the baud trigger on the line `open_line` gives (opened
+/// only if no USB route worked). The route that worked and every attempt;
+/// [`no_route`]'s error if none did.
+pub fn request_dfu_by_best_route<U, L>(
+    open_usb: impl FnOnce() -> Result<U, NormalError>,
+    open_line: impl FnOnce() -> Result<Option<L>, NormalError>,
+    clock: &dyn Clock,
+    routes: Routes,
+) -> Result<(Route, Vec<Attempt>), NormalError>
+where
+    U: ControlTransport,
+    L: SerialLine,
+{
+    let mut attempts = Vec::new();
+    if routes.service || routes.legacy {
+        let mut usb = open_usb()?;
+        let usb_routes = Routes {
+            baud: false,
+            ..routes
+        };
+        let (route, tried) = request_dfu(Some(&mut usb), None, clock, usb_routes)?;
+        attempts = tried;
+        if let Some(route) = route {
+            return Ok((route, attempts));
+        }
+    }
+    if routes.baud {
+        let mut line = open_line()?;
+        let baud_only = Routes {
+            service: false,
+            legacy: false,
+            baud: true,
+        };
+        let (route, tried) = request_dfu(
+            None,
+            line.as_mut().map(|l| l as &mut dyn SerialLine),
+            clock,
+            baud_only,
+        )?;
+        attempts.extend(tried);
+        if let Some(route) = route {
+            return Ok((route, attempts));
+        }
+    }
+    Err(no_route(&attempts))
+}
+
 /// The error for a board no route moved.
 pub fn no_route(attempts: &[Attempt]) -> NormalError {
     NormalError::NoRouteToDfu {

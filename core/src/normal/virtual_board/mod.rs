@@ -127,39 +127,12 @@ pub fn enter_dfu(
             .map_err(|e| sim_error(dir, e))?
             .device_id,
     );
-    // The USB routes first, holding the board; the baud route without it
-    // (the board's serial server takes it to reset).
-    let usb_routes = Routes {
-        baud: false,
-        ..routes
-    };
-    let mut attempts = Vec::new();
-    let mut route = None;
-    if usb_routes.service || usb_routes.legacy {
-        let mut usb = SimTransport::open_normal(dir).map_err(|e| sim_error(dir, e))?;
-        let (r, tried) = workflow::request_dfu(Some(&mut usb), None, clock, usb_routes)?;
-        route = r;
-        attempts = tried;
-    }
-    if route.is_none() && routes.baud {
-        let mut line = open_line(dir);
-        let baud_only = Routes {
-            service: false,
-            legacy: false,
-            baud: true,
-        };
-        let (r, tried) = workflow::request_dfu(
-            None,
-            line.as_mut().map(|l| l as &mut dyn SerialLine),
-            clock,
-            baud_only,
-        )?;
-        attempts.extend(tried);
-        route = r;
-    }
-    let Some(route) = route else {
-        return Err(workflow::no_route(&attempts));
-    };
+    let (route, attempts) = workflow::request_dfu_by_best_route(
+        || SimTransport::open_normal(dir).map_err(|e| sim_error(dir, e)),
+        || Ok(open_line(dir)),
+        clock,
+        routes,
+    )?;
     let matched_by = workflow::wait_for_dfu(clock, timeout, || {
         let info = VirtualDuo::probe(dir).map_err(|e| sim_error(dir, e))?;
         if info.mode != Mode::Dfu || !info.connected {
