@@ -618,7 +618,8 @@ fn as_info<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Error
         crate::sim::duo::SimError,
         crate::sim::duo::setup::SetupError,
         crate::sim::cloud::LocalCloudError,
-        crate::sim::cloud::SeedError
+        crate::sim::cloud::SeedError,
+        crate::sim::cloud::AccountSpecError
     );
     None
 }

@@ -396,13 +396,7 @@ fn serve(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .map(|(i, spec)| {
-            let (name, token) = spec
-                .split_once('=')
-                .filter(|(name, token)| !name.is_empty() && !token.is_empty())
-                .with_context(|| format!("--account number {} is not NAME=TOKEN", i + 1))?;
-            let token = AccessToken::new(token)
-                .with_context(|| format!("--account number {} cannot be used", i + 1))?;
-            Ok(Account::new(name).token(token))
+            Account::parse(spec).with_context(|| format!("--account number {}", i + 1))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut seeded = args

@@ -66,6 +66,34 @@ impl Account {
         self.expired_tokens.push(token);
         self
     }
+
+    /// An account and one token written as `NAME=TOKEN`. The error never
+    /// repeats the text: it holds a token.
+    pub fn parse(spec: &str) -> Result<Self, AccountSpecError> {
+        let (name, token) = spec
+            .split_once('=')
+            .filter(|(name, token)| !name.is_empty() && !token.is_empty())
+            .ok_or_else(|| AccountSpecError {
+                reason: "it is not NAME=TOKEN".into(),
+            })?;
+        let token = AccessToken::new(token).map_err(|e| AccountSpecError {
+            reason: e.to_string(),
+        })?;
+        Ok(Account::new(name).token(token))
+    }
+}
+
+/// An account description (`NAME=TOKEN`) that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an account cannot be used: {reason}")]
+pub struct AccountSpecError {
+    pub reason: String,
+}
+
+impl crate::error::ErrorInfo for AccountSpecError {
+    fn code(&self) -> crate::error::ErrorCode {
+        crate::error::ErrorCode::InvalidArgument
+    }
 }
 
 /// A device that had its initial provisioning, with its owner and product.
@@ -180,6 +208,26 @@ pub fn read_devices_file(path: &Path) -> Result<Vec<SeededDevice>, LocalCloudErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_account_is_name_equals_token_and_its_errors_never_repeat_the_token() {
+        let account = Account::parse("factory=SECRET-T0KEN").unwrap();
+        assert_eq!(account.name, "factory");
+        assert_eq!(account.tokens[0].expose_secret(), "SECRET-T0KEN");
+        for bad in [
+            "SECRET-T0KEN",
+            "=SECRET-T0KEN",
+            "factory=",
+            "factory=SECRET T0KEN",
+        ] {
+            let e = Account::parse(bad).unwrap_err();
+            assert!(!e.to_string().contains("SECRET"), "{bad}: {e}");
+            assert_eq!(
+                crate::error::ErrorInfo::code(&e).as_str(),
+                "INVALID_ARGUMENT"
+            );
+        }
+    }
 
     #[test]
     fn a_devices_file_reads_seeds_and_names_the_bad_line() {

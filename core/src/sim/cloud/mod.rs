@@ -57,7 +57,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub use accounts::{
-    read_devices_file, Account, SeedError, SeededDevice, DEFAULT_ACCOUNT, DEFAULT_PRODUCT_ID,
+    read_devices_file, Account, AccountSpecError, SeedError, SeededDevice, DEFAULT_ACCOUNT,
+    DEFAULT_PRODUCT_ID,
 };
 pub use connections::{ConnectionInfo, ConnectionResult, KeySource, Unidentified};
 pub use device_link::SERVER_KEY_FILE;
