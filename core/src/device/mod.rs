@@ -121,6 +121,9 @@ pub enum DeviceError {
         Remedy::UseKeyOperations
     )]
     KeySlotField { field: &'static str },
+    /// A raw write of no bytes: almost always a wrong file, never a write.
+    #[error("there is nothing to write: the data given is empty (0 bytes); check the file or buffer it came from")]
+    EmptyWrite,
     /// Something failed once a write over the device key had begun: the key
     /// as it was before is in the named backup.
     #[error("{failure}\nthe device key as it was before this operation is saved in {}", backup.display())]
@@ -179,7 +182,9 @@ impl ErrorInfo for DeviceError {
             },
             DeviceError::VerifyMismatch { .. } => ErrorCode::VerifyFailed,
             DeviceError::Backup { .. } => ErrorCode::BackupFailed,
-            DeviceError::KeySlotField { .. } => ErrorCode::InvalidArgument,
+            DeviceError::KeySlotField { .. } | DeviceError::EmptyWrite => {
+                ErrorCode::InvalidArgument
+            }
             DeviceError::AfterKeyReplaced { failure, .. }
             | DeviceError::LoadFailed { failure, .. } => failure.code(),
             DeviceError::Cancelled { .. } => ErrorCode::Cancelled,
@@ -474,6 +479,9 @@ impl Device {
         key_backup_name: Option<&Path>,
         monitor: &Monitor,
     ) -> Result<WriteReport, DeviceError> {
+        if data.is_empty() {
+            return Err(DeviceError::EmptyWrite);
+        }
         let hazard = self.system_part_hazard(alt, addr, data.len())?;
         let (key_backup, dct_dump) = match key_backup_name {
             Some(name) => {

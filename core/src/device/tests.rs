@@ -614,3 +614,19 @@ fn reading_the_key_of_an_erased_slot_is_slot_empty() {
 
 #[path = "cancel_tests.rs"]
 mod cancel;
+
+#[test]
+fn a_raw_write_of_no_bytes_is_refused_before_any_backup_or_transfer() {
+    let (old, _) = test_keys();
+    let b = bench(Some(&slot_of(old)));
+    let name = b.tmp.path().join("raw");
+    let mut dev = b.open();
+    dev.reset_stats();
+    let e = dev.dfu_write(1, 34, &[], false, Some(&name)).unwrap_err();
+    assert!(matches!(e, DeviceError::EmptyWrite), "{e}");
+    assert_eq!(e.code(), ErrorCode::InvalidArgument);
+    assert_eq!(dev.stats().control_transfers, 0);
+    assert!(backups(b.tmp.path()).is_empty());
+    drop(dev);
+    assert_eq!(b.slot(), slot_of(old));
+}

@@ -183,9 +183,6 @@ fn write(
     key_backup: bool,
 ) -> anyhow::Result<()> {
     let data = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    if data.is_empty() {
-        anyhow::bail!("{} is empty: there is nothing to write", file.display());
-    }
     let mut dev = open(ctx)?;
     let watch = Watch::new(ctx);
     // Backups (backup_rsa_dfu-write.der, backup_dct_dfu-write.bin) go in
