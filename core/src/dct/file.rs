@@ -131,6 +131,22 @@ pub fn edit_dct_file_as(
     field: &str,
     value: &str,
 ) -> Result<DctFileEdit, DctFileError> {
+    let beside = path.parent().unwrap_or(Path::new(""));
+    edit_dct_file_in(platform, layout, path, field, value, beside)
+}
+
+/// [`edit_dct_file_as`] keeping the previous content in `backup_dir`
+/// (`backup_dir/NAME.bak`, numbered as [`numbered_backup_path`] says,
+/// where NAME is the edited file's name) instead of beside the file.
+pub fn edit_dct_file_in(
+    platform: &'static Platform,
+    layout: Option<DctLayout>,
+    path: &Path,
+    field: &str,
+    value: &str,
+    backup_dir: &Path,
+) -> Result<DctFileEdit, DctFileError> {
+    let backup_base = backup_dir.join(path.file_name().unwrap_or(path.as_os_str()));
     let mut file = load_dct_file_as(platform, layout, path)?;
     file.set(field, value)?;
     // Edit a regular file in place, never through (or over) a link.
@@ -140,13 +156,13 @@ pub fn edit_dct_file_as(
         source,
     })?;
     let backup = keys::write_new_numbered(
-        |n| numbered_backup_path(path, n),
+        |n| numbered_backup_path(&backup_base, n),
         &previous,
         true,
         MAX_BACKUPS,
     )
     .map_err(|source| DctFileError::Backup {
-        path: backup_path(path),
+        path: backup_path(&backup_base),
         source,
     })?;
     keys::write_atomic(path, file.as_bytes(), true, true).map_err(DctFileError::Write)?;
@@ -262,6 +278,23 @@ mod tests {
             let mode = std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{}", p.display());
         }
+    }
+
+    #[test]
+    fn an_edit_keeps_its_backup_in_the_directory_given_numbered_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let backups = dir.path().join("backups");
+        std::fs::create_dir(&backups).unwrap();
+        let path = factory_copy(dir.path());
+        let first = edit_dct_file_in(&DUO, None, &path, "claim_code", "abc", &backups).unwrap();
+        assert_eq!(first.backup, backups.join("dct.bin.bak"));
+        let second = edit_dct_file_in(&DUO, None, &path, "claim_code", "def", &backups).unwrap();
+        assert_eq!(second.backup, backups.join("dct.bin.1.bak"));
+        assert_eq!(
+            std::fs::read(&first.backup).unwrap(),
+            DUO.factory_dct_image().unwrap()
+        );
+        assert!(!backup_path(&path).exists(), "nothing beside the file");
     }
 
     #[test]
