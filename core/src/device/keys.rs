@@ -640,23 +640,7 @@ impl Device {
         new: &[u8],
         monitor: &Monitor,
     ) -> Result<(SlotHolds, bool), DeviceError> {
-        let steady = monitor.uncancellable();
-        self.recover()?;
-        let back = self.read_dct_as(offset, original.len(), Phase::Verify, &steady)?;
-        if back == new {
-            return Ok((SlotHolds::New, false));
-        }
-        if back == original {
-            return Ok((SlotHolds::Old, false));
-        }
-        self.write_dct_verified_as(
-            offset,
-            original,
-            "the previous key",
-            Phase::Restore,
-            &steady,
-        )?;
-        Ok((SlotHolds::Old, true))
+        self.settle_slot(offset, original, Some(new), monitor)
     }
 
     /// The error of a cancellation settled by [`Device::settle_cancelled`];
@@ -742,10 +726,30 @@ impl Device {
         original: &[u8],
         monitor: &Monitor,
     ) -> Result<bool, DeviceError> {
+        self.settle_slot(offset, original, None, monitor)
+            .map(|(_, rewritten)| rewritten)
+    }
+
+    /// dfuIDLE again, then one whole content in the slot: `keep` if it
+    /// reads back whole, else `original` (written back and verified if it
+    /// does not read back either). Not cancellable; reports as
+    /// [`Phase::Verify`] / [`Phase::Restore`]. Which content the slot
+    /// holds, and whether `original` had to be rewritten.
+    fn settle_slot(
+        &mut self,
+        offset: usize,
+        original: &[u8],
+        keep: Option<&[u8]>,
+        monitor: &Monitor,
+    ) -> Result<(SlotHolds, bool), DeviceError> {
         let steady = monitor.uncancellable();
         self.recover()?;
-        if self.read_dct_as(offset, original.len(), Phase::Verify, &steady)? == original {
-            return Ok(false);
+        let back = self.read_dct_as(offset, original.len(), Phase::Verify, &steady)?;
+        if keep == Some(back.as_slice()) {
+            return Ok((SlotHolds::New, false));
+        }
+        if back == original {
+            return Ok((SlotHolds::Old, false));
         }
         self.write_dct_verified_as(
             offset,
@@ -754,7 +758,7 @@ impl Device {
             Phase::Restore,
             &steady,
         )?;
-        Ok(true)
+        Ok((SlotHolds::Old, true))
     }
 
     /// dfuIDLE again, whatever happened: CLRSTATUS / ABORT (get-to-idle);

@@ -50,6 +50,39 @@ pub struct ListedDevice {
     pub firmware_version: Option<String>,
 }
 
+impl ListedDevice {
+    /// A board as its USB device descriptor and serial string tell it: in
+    /// DFU mode, not virtual, with no alt settings, its device id where the
+    /// serial string carries one (REFERENCE §7). Callers fill in the rest.
+    pub fn from_usb(
+        selector: String,
+        vid: u16,
+        pid: u16,
+        device_version: u16,
+        platform: &'static crate::platform::Platform,
+        serial: Option<String>,
+    ) -> Self {
+        ListedDevice {
+            selector,
+            usb_id: format!("{vid:04x}:{pid:04x}"),
+            vid,
+            pid,
+            version: format!("{device_version:04x}"),
+            platform: platform.name,
+            name: platform.display_name,
+            device_id: serial
+                .as_deref()
+                .and_then(crate::normal::identity::device_id_from_usb_serial),
+            serial,
+            alt_settings: Vec::new(),
+            is_virtual: false,
+            mode: "dfu",
+            serial_port: None,
+            firmware_version: None,
+        }
+    }
+}
+
 impl std::fmt::Display for ListedDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.mode == "normal" {
@@ -88,16 +121,7 @@ fn listed(
     platform: &'static crate::platform::Platform,
     is_virtual: bool,
 ) -> ListedDevice {
-    let (vid, pid) = (info.device.vendor_id, info.device.product_id);
     ListedDevice {
-        selector,
-        usb_id: format!("{vid:04x}:{pid:04x}"),
-        vid,
-        pid,
-        version: format!("{:04x}", info.device.device_version),
-        platform: platform.name,
-        name: platform.display_name,
-        serial: info.serial.clone(),
         alt_settings: info
             .config
             .alt_settings
@@ -109,13 +133,14 @@ fn listed(
             })
             .collect(),
         is_virtual,
-        mode: "dfu",
-        serial_port: None,
-        device_id: info
-            .serial
-            .as_deref()
-            .and_then(crate::normal::identity::device_id_from_usb_serial),
-        firmware_version: None,
+        ..ListedDevice::from_usb(
+            selector,
+            info.device.vendor_id,
+            info.device.product_id,
+            info.device.device_version,
+            platform,
+            info.serial.clone(),
+        )
     }
 }
 
@@ -150,14 +175,6 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
             })
         })
         .map(|d| ListedDevice {
-            selector: d.selector(),
-            usb_id: format!("{:04x}:{:04x}", d.vid, d.pid),
-            vid: d.vid,
-            pid: d.pid,
-            version: format!("{:04x}", d.device_version),
-            platform: d.platform.name,
-            name: d.platform.display_name,
-            serial: d.serial.clone(),
             alt_settings: d
                 .alt_settings
                 .iter()
@@ -166,14 +183,14 @@ fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, Devi
                     name: name.clone(),
                 })
                 .collect(),
-            is_virtual: false,
-            mode: "dfu",
-            serial_port: None,
-            device_id: d
-                .serial
-                .as_deref()
-                .and_then(crate::normal::identity::device_id_from_usb_serial),
-            firmware_version: None,
+            ..ListedDevice::from_usb(
+                d.selector(),
+                d.vid,
+                d.pid,
+                d.device_version,
+                d.platform,
+                d.serial.clone(),
+            )
         })
         .collect();
     // Boards in normal mode beside them (REFERENCE §7). Not finding any is

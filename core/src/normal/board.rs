@@ -126,20 +126,18 @@ pub fn list_usb(selector: Option<&DeviceSelector>) -> Result<Vec<ListedDevice>, 
                 .flatten()
                 .map(|p| p.path.clone());
             ListedDevice {
-                selector: d.selector(),
-                usb_id: format!("{:04x}:{:04x}", d.vid, d.pid),
-                vid: d.vid,
-                pid: d.pid,
-                version: format!("{:04x}", d.device_version),
-                platform: d.platform.name,
-                name: d.platform.display_name,
-                serial: d.serial.clone(),
-                alt_settings: Vec::new(),
-                is_virtual: false,
                 mode: "normal",
                 serial_port: port,
                 device_id: c.device_id,
                 firmware_version,
+                ..ListedDevice::from_usb(
+                    d.selector(),
+                    d.vid,
+                    d.pid,
+                    d.device_version,
+                    d.platform,
+                    d.serial.clone(),
+                )
             }
         })
         .collect())

@@ -64,20 +64,19 @@ pub fn list(dir: &Path) -> Option<crate::device::ListedDevice> {
     let vid = u16::from_le_bytes([descriptor[8], descriptor[9]]);
     let pid = u16::from_le_bytes([descriptor[10], descriptor[11]]);
     Some(crate::device::ListedDevice {
-        selector: format!("sim:{}", dir.display()),
-        usb_id: format!("{vid:04x}:{pid:04x}"),
-        vid,
-        pid,
-        version: format!("{:02x}{:02x}", descriptor[13], descriptor[12]),
-        platform: info.platform.name,
-        name: info.platform.display_name,
-        serial,
-        alt_settings: Vec::new(),
         is_virtual: true,
         mode: "normal",
         serial_port: serial::port_path(dir).map(|p| p.display().to_string()),
         device_id,
         firmware_version,
+        ..crate::device::ListedDevice::from_usb(
+            format!("sim:{}", dir.display()),
+            vid,
+            pid,
+            u16::from_le_bytes([descriptor[12], descriptor[13]]),
+            info.platform,
+            serial,
+        )
     })
 }
 
